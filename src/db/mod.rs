@@ -1,0 +1,166 @@
+//! Database access: the connection enum over the compiled-in backends, the pool, migrations,
+//! and `run_db`, the one blocking hop per unit of work.
+
+pub mod connection;
+pub mod schema;
+pub mod url;
+
+use std::time::Duration;
+
+use actix_web::web;
+#[cfg(feature = "sqlite")]
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::r2d2::Pool;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub use connection::{ConnManager, DbConnection};
+pub use url::{Backend, DbUrl};
+
+use crate::error::AppError;
+
+/// The shared connection pool.
+pub type DbPool = Pool<ConnManager>;
+
+#[cfg(feature = "sqlite")]
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+#[cfg(feature = "postgres")]
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+#[cfg(feature = "mysql")]
+const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
+
+/// Builds the pool once at startup; fails with the backend's own error if it cannot connect.
+pub fn build_pool(url: &DbUrl, size: u32, checkout_timeout: Duration) -> anyhow::Result<DbPool> {
+    let pool = Pool::builder()
+        .max_size(size.max(1))
+        .min_idle(Some(1))
+        .connection_timeout(checkout_timeout)
+        .build(ConnManager::new(url.clone()))?;
+    Ok(pool)
+}
+
+fn migrations_for(conn: &DbConnection) -> EmbeddedMigrations {
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
+        #[cfg(feature = "postgres")]
+        DbConnection::Pg(_) => POSTGRES_MIGRATIONS,
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(_) => MYSQL_MIGRATIONS,
+    }
+}
+
+/// Applies every pending migration; returns the names of those applied.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    let source = migrations_for(conn);
+    let applied = conn
+        .run_pending_migrations(source)
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    Ok(applied.iter().map(|v| v.to_string()).collect())
+}
+
+/// Reverts every migration (used by tests and by `upgrade_db --downgrade-all`).
+pub fn revert_all_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    let source = migrations_for(conn);
+    let reverted = conn
+        .revert_all_migrations(source)
+        .map_err(|e| anyhow::anyhow!("migration revert failed: {e}"))?;
+    Ok(reverted.iter().map(|v| v.to_string()).collect())
+}
+
+/// Whether the database has migrations still to apply.
+pub fn has_pending_migrations(conn: &mut DbConnection) -> anyhow::Result<bool> {
+    let source = migrations_for(conn);
+    conn.has_pending_migration(source)
+        .map_err(|e| anyhow::anyhow!("cannot read migration state: {e}"))
+}
+
+/// Runs `f` in one transaction on one connection: on SQLite with `BEGIN IMMEDIATE`, so that a
+/// unit that reads and then writes waits for the write lock instead of failing mid-way.
+#[allow(irrefutable_let_patterns)] // only one variant when built with SQLite alone
+pub fn transaction<T, F>(conn: &mut DbConnection, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, AppError>,
+{
+    #[cfg(feature = "sqlite")]
+    if let DbConnection::Sqlite(inner) = conn {
+        AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+        let result = f(conn);
+        if let DbConnection::Sqlite(inner) = conn {
+            return match result {
+                Ok(v) => {
+                    <AnsiTransactionManager as TransactionManager<_>>::commit_transaction(inner)?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    let _ =
+                        <AnsiTransactionManager as TransactionManager<_>>::rollback_transaction(
+                            inner,
+                        );
+                    Err(e)
+                }
+            };
+        }
+        return result;
+    }
+    conn.transaction(f)
+}
+
+/// Runs one unit of database work off the async workers: checks out one pooled connection,
+/// runs `f` inside one transaction and returns its result. Pool exhaustion becomes a 503.
+pub async fn run_db<T, F>(pool: &DbPool, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    web::block(move || {
+        let mut conn = pool.get()?;
+        transaction(&mut conn, f)
+    })
+    .await?
+}
+
+/// Like [`run_db`] but for read-only work: a plain (deferred) transaction, so that on SQLite
+/// readers do not queue behind the write lock. `f` must not write.
+pub async fn run_db_read<T, F>(pool: &DbPool, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    web::block(move || {
+        let mut pooled = pool.get()?;
+        let conn: &mut DbConnection = &mut pooled;
+        conn.transaction(f)
+    })
+    .await?
+}
+
+/// The id given to the row just inserted on this connection (call inside the same transaction).
+pub fn last_insert_id(conn: &mut DbConnection) -> diesel::QueryResult<i32> {
+    use diesel::RunQueryDsl;
+    let id: i64 = match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => diesel::select(sql_fns::last_insert_rowid()).get_result::<i64>(c)?,
+        #[cfg(feature = "postgres")]
+        DbConnection::Pg(c) => diesel::select(sql_fns::lastval()).get_result::<i64>(c)?,
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => {
+            let v: u64 = diesel::select(sql_fns::last_insert_id()).get_result(c)?;
+            i64::try_from(v).unwrap_or(i64::MAX)
+        }
+    };
+    i32::try_from(id).map_err(|_| {
+        diesel::result::Error::DeserializationError("inserted id does not fit in INTEGER".into())
+    })
+}
+
+mod sql_fns {
+    #[cfg(feature = "sqlite")]
+    diesel::define_sql_function! { fn last_insert_rowid() -> diesel::sql_types::BigInt; }
+    #[cfg(feature = "mysql")]
+    diesel::define_sql_function! { fn last_insert_id() -> diesel::sql_types::Unsigned<diesel::sql_types::BigInt>; }
+    #[cfg(feature = "postgres")]
+    diesel::define_sql_function! { fn lastval() -> diesel::sql_types::BigInt; }
+}

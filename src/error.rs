@@ -1,0 +1,215 @@
+//! `AppError`: every way a request can fail, mapped to a status and an HTML error page that
+//! never shows internal text.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+/// The error page template (`templates/errors/page.html`).
+#[derive(Template)]
+#[template(path = "errors/page.html")]
+pub struct ErrorPage<'a> {
+    /// HTTP status code.
+    pub code: u16,
+    /// Short title ("Bad request", "Page not found", ...).
+    pub title: &'a str,
+    /// A message safe to show to anyone.
+    pub message: &'a str,
+}
+
+/// Errors of the web layer.
+#[derive(thiserror::Error)]
+pub enum AppError {
+    /// 400 with a message that is safe to show (it describes the user's input).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 403: logged in but not allowed.
+    #[error("forbidden")]
+    Forbidden,
+    /// 404.
+    #[error("not found")]
+    NotFound,
+    /// 405.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 413.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// Anonymous: 303 to `/login?redirect_url=<path>`.
+    #[error("login required")]
+    LoginRequired(String),
+    /// 303 to a fixed place (forced password change, MFA setup).
+    #[error("redirect")]
+    Redirect(String),
+    /// 503: the database cannot be reached or the pool is exhausted.
+    #[error("service unavailable: {0}")]
+    ServiceUnavailable(String),
+    /// 500: anything else; the detail goes to the log only.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl std::fmt::Debug for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")?;
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => AppError::NotFound,
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection,
+                _,
+            ) => AppError::ServiceUnavailable(e.to_string()),
+            other => AppError::Unexpected(anyhow::Error::new(other).context("database query")),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        AppError::ServiceUnavailable(format!("database pool: {e}"))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        AppError::Unexpected(anyhow::anyhow!("blocking task failed: {e}"))
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Unexpected(anyhow::Error::new(e).context("template rendering"))
+    }
+}
+
+/// Percent-encodes a value for a query string.
+pub fn url_encode(s: &str) -> String {
+    serde_urlencoded::to_string([("v", s)])
+        .map(|e| e.trim_start_matches("v=").to_string())
+        .unwrap_or_default()
+}
+
+/// Renders the error page for `status` with a safe `message`.
+pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
+    let title = match status.as_u16() {
+        400 => "Bad request",
+        403 => "Forbidden",
+        404 => "Page not found",
+        405 => "Method not allowed",
+        413 => "Request too large",
+        503 => "Service unavailable",
+        _ => "Internal server error",
+    };
+    let body = ErrorPage {
+        code: status.as_u16(),
+        title,
+        message,
+    }
+    .render()
+    .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::LoginRequired(_) | AppError::Redirect(_) => StatusCode::SEE_OTHER,
+            AppError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        match self {
+            AppError::LoginRequired(path) => {
+                let location = format!("/login?redirect_url={}", url_encode(path));
+                HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, location))
+                    .insert_header((header::CACHE_CONTROL, "no-store"))
+                    .finish()
+            }
+            AppError::Redirect(location) => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location.as_str()))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish(),
+            AppError::BadRequest(msg) => error_page(status, msg),
+            AppError::Forbidden => error_page(
+                status,
+                "You do not have permission to view this page. It may be restricted to administrators.",
+            ),
+            AppError::NotFound => error_page(status, "There is nothing at this address."),
+            AppError::MethodNotAllowed => {
+                error_page(status, "This address does not accept that HTTP method.")
+            }
+            AppError::PayloadTooLarge => error_page(status, "The request body is too large."),
+            AppError::ServiceUnavailable(detail) => {
+                log::error!("503: {detail}");
+                error_page(
+                    status,
+                    "The database is not available at the moment. Please try again shortly.",
+                )
+            }
+            AppError::Unexpected(e) => {
+                log::error!("500: {e:?}");
+                error_page(status, "Something went wrong on the server. It has been logged.")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn body_of(e: AppError) -> (u16, String) {
+        let r = e.error_response();
+        let status = r.status().as_u16();
+        let bytes = r.into_body().try_into_bytes().unwrap_or_default();
+        (status, String::from_utf8_lossy(&bytes).to_string())
+    }
+
+    #[test]
+    fn internal_errors_never_show_their_text() {
+        let (status, body) = body_of(AppError::Unexpected(anyhow::anyhow!("SECRET-DETAIL")));
+        assert_eq!(status, 500);
+        assert!(!body.contains("SECRET-DETAIL"));
+        let (status, body) = body_of(AppError::ServiceUnavailable("pool SECRET".into()));
+        assert_eq!(status, 503);
+        assert!(!body.contains("SECRET"));
+    }
+
+    #[test]
+    fn statuses_are_correct_and_bad_request_message_is_escaped() {
+        let (status, body) = body_of(AppError::BadRequest("<script>x</script>".into()));
+        assert_eq!(status, 400);
+        assert!(!body.contains("<script>x"));
+        assert_eq!(body_of(AppError::Forbidden).0, 403);
+        assert_eq!(body_of(AppError::NotFound).0, 404);
+        let r = AppError::LoginRequired("/view_tasks?page=2".into()).error_response();
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(
+            r.headers().get("location").unwrap(),
+            "/login?redirect_url=%2Fview_tasks%3Fpage%3D2"
+        );
+    }
+}

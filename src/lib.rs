@@ -1,0 +1,5 @@
+//! camcops-web: the web-session subsystem and staff pages of the CamCOPS server, in Rust.
+
+pub mod config;
+pub mod db;
+pub mod error;

@@ -1,0 +1,2 @@
+//! Entry point: parse the command line, start logging, dispatch.
+fn main() {}
