@@ -14,7 +14,7 @@ use diesel::r2d2::Pool;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-pub use connection::{ConnManager, DbConnection};
+pub use connection::{ConnManager, DbConnection, MultiBackend};
 pub use url::{Backend, DbUrl};
 
 use crate::error::AppError;

@@ -1,0 +1,183 @@
+//! `_security_groups`, `_security_user_group` (memberships with their permission flags) and
+//! `_security_group_group` (which groups a group can see) (§1.8).
+
+use diesel::prelude::*;
+
+use crate::db::schema::{_security_group_group, _security_groups, _security_user_group};
+use crate::db::{last_insert_id, DbConnection, MultiBackend};
+
+/// One row of `_security_groups`.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = _security_groups, check_for_backend(MultiBackend))]
+pub struct Group {
+    /// Primary key.
+    pub id: i32,
+    /// Unique name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Upload ID policy.
+    pub upload_policy: Option<String>,
+    /// Finalize ID policy.
+    pub finalize_policy: Option<String>,
+    /// IP use settings (not used here).
+    pub ip_use_id: Option<i32>,
+}
+
+/// A group to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = _security_groups)]
+pub struct NewGroup<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// Description.
+    pub description: Option<&'a str>,
+    /// Upload policy.
+    pub upload_policy: Option<&'a str>,
+    /// Finalize policy.
+    pub finalize_policy: Option<&'a str>,
+}
+
+impl Group {
+    /// All groups by name.
+    pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<Group>> {
+        _security_groups::table
+            .order(_security_groups::name.asc())
+            .select(Group::as_select())
+            .load(conn)
+    }
+
+    /// Groups with the given ids, by name.
+    pub fn with_ids(conn: &mut DbConnection, ids: &[i32]) -> QueryResult<Vec<Group>> {
+        _security_groups::table
+            .filter(_security_groups::id.eq_any(ids))
+            .order(_security_groups::name.asc())
+            .select(Group::as_select())
+            .load(conn)
+    }
+
+    /// Finds a group by id.
+    pub fn find(conn: &mut DbConnection, id: i32) -> QueryResult<Option<Group>> {
+        _security_groups::table
+            .find(id)
+            .select(Group::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Inserts a group and returns its id.
+    pub fn insert(conn: &mut DbConnection, new: &NewGroup<'_>) -> QueryResult<i32> {
+        diesel::insert_into(_security_groups::table)
+            .values(new)
+            .execute(conn)?;
+        last_insert_id(conn)
+    }
+
+    /// Lets `group_id` see `can_see_group_id`.
+    pub fn add_can_see(conn: &mut DbConnection, group_id: i32, can_see_group_id: i32) -> QueryResult<usize> {
+        diesel::insert_into(_security_group_group::table)
+            .values((
+                _security_group_group::group_id.eq(group_id),
+                _security_group_group::can_see_group_id.eq(can_see_group_id),
+            ))
+            .execute(conn)
+    }
+
+    /// Ids of groups that any of `group_ids` can see (not including themselves).
+    pub fn ids_seen_by(conn: &mut DbConnection, group_ids: &[i32]) -> QueryResult<Vec<i32>> {
+        _security_group_group::table
+            .filter(_security_group_group::group_id.eq_any(group_ids))
+            .select(_security_group_group::can_see_group_id)
+            .load(conn)
+    }
+}
+
+/// One row of `_security_user_group`: a user's membership of a group and its flags.
+#[derive(Debug, Clone, Default, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = _security_user_group, check_for_backend(MultiBackend))]
+pub struct Membership {
+    /// Primary key.
+    pub id: i32,
+    /// The user.
+    pub user_id: Option<i32>,
+    /// The group.
+    pub group_id: Option<i32>,
+    /// Group administrator.
+    pub groupadmin: Option<bool>,
+    /// May upload into the group.
+    pub may_upload: Option<bool>,
+    /// May register devices for the group.
+    pub may_register_devices: Option<bool>,
+    /// May use the web viewer.
+    pub may_use_webviewer: Option<bool>,
+    /// Sees all patients when no patient filter is set.
+    pub view_all_patients_when_unfiltered: Option<bool>,
+    /// May dump data.
+    pub may_dump_data: Option<bool>,
+    /// May run reports.
+    pub may_run_reports: Option<bool>,
+    /// May add special notes.
+    pub may_add_notes: Option<bool>,
+    /// May manage patients.
+    pub may_manage_patients: Option<bool>,
+    /// May e-mail patients.
+    pub may_email_patients: Option<bool>,
+}
+
+/// A membership to insert (flags false when not given).
+#[derive(Debug, Clone, Default, Insertable)]
+#[diesel(table_name = _security_user_group)]
+pub struct NewMembership {
+    /// The user.
+    pub user_id: Option<i32>,
+    /// The group.
+    pub group_id: Option<i32>,
+    /// Group administrator.
+    pub groupadmin: Option<bool>,
+    /// May upload.
+    pub may_upload: Option<bool>,
+    /// May register devices.
+    pub may_register_devices: Option<bool>,
+    /// May use the web viewer.
+    pub may_use_webviewer: Option<bool>,
+    /// Sees all patients unfiltered.
+    pub view_all_patients_when_unfiltered: Option<bool>,
+    /// May dump data.
+    pub may_dump_data: Option<bool>,
+    /// May run reports.
+    pub may_run_reports: Option<bool>,
+    /// May add notes.
+    pub may_add_notes: Option<bool>,
+    /// May manage patients.
+    pub may_manage_patients: Option<bool>,
+    /// May e-mail patients.
+    pub may_email_patients: Option<bool>,
+}
+
+impl Membership {
+    /// All memberships of a user.
+    pub fn for_user(conn: &mut DbConnection, user_id: i32) -> QueryResult<Vec<Membership>> {
+        _security_user_group::table
+            .filter(_security_user_group::user_id.eq(user_id))
+            .order(_security_user_group::group_id.asc())
+            .select(Membership::as_select())
+            .load(conn)
+    }
+
+    /// Ids of users that belong to any of `group_ids`.
+    pub fn user_ids_in_groups(conn: &mut DbConnection, group_ids: &[i32]) -> QueryResult<Vec<i32>> {
+        _security_user_group::table
+            .filter(_security_user_group::group_id.eq_any(group_ids))
+            .filter(_security_user_group::user_id.is_not_null())
+            .select(_security_user_group::user_id.assume_not_null())
+            .distinct()
+            .load(conn)
+    }
+
+    /// Inserts a membership.
+    pub fn insert(conn: &mut DbConnection, new: &NewMembership) -> QueryResult<usize> {
+        diesel::insert_into(_security_user_group::table)
+            .values(new)
+            .execute(conn)
+    }
+}

@@ -1,0 +1,5 @@
+//! Diesel models: one file per table (or close family of tables), row structs, `New*`
+//! insertables and query functions that take `conn` first and know nothing of HTTP.
+
+pub mod group;
+pub mod user;

@@ -1,0 +1,200 @@
+//! `_security_users`: staff and tablet users (§1.4).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::_security_users;
+use crate::db::{last_insert_id, DbConnection, MultiBackend};
+
+/// The username reserved for command-line work; nobody may log in with it.
+pub const USER_NAME_FOR_SYSTEM: &str = "system";
+
+/// One row of `_security_users`.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = _security_users, check_for_backend(MultiBackend))]
+pub struct User {
+    /// Primary key.
+    pub id: i32,
+    /// Unique login name.
+    pub username: String,
+    /// Full name.
+    pub fullname: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Phone number (E.164).
+    pub phone_number: Option<String>,
+    /// bcrypt hash.
+    pub hashedpw: String,
+    /// Base32 MFA secret.
+    pub mfa_secret_key: Option<String>,
+    /// `no_mfa`, `totp`, `hotp_email` or `hotp_sms`.
+    pub mfa_method: String,
+    /// HOTP counter.
+    pub hotp_counter: i32,
+    /// Last successful web login (naive UTC).
+    pub last_login_at_utc: Option<NaiveDateTime>,
+    /// Last password change (naive UTC).
+    pub last_password_change_utc: Option<NaiveDateTime>,
+    /// Superuser flag (NULL = false).
+    pub superuser: Option<bool>,
+    /// Must change password at next login (NULL = false).
+    pub must_change_password: Option<bool>,
+    /// When the user agreed the terms of use (ISO text).
+    pub when_agreed_terms_of_use: Option<String>,
+    /// Group into which the user uploads.
+    pub upload_group_id: Option<i32>,
+    /// Preferred UI language.
+    pub language: Option<String>,
+    /// Auto-created single-patient user.
+    pub auto_generated: bool,
+    /// The patient of an auto-created user.
+    pub single_patient_pk: Option<i32>,
+}
+
+/// A user to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = _security_users)]
+pub struct NewUser<'a> {
+    /// Login name.
+    pub username: &'a str,
+    /// Full name.
+    pub fullname: Option<&'a str>,
+    /// E-mail.
+    pub email: Option<&'a str>,
+    /// bcrypt hash.
+    pub hashedpw: &'a str,
+    /// MFA method name.
+    pub mfa_method: &'a str,
+    /// HOTP counter.
+    pub hotp_counter: i32,
+    /// Superuser flag.
+    pub superuser: Option<bool>,
+    /// Forced password change flag.
+    pub must_change_password: Option<bool>,
+    /// Set when the password was set.
+    pub last_password_change_utc: Option<NaiveDateTime>,
+    /// When terms were agreed.
+    pub when_agreed_terms_of_use: Option<String>,
+    /// Upload group.
+    pub upload_group_id: Option<i32>,
+    /// Auto-generated flag.
+    pub auto_generated: bool,
+}
+
+impl User {
+    /// Whether the superuser flag is set.
+    pub fn is_superuser(&self) -> bool {
+        self.superuser.unwrap_or(false)
+    }
+
+    /// Whether a password change is forced.
+    pub fn must_change_password(&self) -> bool {
+        self.must_change_password.unwrap_or(false)
+    }
+
+    /// Finds a user by primary key.
+    pub fn find(conn: &mut DbConnection, id: i32) -> QueryResult<Option<User>> {
+        _security_users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Finds a user by exact username.
+    pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
+        _security_users::table
+            .filter(_security_users::username.eq(username))
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// All users, by username.
+    pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
+        _security_users::table
+            .order(_security_users::username.asc())
+            .select(User::as_select())
+            .load(conn)
+    }
+
+    /// Users with the given ids, by username.
+    pub fn with_ids(conn: &mut DbConnection, ids: &[i32]) -> QueryResult<Vec<User>> {
+        _security_users::table
+            .filter(_security_users::id.eq_any(ids))
+            .order(_security_users::username.asc())
+            .select(User::as_select())
+            .load(conn)
+    }
+
+    /// Inserts a user and returns its id.
+    pub fn insert(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<i32> {
+        diesel::insert_into(_security_users::table)
+            .values(new)
+            .execute(conn)?;
+        last_insert_id(conn)
+    }
+
+    /// Stores a new password hash, records the change time and clears the forced-change flag.
+    pub fn set_password_hash(
+        conn: &mut DbConnection,
+        id: i32,
+        hash: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(_security_users::table.find(id))
+            .set((
+                _security_users::hashedpw.eq(hash),
+                _security_users::last_password_change_utc.eq(Some(now)),
+                _security_users::must_change_password.eq(Some(false)),
+            ))
+            .execute(conn)
+    }
+
+    /// Replaces the hash without counting it as a password change (cost upgrade at login).
+    pub fn upgrade_hash(conn: &mut DbConnection, id: i32, hash: &str) -> QueryResult<usize> {
+        diesel::update(_security_users::table.find(id))
+            .set(_security_users::hashedpw.eq(hash))
+            .execute(conn)
+    }
+
+    /// Sets or clears the forced password change flag.
+    pub fn set_must_change_password(
+        conn: &mut DbConnection,
+        id: i32,
+        value: bool,
+    ) -> QueryResult<usize> {
+        diesel::update(_security_users::table.find(id))
+            .set(_security_users::must_change_password.eq(Some(value)))
+            .execute(conn)
+    }
+
+    /// Records a successful web login.
+    pub fn set_last_login(conn: &mut DbConnection, id: i32, now: NaiveDateTime) -> QueryResult<usize> {
+        diesel::update(_security_users::table.find(id))
+            .set(_security_users::last_login_at_utc.eq(Some(now)))
+            .execute(conn)
+    }
+
+    /// Sets the MFA method, secret and HOTP counter together.
+    pub fn set_mfa(
+        conn: &mut DbConnection,
+        id: i32,
+        method: &str,
+        secret: Option<&str>,
+        counter: i32,
+    ) -> QueryResult<usize> {
+        diesel::update(_security_users::table.find(id))
+            .set((
+                _security_users::mfa_method.eq(method),
+                _security_users::mfa_secret_key.eq(secret),
+                _security_users::hotp_counter.eq(counter),
+            ))
+            .execute(conn)
+    }
+
+    /// Deletes a user (their sessions go by ON DELETE CASCADE).
+    pub fn delete(conn: &mut DbConnection, id: i32) -> QueryResult<usize> {
+        diesel::delete(_security_users::table.find(id)).execute(conn)
+    }
+}
