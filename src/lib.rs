@@ -1,6 +1,10 @@
 //! camcops-web: the web-session subsystem and staff pages of the CamCOPS server, in Rust.
 
+pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod models;
+pub mod session;
+pub mod state;

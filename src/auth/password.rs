@@ -1,0 +1,121 @@
+//! Passwords: bcrypt hashing at `BCRYPT_COST`, verification (any cost, `$2a$`/`$2b$`), the
+//! dummy hash for unknown users, and the rules for new passwords (§1.4).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use zxcvbn::matching::patterns::MatchPattern;
+use zxcvbn::matching::Match;
+
+/// Minimum length of a new password.
+pub const MINIMUM_PASSWORD_LENGTH: usize = 10;
+
+/// Hashes `password` at `cost`.
+pub fn hash(password: &str, cost: u32) -> anyhow::Result<String> {
+    Ok(bcrypt::hash(password, cost)?)
+}
+
+/// Whether `password` matches `hashed`; an invalid or empty stored hash never matches.
+/// Increments `counter` (the bcrypt counter tests read).
+pub fn verify(password: &str, hashed: &str, counter: &AtomicU64) -> bool {
+    counter.fetch_add(1, Ordering::Relaxed);
+    if hashed.is_empty() {
+        return false;
+    }
+    bcrypt::verify(password, hashed).unwrap_or(false)
+}
+
+/// Spends one verification's time for an unknown username (no timing oracle).
+pub fn dummy_verify(password: &str, cost: u32, counter: &AtomicU64) {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| bcrypt::hash("dummy!", cost).unwrap_or_default());
+    let _ = verify(password, dummy, counter);
+}
+
+/// The cost a bcrypt hash was made with.
+pub fn hash_cost(hashed: &str) -> Option<u32> {
+    let mut parts = hashed.split('$');
+    parts.next()?;
+    let _version = parts.next()?;
+    parts.next()?.parse().ok()
+}
+
+/// Whether the stored hash should be replaced by one at `cost` (lower cost than configured).
+pub fn needs_upgrade(hashed: &str, cost: u32) -> bool {
+    hash_cost(hashed).is_some_and(|c| c < cost)
+}
+
+/// Whether the password is one of the well-known common passwords (the ranked password list
+/// zxcvbn ships, matched as a whole, case-insensitively).
+pub fn is_common(password: &str) -> bool {
+    if password.is_empty() {
+        return false;
+    }
+    let entropy = zxcvbn::zxcvbn(password, &[]);
+    let n = password.chars().count();
+    entropy.sequence().iter().any(|m: &Match| {
+        m.i == 0
+            && m.j + 1 == n
+            && matches!(&m.pattern, MatchPattern::Dictionary(d)
+                // zxcvbn's DictionaryType is not exported; its default is the password list.
+                if d.dictionary_name == Default::default() && !d.reversed && !d.l33t)
+    })
+}
+
+/// The rules of §1.4 for a new password. `old` is given for a change of one's own password.
+pub fn validate_new_password(new: &str, old: Option<&str>) -> Result<(), String> {
+    if new.trim().is_empty() {
+        return Err("Passwords can't be blank".into());
+    }
+    if new.chars().count() < MINIMUM_PASSWORD_LENGTH {
+        return Err(format!(
+            "Passwords can't be shorter than {MINIMUM_PASSWORD_LENGTH} characters"
+        ));
+    }
+    if is_common(new) {
+        return Err("That password is used too commonly; try again".into());
+    }
+    if old == Some(new) {
+        return Err("New password must differ from old".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_verify_and_cost() {
+        let c = AtomicU64::new(0);
+        let h = hash("correct horse battery", 4).unwrap();
+        assert!(verify("correct horse battery", &h, &c));
+        assert!(!verify("wrong", &h, &c));
+        assert!(!verify("x", "", &c));
+        assert!(!verify("x", "not a hash", &c));
+        assert_eq!(c.load(Ordering::Relaxed), 4);
+        assert_eq!(hash_cost(&h), Some(4));
+        assert!(needs_upgrade(&h, 5));
+        assert!(!needs_upgrade(&h, 4));
+    }
+
+    #[test]
+    fn camcops_2a_hashes_verify() {
+        // A py-bcrypt style $2a$ hash at cost 6 (as the original stores) verifies.
+        let h = hash("monkeybusiness", 6).unwrap().replacen("$2b$", "$2a$", 1);
+        let c = AtomicU64::new(0);
+        assert!(verify("monkeybusiness", &h, &c));
+    }
+
+    #[test]
+    fn new_password_rules() {
+        assert_eq!(validate_new_password("   ", None).unwrap_err(), "Passwords can't be blank");
+        assert!(validate_new_password("short", None).unwrap_err().contains("shorter than 10"));
+        assert!(validate_new_password("qwertyuiop", None).unwrap_err().contains("too commonly"));
+        assert!(validate_new_password("Password123", None).unwrap_err().contains("too commonly"));
+        assert!(validate_new_password("monkeybusiness", Some("monkeybusiness"))
+            .unwrap_err()
+            .contains("differ"));
+        assert!(validate_new_password("plum-tractor-violin-42", None).is_ok());
+    }
+}

@@ -1,0 +1,228 @@
+//! Actix extractors: `CurrentSession` (resolved once per request and cached), and the
+//! permission extractors `LoggedIn`, `HappyUser`, `GroupAdmin`, `Superuser` (§2.14).
+
+use std::future::{ready, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use actix_session::SessionExt;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+
+use super::client_ip::client_ip;
+use super::cookie::CookieData;
+use super::model::{CamcopsSession, Miss};
+use crate::auth::principal::{AuthUser, UserState};
+use crate::db::run_db;
+use crate::error::AppError;
+use crate::state::AppState;
+
+type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
+
+/// The request's session, resolved from the cookie with one database unit (none at all for a
+/// visitor without credentials).
+#[derive(Clone)]
+pub struct CurrentSession {
+    /// The session (saved, or new and unsaved).
+    pub session: CamcopsSession,
+    /// The logged-in user, if any.
+    pub user: Option<Arc<AuthUser>>,
+    /// The client address used for binding.
+    pub client_ip: String,
+    /// The cookie's content.
+    pub cookie: CookieData,
+    /// Why presented credentials did not resolve, if they did not.
+    pub miss: Option<Miss>,
+}
+
+impl CurrentSession {
+    /// Points the cookie at `session` (after login or after the row was first written).
+    pub fn remember(&self, session: &CamcopsSession) {
+        match session.id {
+            Some(id) if !session.token.is_empty() => self.cookie.set_credentials(id, &session.token),
+            _ => self.cookie.clear_credentials(),
+        }
+    }
+
+    /// The CSRF token for forms on the page.
+    pub fn csrf_token(&self) -> String {
+        self.cookie.csrf_token()
+    }
+
+    /// Fails with 400 unless `presented` is the cookie's CSRF token.
+    pub fn check_csrf(&self, presented: &str) -> Result<(), AppError> {
+        if self.cookie.csrf_ok(presented) {
+            Ok(())
+        } else {
+            log::warn!("Bad CSRF token from {}", self.client_ip);
+            Err(AppError::BadRequest(
+                "Bad or missing CSRF token. Go back, reload the page and try again.".into(),
+            ))
+        }
+    }
+
+    /// The username, if logged in.
+    pub fn username(&self) -> Option<&str> {
+        self.user.as_deref().map(|u| u.user.username.as_str())
+    }
+
+    async fn resolve(req: HttpRequest) -> Result<CurrentSession, AppError> {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("AppState missing")))?;
+        let cookie = CookieData(req.get_session());
+        let (id, token) = cookie.credentials();
+        let ip = client_ip(&req, &state.settings.client_ip_source);
+        let now = state.clock.now();
+        let presented = id.is_some() || !token.is_empty();
+        let (session, user, miss) = if presented {
+            let policy = state.policy;
+            let ip2 = ip.clone();
+            run_db(&state.pool, move |conn| {
+                let r = CamcopsSession::resolve(conn, &policy, id, &token, &ip2, now)?;
+                let user = match r.session.user_id {
+                    Some(uid) => AuthUser::load(conn, uid)?,
+                    None => None,
+                };
+                Ok((r.session, user, r.miss))
+            })
+            .await?
+        } else {
+            (CamcopsSession::new_unsaved(&ip, now), None, Some(Miss::NoCredentials))
+        };
+        if presented && miss.is_some() {
+            cookie.clear_credentials();
+        }
+        let cs = CurrentSession {
+            session,
+            user: user.map(Arc::new),
+            client_ip: ip,
+            cookie,
+            miss,
+        };
+        req.extensions_mut().insert(cs.clone());
+        Ok(cs)
+    }
+}
+
+impl FromRequest for CurrentSession {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(cached) = req.extensions().get::<CurrentSession>() {
+            let cached = cached.clone();
+            return Box::pin(ready(Ok(cached)));
+        }
+        Box::pin(CurrentSession::resolve(req.clone()))
+    }
+}
+
+fn login_target(req: &HttpRequest) -> String {
+    if req.method() == actix_web::http::Method::GET {
+        match req.uri().query() {
+            Some(q) => format!("{}?{}", req.path(), q),
+            None => req.path().to_string(),
+        }
+    } else {
+        req.path().to_string()
+    }
+}
+
+/// A logged-in user, whatever their state ("Authenticated": logout, change password, MFA).
+#[derive(Clone)]
+pub struct LoggedIn {
+    /// The session.
+    pub cs: CurrentSession,
+    /// The user.
+    pub user: Arc<AuthUser>,
+}
+
+impl FromRequest for LoggedIn {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let fut = CurrentSession::from_request(req, payload);
+        let target = login_target(req);
+        Box::pin(async move {
+            let cs = fut.await?;
+            match cs.user.clone() {
+                Some(user) => Ok(LoggedIn { cs, user }),
+                None => Err(AppError::LoginRequired(target)),
+            }
+        })
+    }
+}
+
+fn happy(req: &HttpRequest, li: LoggedIn) -> Result<LoggedIn, AppError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("AppState missing")))?;
+    match li.user.state(&state.settings) {
+        UserState::Happy => Ok(li),
+        UserState::MustChangePassword => Err(AppError::Redirect("/change_own_password".into())),
+        UserState::MustSetMfa => Err(AppError::Redirect("/edit_own_user_mfa".into())),
+        UserState::NoWebviewer => Err(AppError::Forbidden),
+    }
+}
+
+/// A user with the `happy` principal: may use the pages (default permission of every page).
+#[derive(Clone)]
+pub struct HappyUser(pub LoggedIn);
+
+impl FromRequest for HappyUser {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let fut = LoggedIn::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move { happy(&req, fut.await?).map(HappyUser) })
+    }
+}
+
+/// A happy user who is a group administrator or superuser.
+#[derive(Clone)]
+pub struct GroupAdmin(pub LoggedIn);
+
+impl FromRequest for GroupAdmin {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let fut = LoggedIn::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let li = happy(&req, fut.await?)?;
+            if li.user.authorized_as_groupadmin() {
+                Ok(GroupAdmin(li))
+            } else {
+                Err(AppError::Forbidden)
+            }
+        })
+    }
+}
+
+/// A happy superuser.
+#[derive(Clone)]
+pub struct Superuser(pub LoggedIn);
+
+impl FromRequest for Superuser {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let fut = LoggedIn::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let li = happy(&req, fut.await?)?;
+            if li.user.is_superuser() {
+                Ok(Superuser(li))
+            } else {
+                Err(AppError::Forbidden)
+            }
+        })
+    }
+}

@@ -1,0 +1,124 @@
+//! `form_state`: the typed wizard state kept in the session row as JSON (§2.12).
+
+use serde::{Deserialize, Serialize};
+
+/// State of the one multi-step form in progress for a session.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormState {
+    /// The wizard finished (the next request starts again).
+    #[serde(default)]
+    pub finished: bool,
+    /// The route the state belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_name: Option<String>,
+    /// Current step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The user who passed the password step (login) — kept server-side only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_user_id: Option<i32>,
+    /// Unix seconds when a code was issued or the password step passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_time: Option<i64>,
+    /// A secret being set up on the MFA page, before it is verified and stored on the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_secret: Option<String>,
+}
+
+impl FormState {
+    /// Parses the column; bad JSON reads as an empty state.
+    pub fn from_column(text: Option<&str>) -> FormState {
+        text.and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default()
+    }
+
+    /// Serialises for the column.
+    pub fn to_column(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// The original's reset rule: on a GET, or when the stored route differs from `route`,
+    /// start afresh as `{finished: false, route_name: route}`. Returns whether it reset.
+    pub fn enter(&mut self, route: &str, is_get: bool) -> bool {
+        if is_get || self.route_name.as_deref() != Some(route) {
+            *self = FormState {
+                finished: false,
+                route_name: Some(route.to_string()),
+                ..FormState::default()
+            };
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The current step, or `first` when none is stored.
+    pub fn step_or<'a>(&'a self, first: &'a str) -> &'a str {
+        self.step.as_deref().unwrap_or(first)
+    }
+
+    /// Replaces the state with exactly `{finished: true, route_name, step}`.
+    pub fn finish(&mut self) {
+        *self = FormState {
+            finished: true,
+            route_name: self.route_name.take(),
+            step: self.step.take(),
+            ..FormState::default()
+        };
+    }
+
+    /// "Clean": no MFA keys left in it.
+    pub fn is_clean(&self) -> bool {
+        self.mfa_user_id.is_none() && self.mfa_time.is_none() && self.pending_secret.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // §6.5 FormWizardMixinTests re-expressed.
+    #[test]
+    fn other_route_resets_state_to_current_route() {
+        let mut s = FormState {
+            route_name: Some("other".into()),
+            step: Some("mfa".into()),
+            mfa_user_id: Some(3),
+            ..Default::default()
+        };
+        assert!(s.enter("login", false));
+        assert_eq!(s.route_name.as_deref(), Some("login"));
+        assert!(s.step.is_none() && s.mfa_user_id.is_none());
+    }
+
+    #[test]
+    fn same_route_post_keeps_state_get_resets() {
+        let mut s = FormState {
+            route_name: Some("login".into()),
+            step: Some("mfa".into()),
+            ..Default::default()
+        };
+        assert!(!s.enter("login", false));
+        assert_eq!(s.step_or("password"), "mfa");
+        assert!(s.enter("login", true));
+        assert_eq!(s.step_or("password"), "password");
+    }
+
+    #[test]
+    fn finish_keeps_exactly_three_keys_and_round_trips() {
+        let mut s = FormState {
+            route_name: Some("login".into()),
+            step: Some("mfa".into()),
+            mfa_user_id: Some(1),
+            mfa_time: Some(1_234_567_890),
+            ..Default::default()
+        };
+        assert!(!s.finished);
+        s.finish();
+        assert!(s.finished && s.is_clean());
+        let json: serde_json::Value = serde_json::from_str(&s.to_column()).unwrap();
+        assert_eq!(json.as_object().unwrap().len(), 3);
+        assert_eq!(FormState::from_column(Some(&s.to_column())), s);
+        assert_eq!(FormState::from_column(Some("not json")), FormState::default());
+    }
+}

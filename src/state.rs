@@ -1,0 +1,37 @@
+//! The state every handler shares: settings, pool, clock, session policy, counters.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::DbPool;
+use crate::session::SessionPolicy;
+
+/// Shared application state (behind `web::Data`).
+pub struct AppState {
+    /// Settings from the config file.
+    pub settings: Settings,
+    /// The connection pool.
+    pub pool: DbPool,
+    /// The clock (shiftable in tests).
+    pub clock: Clock,
+    /// Session rules derived from the settings.
+    pub policy: SessionPolicy,
+    /// Number of bcrypt verifications run (lets tests prove a reused API session skipped it).
+    pub bcrypt_verifications: Arc<AtomicU64>,
+}
+
+impl AppState {
+    /// State for these settings and pool.
+    pub fn new(settings: Settings, pool: DbPool, clock: Clock) -> AppState {
+        let policy = SessionPolicy::from_settings(&settings);
+        AppState {
+            settings,
+            pool,
+            clock,
+            policy,
+            bcrypt_verifications: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
