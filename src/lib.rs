@@ -1,10 +1,14 @@
 //! camcops-web: the web-session subsystem and staff pages of the CamCOPS server, in Rust.
 
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod models;
 pub mod session;
+pub mod routes;
+pub mod startup;
 pub mod state;
+pub mod tls;

@@ -1,4 +1,7 @@
 //! Authentication: passwords, lockout, MFA, and the permissions of a logged-in user.
 
+pub mod login;
+pub mod mfa;
 pub mod password;
 pub mod principal;
+pub mod users;

@@ -1,0 +1,131 @@
+//! The login service (§4.2, §2.7): lockout check, password check, failure recording, and the
+//! successful-login writes. No HTTP in here; the page handler calls these.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::QueryResult;
+
+use super::principal::AuthUser;
+use crate::db::DbConnection;
+use crate::models::audit::{audit, AuditSource};
+use crate::models::lockout;
+use crate::models::user::User;
+use crate::session::CamcopsSession;
+
+/// The generic failure message (same for unknown user, wrong password, not authorised).
+pub const GENERIC_FAILURE: &str = "Invalid username/password (or user not authorized).";
+
+/// Characters allowed in a username (login and tablet validator).
+pub fn valid_username(username: &str) -> bool {
+    let n = username.chars().count();
+    (1..=191).contains(&n)
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ',' | '_' | '-' | '{' | '}'))
+}
+
+/// The lockout message with its time (server local time, as the original).
+pub fn locked_message(until: NaiveDateTime) -> String {
+    let local = chrono::DateTime::<chrono::Utc>::from_naive_utc_and_offset(until, chrono::Utc)
+        .with_timezone(&chrono::Local);
+    format!(
+        "Account locked until {} due to multiple login failures. Try again later or contact your administrator.",
+        local.format("%a %d %B %Y, %H:%M %z")
+    )
+}
+
+/// What the first read of a login needs: the lockout state and the user (with memberships).
+pub struct LoginLookup {
+    /// End of a current lockout.
+    pub locked_until: Option<NaiveDateTime>,
+    /// The user, if the name exists.
+    pub user: Option<AuthUser>,
+}
+
+/// Reads lockout state and the user for `username`.
+pub fn lookup(conn: &mut DbConnection, username: &str, now: NaiveDateTime) -> QueryResult<LoginLookup> {
+    let locked_until = lockout::locked_until(conn, username, now)?;
+    let user = match User::find_by_username(conn, username)? {
+        Some(u) => AuthUser::load(conn, u.id)?,
+        None => None,
+    };
+    Ok(LoginLookup { locked_until, user })
+}
+
+/// Records a failed login (audit, failure row, maybe a lockout, and its audit).
+pub fn record_failure(
+    conn: &mut DbConnection,
+    username: &str,
+    now: NaiveDateTime,
+    threshold: i64,
+    increment_minutes: i64,
+    source: AuditSource,
+    remote_addr: &str,
+) -> QueryResult<lockout::FailureOutcome> {
+    audit(conn, now, source, Some(remote_addr), None, None, &format!("Failed login as user: {username}"))?;
+    let outcome = lockout::record_failure(conn, username, now, threshold, increment_minutes)?;
+    if let Some(minutes) = outcome.locked_for_minutes {
+        audit(
+            conn,
+            now,
+            source,
+            Some(remote_addr),
+            None,
+            None,
+            &format!("Account {username} locked out for {minutes} minutes"),
+        )?;
+        log::warn!("Account {username} locked out for {minutes} minutes");
+    }
+    Ok(outcome)
+}
+
+/// The password-expiry rule run at web login (`set_password_change_flag_if_necessary`).
+pub fn password_expired(user: &User, frequency_days: i64, now: NaiveDateTime) -> bool {
+    if user.must_change_password() || frequency_days <= 0 {
+        return false;
+    }
+    match user.last_password_change_utc {
+        None => true,
+        Some(t) => (now - t) >= Duration::days(frequency_days),
+    }
+}
+
+/// Everything a successful web login writes, in the caller's transaction: failures cleared,
+/// expiry rule, last login, optional upgraded hash, the session logged in (new token, other
+/// human sessions ended) and the audit row.
+#[allow(clippy::too_many_arguments)]
+pub fn complete_web_login(
+    conn: &mut DbConnection,
+    session: &mut CamcopsSession,
+    user: &User,
+    upgraded_hash: Option<&str>,
+    password_change_frequency_days: i64,
+    now: NaiveDateTime,
+    remote_addr: &str,
+) -> QueryResult<()> {
+    lockout::clear_failures(conn, &user.username)?;
+    if password_expired(user, password_change_frequency_days, now) {
+        User::set_must_change_password(conn, user.id, true)?;
+    }
+    User::set_last_login(conn, user.id, now)?;
+    if let Some(h) = upgraded_hash {
+        User::upgrade_hash(conn, user.id, h)?;
+    }
+    session.form_state.finish();
+    session.login(conn, user.id, now)?;
+    audit(conn, now, AuditSource::Webviewer, Some(remote_addr), Some(user.id), None, "Login")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_rules() {
+        assert!(valid_username("alice_1-{x},y"));
+        assert!(!valid_username(""));
+        assert!(!valid_username("a b"));
+        assert!(!valid_username("x'; DROP TABLE _security_users; --"));
+        assert!(!valid_username(&"a".repeat(192)));
+    }
+}

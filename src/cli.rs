@@ -1,0 +1,211 @@
+//! The command line (clap): kebab-case commands with the original's snake_case names as
+//! aliases; `--config FILE` is global (before or after the subcommand).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+use crate::auth::{login::valid_username, password, users};
+use crate::clock::Clock;
+use crate::config::{self, Settings};
+use crate::db::{self, DbConnection, DbUrl};
+use crate::session::{housekeeping, SessionPolicy};
+
+/// camcops-web: the CamCOPS server's web sessions and staff pages.
+#[derive(Debug, Parser)]
+#[command(name = "camcops-web", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (CamCOPS INI format); defaults to $CAMCOPS_CONFIG_FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (HOST/PORT, UNIX_DOMAIN_SOCKET and TLS from [server]).
+    Serve,
+    /// Create or upgrade the database schema to the current version.
+    #[command(alias = "upgrade_db")]
+    UpgradeDb,
+    /// Print a complete, commented demonstration config file with a fresh secret.
+    #[command(alias = "demo_camcops_config")]
+    DemoCamcopsConfig {
+        /// DB_URL to put in the file.
+        #[arg(long, default_value = "sqlite://camcops.sqlite")]
+        db_url: String,
+    },
+    /// Create a superuser (or make an existing user one) and set their password.
+    #[command(alias = "make_superuser")]
+    MakeSuperuser {
+        /// Username.
+        #[arg(long)]
+        username: String,
+        /// Password (prompted for when omitted).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Set a user's password, unlock the account and end the user's sessions.
+    #[command(alias = "reset_password")]
+    ResetPassword {
+        /// Username.
+        #[arg(long)]
+        username: String,
+        /// New password (prompted for when omitted).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Unlock an account locked by failed logins.
+    #[command(alias = "enable_user")]
+    EnableUser {
+        /// Username.
+        #[arg(long)]
+        username: String,
+    },
+    /// Delete expired sessions and their task filters, orphan filters and ended lockouts.
+    Housekeeping,
+}
+
+/// Reads the settings from `--config` or `CAMCOPS_CONFIG_FILE`.
+pub fn load_settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let path = config::config_path(cli.config.as_deref())?;
+    let settings = Settings::load(&path)?;
+    if let Some(notice) = &settings.db_url.notice {
+        log::info!("{notice}");
+    }
+    Ok(settings)
+}
+
+/// One connection to the configured database.
+pub fn connect(url: &DbUrl) -> anyhow::Result<DbConnection> {
+    DbConnection::open(url).with_context(|| format!("cannot connect to the {} database", url.backend))
+}
+
+fn connect_migrated(url: &DbUrl) -> anyhow::Result<DbConnection> {
+    let mut conn = connect(url)?;
+    if db::has_pending_migrations(&mut conn)? {
+        bail!("the database schema is not up to date: run `camcops-web upgrade-db` first");
+    }
+    Ok(conn)
+}
+
+/// The password given on the command line, or read twice from the terminal; checked against
+/// the rules for new passwords.
+pub fn obtain_password(given: Option<String>, username: &str) -> anyhow::Result<String> {
+    let pw = match given {
+        Some(p) => p,
+        None => {
+            let a = rpassword::prompt_password(format!("New password for {username}: "))
+                .context("no --password given and no terminal to prompt on")?;
+            let b = rpassword::prompt_password("Again: ").context("reading password")?;
+            if a != b {
+                bail!("the passwords do not match");
+            }
+            a
+        }
+    };
+    password::validate_new_password(&pw, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(pw)
+}
+
+fn check_username(username: &str) -> anyhow::Result<()> {
+    if username == crate::models::user::USER_NAME_FOR_SYSTEM {
+        bail!("the username 'system' is reserved");
+    }
+    if !valid_username(username) {
+        bail!("invalid username {username:?}: use 1-191 letters, digits and , _ - {{ }}");
+    }
+    Ok(())
+}
+
+/// Runs a command that does not start the server. Returns false for `serve`.
+pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
+    let now = Clock::system().now();
+    match &cli.command {
+        Command::Serve => return Ok(false),
+        Command::DemoCamcopsConfig { db_url } => {
+            print!("{}", config::demo_config_text(db_url));
+        }
+        Command::UpgradeDb => {
+            let settings = load_settings(cli)?;
+            let mut conn = connect(&settings.db_url)?;
+            let applied = db::run_migrations(&mut conn)?;
+            if applied.is_empty() {
+                println!("Database already up to date.");
+            } else {
+                println!("Applied migrations: {}", applied.join(", "));
+            }
+        }
+        Command::MakeSuperuser { username, password: pw } => {
+            check_username(username)?;
+            let settings = load_settings(cli)?;
+            let pw = obtain_password(pw.clone(), username)?;
+            let hash = password::hash(&pw, settings.bcrypt_cost)?;
+            let mut conn = connect_migrated(&settings.db_url)?;
+            let (id, created) = db::transaction(&mut conn, |c| Ok(users::make_superuser(c, username, &hash, now)?))
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            if created {
+                println!("Created superuser {username} (id {id}).");
+            } else {
+                println!("User {username} (id {id}) is now a superuser; password set.");
+            }
+        }
+        Command::ResetPassword { username, password: pw } => {
+            let settings = load_settings(cli)?;
+            let pw = obtain_password(pw.clone(), username)?;
+            let hash = password::hash(&pw, settings.bcrypt_cost)?;
+            let mut conn = connect_migrated(&settings.db_url)?;
+            let r = db::transaction(&mut conn, |c| Ok(users::reset_password(c, username, &hash, now)?))
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            match r {
+                Some(ended) => println!("Password reset for {username}; account unlocked; {ended} session(s) ended."),
+                None => bail!("no such user: {username}"),
+            }
+        }
+        Command::EnableUser { username } => {
+            let settings = load_settings(cli)?;
+            let mut conn = connect_migrated(&settings.db_url)?;
+            let n = db::transaction(&mut conn, |c| {
+                Ok(users::enable_user(c, username, now, crate::models::audit::AuditSource::Console, None)?)
+            })
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("User {username} enabled ({n} lockout/failure rows removed).");
+        }
+        Command::Housekeeping => {
+            let settings = load_settings(cli)?;
+            let mut conn = connect_migrated(&settings.db_url)?;
+            let policy = SessionPolicy::from_settings(&settings);
+            let r = housekeeping::run(&mut conn, &policy, now).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!(
+                "Deleted {} expired sessions, {} task filters, {} ended lockouts, {} failures of unknown usernames.",
+                r.sessions, r.filters, r.lockouts, r.dummy_failures
+            );
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn snake_case_aliases_and_global_config_parse() {
+        let c = Cli::try_parse_from(["camcops-web", "upgrade_db", "--config", "x.conf"]).unwrap();
+        assert!(matches!(c.command, Command::UpgradeDb));
+        assert_eq!(c.config.unwrap(), PathBuf::from("x.conf"));
+        let c = Cli::try_parse_from(["camcops-web", "--config", "y.conf", "make-superuser", "--username", "a"]).unwrap();
+        assert!(matches!(c.command, Command::MakeSuperuser { .. }));
+        assert!(Cli::try_parse_from(["camcops-web", "enable-user"]).is_err());
+    }
+}

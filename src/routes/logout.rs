@@ -1,0 +1,73 @@
+//! `/logout`: GET shows a one-button form; POST (CSRF) ends the session server-side, audits
+//! it, clears the cookie and site data, and says so.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::page::PageCtx;
+use crate::db::run_db;
+use crate::error::AppError;
+use crate::models::audit::{audit, AuditSource};
+use crate::session::extract::{CurrentSession, LoggedIn};
+use crate::state::AppState;
+
+/// Fields of `POST /logout`.
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage {
+    ctx: PageCtx,
+}
+
+#[derive(Template)]
+#[template(path = "logged_out.html")]
+struct LoggedOutPage {
+    ctx: PageCtx,
+}
+
+/// `GET /logout`: a form with one button.
+pub async fn logout_form(li: LoggedIn) -> Result<HttpResponse, AppError> {
+    let page = LogoutPage {
+        ctx: PageCtx::new(&li.cs),
+    };
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page.render()?))
+}
+
+/// `POST /logout`: audit "Logout", then user NULL and token "" on the row (§2.8).
+pub async fn log_out(
+    state: web::Data<AppState>,
+    cs: CurrentSession,
+    form: web::Form<LogoutForm>,
+) -> Result<HttpResponse, AppError> {
+    cs.check_csrf(&form.csrf_token)?;
+    if let Some(user) = cs.user.clone() {
+        let now = state.clock.now();
+        let ip = cs.client_ip.clone();
+        let mut session = cs.session.clone();
+        run_db(&state.pool, move |conn| {
+            audit(conn, now, AuditSource::Webviewer, Some(&ip), Some(user.id()), None, "Logout")?;
+            session.logout(conn)?;
+            Ok(())
+        })
+        .await?;
+        log::info!("Logout: user {} from {}", cs.username().unwrap_or(""), cs.client_ip);
+    }
+    cs.cookie.0.purge();
+    let page = LoggedOutPage {
+        ctx: PageCtx {
+            username: None,
+            csrf_token: String::new(),
+            flashes: Vec::new(),
+        },
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Clear-Site-Data", "\"cache\", \"cookies\", \"storage\""))
+        .body(page.render()?))
+}

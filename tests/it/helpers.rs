@@ -1,0 +1,218 @@
+//! `TestApp`: the real application on a fresh database and a random port, a reqwest client
+//! with a cookie store and no redirects, the shared clock, and helpers per endpoint.
+
+use std::net::TcpListener;
+
+use actix_web::web;
+use camcops_web::auth::password;
+use camcops_web::clock::Clock;
+use camcops_web::config::Settings;
+use camcops_web::db::DbConnection;
+use camcops_web::models::group::{Group, Membership, NewGroup, NewMembership};
+use camcops_web::models::user::{NewUser, User};
+use camcops_web::startup::Application;
+use camcops_web::state::AppState;
+use reqwest::redirect::Policy;
+use reqwest::Response;
+
+use crate::testdb::TestDb;
+
+/// A running application for one test.
+pub struct TestApp {
+    /// Its database (dropped with the app).
+    pub db: TestDb,
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// Shared state (pool, clock, settings, counters).
+    pub state: web::Data<AppState>,
+    /// A browser: cookie store, no automatic redirects.
+    pub client: reqwest::Client,
+    server: actix_web::dev::ServerHandle,
+}
+
+/// Test settings: insecure cookies (plain HTTP), bcrypt cost 4, defaults otherwise.
+pub fn test_settings(db: &TestDb) -> Settings {
+    let mut s = Settings::with_defaults(db.db_url(), "test-secret-".repeat(4));
+    s.allow_insecure_cookies = true;
+    s.bcrypt_cost = 4;
+    s.db_pool_size = 4;
+    s
+}
+
+/// A new browser-like client.
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
+    /// Spawns with default test settings.
+    pub async fn spawn(db: TestDb) -> TestApp {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// Spawns after `tweak` adjusts the settings.
+    pub async fn spawn_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = test_settings(&db);
+        tweak(&mut settings);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let pool = db.pool();
+        let app = Application::build_with(settings, pool, Clock::system(), Some(listener)).unwrap();
+        let address = format!("http://127.0.0.1:{}", app.port);
+        let state = app.state.clone();
+        let server = app.server();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        TestApp {
+            db,
+            address,
+            state,
+            client: new_client(),
+            server: handle,
+        }
+    }
+
+    /// A direct database connection.
+    pub fn conn(&self) -> DbConnection {
+        self.db.conn()
+    }
+
+    /// The application's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.state.clock
+    }
+
+    /// Absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// GET with the default client.
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// POST a form with the default client.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client.post(self.url(path)).form(form).send().await.unwrap()
+    }
+
+    /// GET `path` with `client` and return the CSRF token of its first form.
+    pub async fn csrf_with(&self, client: &reqwest::Client, path: &str) -> String {
+        let body = client.get(self.url(path)).send().await.unwrap().text().await.unwrap();
+        csrf_from(&body).unwrap_or_else(|| panic!("no csrf_token on {path}: {body}"))
+    }
+
+    /// The CSRF token the default client gets on the login page.
+    pub async fn csrf(&self) -> String {
+        self.csrf_with(&self.client, "/login").await
+    }
+
+    /// Logs in with the default client; returns the response to the POST.
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.login_with(&self.client, username, password).await
+    }
+
+    /// Logs in with `client`.
+    pub async fn login_with(&self, client: &reqwest::Client, username: &str, password: &str) -> Response {
+        let token = self.csrf_with(client, "/login").await;
+        client
+            .post(self.url("/login"))
+            .form(&[
+                ("username", username),
+                ("password", password),
+                ("csrf_token", token.as_str()),
+                ("redirect_url", "/"),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a web-viewer user in a group of its own name; returns the id.
+    pub fn create_user(&self, username: &str, pw: &str) -> i32 {
+        self.create_user_with(username, pw, false, |m| m.may_use_webviewer = Some(true))
+    }
+
+    /// Creates a user with `superuser` and the membership flags `set` applies.
+    pub fn create_user_with(
+        &self,
+        username: &str,
+        pw: &str,
+        superuser: bool,
+        set: impl FnOnce(&mut NewMembership),
+    ) -> i32 {
+        let mut conn = self.conn();
+        let hash = password::hash(pw, 4).unwrap();
+        let group_name = format!("g_{username}");
+        let gid = Group::insert(
+            &mut conn,
+            &NewGroup {
+                name: &group_name,
+                description: None,
+                upload_policy: None,
+                finalize_policy: None,
+            },
+        )
+        .unwrap();
+        let uid = User::insert(
+            &mut conn,
+            &NewUser {
+                username,
+                fullname: None,
+                email: None,
+                hashedpw: &hash,
+                mfa_method: "no_mfa",
+                hotp_counter: 0,
+                superuser: Some(superuser),
+                must_change_password: Some(false),
+                last_password_change_utc: None,
+                when_agreed_terms_of_use: None,
+                upload_group_id: Some(gid),
+                auto_generated: false,
+            },
+        )
+        .unwrap();
+        let mut m = NewMembership {
+            user_id: Some(uid),
+            group_id: Some(gid),
+            ..Default::default()
+        };
+        set(&mut m);
+        Membership::insert(&mut conn, &m).unwrap();
+        uid
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting; the runtime ends with the test.
+        let h = self.server.clone();
+        actix_web::rt::spawn(async move { h.stop(false).await });
+    }
+}
+
+/// The value of the first `name="csrf_token"` input in `html`.
+pub fn csrf_from(html: &str) -> Option<String> {
+    let i = html.find("name=\"csrf_token\" value=\"")?;
+    let rest = &html[i + "name=\"csrf_token\" value=\"".len()..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+/// The `Location` header.
+pub fn location(r: &Response) -> String {
+    r.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// Rows in `_security_webviewer_sessions`.
+pub fn count_sessions(conn: &mut DbConnection) -> i64 {
+    use camcops_web::db::schema::_security_webviewer_sessions as s;
+    use diesel::prelude::*;
+    s::table.count().get_result(conn).unwrap()
+}
