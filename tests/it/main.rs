@@ -1,0 +1,9 @@
+//! The one integration-test binary: each module tests one area, on every available backend
+//! (see `testdb`). Add a `mod` line per new module.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+mod migrations;
+mod session_http;
+mod session_model;
+mod testdb;
