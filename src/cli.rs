@@ -68,6 +68,31 @@ pub enum Command {
     },
     /// Delete expired sessions and their task filters, orphan filters and ended lockouts.
     Housekeeping,
+    /// Fill the database with demonstration groups, users, devices, patients and tasks.
+    #[command(alias = "demo_data")]
+    DemoData {
+        /// Number of patients.
+        #[arg(long, default_value_t = 2000)]
+        patients: u32,
+        /// Number of tasks (task index rows).
+        #[arg(long, default_value_t = 50_000)]
+        tasks: u32,
+        /// Seed of the generator (same seed, same data).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Run a demonstration server on an embedded SQLite file; needs no config file.
+    Demo {
+        /// SQLite file (created, migrated and seeded on first run; reused after).
+        #[arg(long, default_value = "camcops-demo.sqlite")]
+        db: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port to listen on.
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+    },
 }
 
 /// Reads the settings from `--config` or `CAMCOPS_CONFIG_FILE`.
@@ -126,7 +151,20 @@ fn check_username(username: &str) -> anyhow::Result<()> {
 pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
     let now = Clock::system().now();
     match &cli.command {
-        Command::Serve => return Ok(false),
+        Command::Serve | Command::Demo { .. } => return Ok(false),
+        Command::DemoData { patients, tasks, seed } => {
+            let settings = load_settings(cli)?;
+            let mut conn = connect_migrated(&settings.db_url)?;
+            let opts = crate::demo::DemoOptions {
+                patients: *patients,
+                tasks: *tasks,
+                seed: *seed,
+                bcrypt_cost: settings.bcrypt_cost,
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let report = crate::demo::seed_demo_data(&mut conn, &opts)?;
+            print_demo_report(&report);
+        }
         Command::DemoCamcopsConfig { db_url } => {
             print!("{}", config::demo_config_text(db_url));
         }
@@ -187,6 +225,63 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
         }
     }
     Ok(true)
+}
+
+fn print_demo_report(report: &crate::demo::DemoReport) {
+    println!(
+        "Demo data: {} patients, {} ID numbers, {} tasks, {} devices, groups {} ({:.1} s).",
+        report.patients,
+        report.idnums,
+        report.tasks,
+        report.devices,
+        report.group_names.join(", "),
+        report.elapsed.as_secs_f64()
+    );
+    println!("Demo staff users (all with the password {}; shown once):", report.password);
+    for (name, what) in &report.users {
+        println!("  {name:<24} {what}");
+    }
+}
+
+/// Username of the superuser the `demo` command (re)creates.
+pub const DEMO_SUPERUSER: &str = "admin";
+
+/// Prepares the demo: the SQLite file migrated and seeded (first run only), the superuser with
+/// a fresh random password, and settings for plain-HTTP localhost. Returns settings and password.
+pub fn prepare_demo(db: &std::path::Path, host: &str, port: u16) -> anyhow::Result<(Settings, String)> {
+    use rand::distributions::{Alphanumeric, DistString};
+    let url = DbUrl::parse(&db.to_string_lossy()).map_err(|e| anyhow::anyhow!(e))?;
+    let mut conn = connect(&url)?;
+    let applied = db::run_migrations(&mut conn)?;
+    if !applied.is_empty() {
+        println!("Created the demo database {}.", db.display());
+    }
+    let mut settings = Settings::with_defaults(url, config::new_session_cookie_secret());
+    settings.allow_insecure_cookies = true;
+    settings.host = host.to_string();
+    settings.port = port;
+    let tasks: i64 = {
+        use diesel::prelude::*;
+        crate::db::schema::_task_index::table.count().get_result(&mut conn)?
+    };
+    if tasks == 0 {
+        println!("Adding demo data (first run)...");
+        let opts = crate::demo::DemoOptions {
+            patients: 400,
+            tasks: 5_000,
+            seed: 1,
+            bcrypt_cost: settings.bcrypt_cost,
+            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        };
+        let report = crate::demo::seed_demo_data(&mut conn, &opts)?;
+        print_demo_report(&report);
+    }
+    let pw = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 16);
+    let hash = password::hash(&pw, settings.bcrypt_cost)?;
+    let now = Clock::system().now();
+    db::transaction(&mut conn, |c| Ok(users::make_superuser(c, DEMO_SUPERUSER, &hash, now)?))
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok((settings, pw))
 }
 
 #[cfg(test)]
