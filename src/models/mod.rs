@@ -2,7 +2,13 @@
 //! insertables and query functions that take `conn` first and know nothing of HTTP.
 
 pub mod audit;
+pub mod device;
 pub mod group;
+pub mod idnum;
 pub mod lockout;
+pub mod patient;
 pub mod server_settings;
+pub mod task_filter;
+pub mod task_index;
+pub mod task_registry;
 pub mod user;

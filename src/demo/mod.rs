@@ -1,0 +1,195 @@
+//! Demo data: groups, staff users with different permissions, devices, ID number definitions,
+//! patients with ID numbers and a task index, generated from a seed and bulk-loaded.
+//!
+//! Used by the `demo` command and by the benchmarks; everything but the password and "now" is
+//! deterministic for a seed.
+
+mod bulk;
+mod generate;
+pub mod names;
+pub mod staff;
+
+#[cfg(test)]
+mod query_tests;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::distributions::{Alphanumeric, DistString};
+use rand::rngs::{OsRng, StdRng};
+use rand::SeedableRng;
+
+use crate::db::schema::patient;
+use crate::db::{Backend, DbConnection};
+
+pub use generate::MAX_PATIENTS;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Number of patients (at most [`MAX_PATIENTS`]).
+    pub patients: u32,
+    /// Number of task index rows.
+    pub tasks: u32,
+    /// Seed for the generator.
+    pub seed: u64,
+    /// bcrypt cost for the users' password hashes (4..=31).
+    pub bcrypt_cost: u32,
+    /// Show progress bars on the terminal.
+    pub progress: bool,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            patients: 2_000,
+            tasks: 50_000,
+            seed: 1,
+            bcrypt_cost: 12,
+            progress: false,
+        }
+    }
+}
+
+/// What was created. `Debug` does not show the password.
+#[derive(Clone)]
+pub struct DemoReport {
+    /// The password of every demo user (16 letters and digits from the OS RNG); show it once.
+    pub password: String,
+    /// Demo usernames, with what each may see.
+    pub users: Vec<(String, String)>,
+    /// Demo group names.
+    pub group_names: Vec<String>,
+    /// Devices created.
+    pub devices: usize,
+    /// ID number definitions that were missing and were added.
+    pub idnum_definitions_added: usize,
+    /// Patients created.
+    pub patients: u64,
+    /// `_idnum_index` rows created.
+    pub idnums: u64,
+    /// `_task_index` rows created.
+    pub tasks: u64,
+    /// Time taken.
+    pub elapsed: Duration,
+}
+
+impl fmt::Debug for DemoReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DemoReport")
+            .field("password", &"***")
+            .field("users", &self.users)
+            .field("group_names", &self.group_names)
+            .field("devices", &self.devices)
+            .field("idnum_definitions_added", &self.idnum_definitions_added)
+            .field("patients", &self.patients)
+            .field("idnums", &self.idnums)
+            .field("tasks", &self.tasks)
+            .field("elapsed", &self.elapsed)
+            .finish()
+    }
+}
+
+fn bar(show: bool, len: u64, what: &'static str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len).with_message(what);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg:>9} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Adds demo data ending now; see [`seed_demo_data_at`].
+pub fn seed_demo_data(conn: &mut DbConnection, opts: &DemoOptions) -> anyhow::Result<DemoReport> {
+    seed_demo_data_at(conn, opts, Utc::now().naive_utc())
+}
+
+/// Adds demo data whose task dates span the two years up to `now`. Fails, adding nothing, if
+/// a demo group or user already exists. Staff rows are written in one transaction, patients,
+/// ID numbers and tasks in transactions of a few thousand rows; an error part-way leaves the
+/// rows already written. Ends with `ANALYZE` (SQLite, PostgreSQL) for the query planner.
+pub fn seed_demo_data_at(
+    conn: &mut DbConnection,
+    opts: &DemoOptions,
+    now: NaiveDateTime,
+) -> anyhow::Result<DemoReport> {
+    let started = Instant::now();
+    let now = now.trunc_subsecs(0);
+    if !(4..=31).contains(&opts.bcrypt_cost) {
+        anyhow::bail!("bcrypt cost must be between 4 and 31");
+    }
+    if opts.patients > MAX_PATIENTS {
+        anyhow::bail!("at most {MAX_PATIENTS} demo patients");
+    }
+    staff::check_absent(conn)?;
+
+    let password = Alphanumeric.sample_string(&mut OsRng, 16);
+    let hashes = staff::USERS
+        .iter()
+        .map(|_| bcrypt::hash(&password, opts.bcrypt_cost))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ids = staff::create_staff(conn, &hashes, now)?;
+
+    let mut rng = StdRng::seed_from_u64(opts.seed);
+    let pbar = bar(opts.progress, u64::from(opts.patients), "patients");
+    let patients = generate::insert_patients(
+        conn,
+        &mut rng,
+        opts.patients,
+        &ids.devices,
+        &ids.groups,
+        now,
+        &pbar,
+    )?;
+    pbar.finish_and_clear();
+    let pk_of: HashMap<i32, i32> = patient::table
+        .filter(patient::_device_id.eq_any(&ids.devices))
+        .select((patient::id, patient::_pk))
+        .load::<(i32, i32)>(conn)?
+        .into_iter()
+        .collect();
+    let idnums = generate::insert_idnums(conn, &patients, &pk_of, now)?;
+
+    let tbar = bar(opts.progress, u64::from(opts.tasks), "tasks");
+    let ctx = generate::TaskContext {
+        patients: &patients,
+        pk_of: &pk_of,
+        device_ids: &ids.devices,
+        group_ids: &ids.groups,
+        user_ids: &ids.users,
+    };
+    let tasks = generate::insert_tasks(conn, &mut rng, opts.tasks, &ctx, now, &tbar)?;
+    tbar.finish_and_clear();
+
+    match conn.backend() {
+        Backend::Sqlite | Backend::Postgres => conn.batch_execute("ANALYZE")?,
+        // InnoDB keeps persistent statistics up to date by itself.
+        Backend::Mysql => {}
+    }
+
+    Ok(DemoReport {
+        password,
+        users: staff::USERS
+            .iter()
+            .map(|u| (u.username.to_owned(), u.fullname.to_owned()))
+            .collect(),
+        group_names: staff::GROUPS.iter().map(|g| g.0.to_owned()).collect(),
+        devices: ids.devices.len(),
+        idnum_definitions_added: ids.idnum_definitions_added,
+        patients: patients.len() as u64,
+        idnums,
+        tasks,
+        elapsed: started.elapsed(),
+    })
+}

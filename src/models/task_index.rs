@@ -1,0 +1,655 @@
+//! `_task_index` (one row per current task, §1.11) and the task list query behind
+//! `/view_tasks` (§4.5): what a user may see, the filter criteria of §1.7, newest first, one
+//! page at a time.
+//!
+//! Query plan, chosen to stay fast on millions of tasks:
+//! 1. a *capped* count: `SELECT COUNT(*) FROM (SELECT 1 … WHERE … LIMIT n)`, with `n` at least
+//!    [`COUNT_CAP`] + 1 and at least one row past the requested page, so the page number can be
+//!    clamped when the total is small and the count stops early when it is large ("more than
+//!    10,000 tasks");
+//! 2. the page's keys from `_task_index` alone (`ORDER BY when_created_utc DESC,
+//!    when_added_batch_utc DESC, index_entry_pk DESC LIMIT/OFFSET`), so skipped rows are
+//!    never joined;
+//! 3. the display columns for those keys (patient, device, adding user, group), and the
+//!    patients' ID numbers.
+//!
+//! Every criterion is a condition on `_task_index` columns; patient criteria are `patient_pk IN
+//! (subquery)` so that the expression indexes on `upper(surname)`/`upper(forename)` serve them.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::expression::{
+    is_aggregate, AppearsOnTable, Expression, SelectableExpression, ValidGrouping,
+};
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
+
+use crate::db::schema::{
+    _idnum_index, _security_devices, _security_groups, _security_users, _task_index, patient,
+};
+use crate::db::{Backend, DbConnection, MultiBackend};
+use crate::models::group::{Group, Membership};
+use crate::models::idnum::IdNumIndexEntry;
+use crate::models::patient::{format_patient_name, ERA_NOW};
+use crate::models::task_filter::TaskFilter;
+use crate::models::task_registry;
+use crate::models::user::User;
+
+/// The count stops after this many matching tasks (then the page says "more than").
+pub const COUNT_CAP: i64 = 10_000;
+/// Largest page size accepted; larger requests are cut to this.
+pub const MAX_PER_PAGE: i64 = 1_000;
+
+diesel::define_sql_function! {
+    /// SQL `UPPER()`.
+    fn upper(x: Nullable<Text>) -> Nullable<Text>;
+}
+
+/// One row of `_task_index`.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = _task_index, primary_key(index_entry_pk), check_for_backend(MultiBackend))]
+pub struct TaskIndexEntry {
+    /// Primary key.
+    pub index_entry_pk: i32,
+    /// When indexed (naive UTC).
+    pub indexed_at_utc: NaiveDateTime,
+    /// Task base table name.
+    pub task_table_name: Option<String>,
+    /// The task's `_pk` in its table.
+    pub task_pk: Option<i32>,
+    /// The patient; `None` for an anonymous task.
+    pub patient_pk: Option<i32>,
+    /// Source device.
+    pub device_id: i32,
+    /// Era (`NOW` while live on the tablet).
+    pub era: String,
+    /// Creation time (naive UTC).
+    pub when_created_utc: NaiveDateTime,
+    /// Creation time as ISO text with the tablet's offset.
+    pub when_created_iso: String,
+    /// Start of the upload batch that added it (naive UTC).
+    pub when_added_batch_utc: NaiveDateTime,
+    /// Uploading user.
+    pub adding_user_id: Option<i32>,
+    /// Owning group.
+    pub group_id: i32,
+    /// Whether the server judged the task complete.
+    pub task_is_complete: bool,
+}
+
+/// A task index entry to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = _task_index)]
+pub struct NewTaskIndexEntry<'a> {
+    /// When indexed.
+    pub indexed_at_utc: NaiveDateTime,
+    /// Task table.
+    pub task_table_name: &'a str,
+    /// Task `_pk`.
+    pub task_pk: Option<i32>,
+    /// Patient (`None` = anonymous).
+    pub patient_pk: Option<i32>,
+    /// Device.
+    pub device_id: i32,
+    /// Era.
+    pub era: &'a str,
+    /// Creation time (naive UTC).
+    pub when_created_utc: NaiveDateTime,
+    /// Creation time, ISO text.
+    pub when_created_iso: &'a str,
+    /// Upload batch time.
+    pub when_added_batch_utc: NaiveDateTime,
+    /// Uploading user.
+    pub adding_user_id: Option<i32>,
+    /// Group.
+    pub group_id: i32,
+    /// Complete flag.
+    pub task_is_complete: bool,
+}
+
+impl TaskIndexEntry {
+    /// Inserts one entry.
+    pub fn insert(conn: &mut DbConnection, new: &NewTaskIndexEntry<'_>) -> QueryResult<usize> {
+        diesel::insert_into(_task_index::table)
+            .values(new)
+            .execute(conn)
+    }
+
+    /// Number of index rows.
+    pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+        _task_index::table.count().get_result(conn)
+    }
+}
+
+/// Which patients' tasks a user sees when no surname, forename, DOB or ID number is filtered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnfilteredPatients {
+    /// Every task (superuser, or every membership has `view_all_patients_when_unfiltered`).
+    All,
+    /// Anonymous tasks only (no membership has the flag).
+    AnonymousOnly,
+    /// Anonymous tasks, and tasks of these groups (the memberships that have the flag).
+    AnonymousAndGroups(Vec<i32>),
+}
+
+/// What a user may see in the task list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visibility {
+    /// Superuser: every group.
+    pub all_groups: bool,
+    /// Otherwise the groups the user may see (own groups and those they can see); empty =
+    /// no tasks at all.
+    pub group_ids: Vec<i32>,
+    /// The rule when no specific patient is filtered.
+    pub unfiltered: UnfilteredPatients,
+}
+
+impl Visibility {
+    /// A superuser's view: everything.
+    pub fn superuser() -> Visibility {
+        Visibility {
+            all_groups: true,
+            group_ids: Vec::new(),
+            unfiltered: UnfilteredPatients::All,
+        }
+    }
+
+    /// Builds the view of a non-superuser from their memberships and the ids of the groups
+    /// their groups can see (§1.4).
+    pub fn from_memberships(memberships: &[Membership], seen_groups: &[i32]) -> Visibility {
+        let mut group_ids: Vec<i32> = memberships.iter().filter_map(|m| m.group_id).collect();
+        group_ids.extend_from_slice(seen_groups);
+        group_ids.sort_unstable();
+        group_ids.dedup();
+        let flagged = |m: &&Membership| m.view_all_patients_when_unfiltered.unwrap_or(false);
+        let n_flagged = memberships.iter().filter(flagged).count();
+        let unfiltered = if n_flagged == memberships.len() {
+            UnfilteredPatients::All
+        } else if n_flagged == 0 {
+            UnfilteredPatients::AnonymousOnly
+        } else {
+            let mut ids: Vec<i32> = memberships
+                .iter()
+                .filter(flagged)
+                .filter_map(|m| m.group_id)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            UnfilteredPatients::AnonymousAndGroups(ids)
+        };
+        Visibility {
+            all_groups: false,
+            group_ids,
+            unfiltered,
+        }
+    }
+
+    /// Loads what `user` may see.
+    pub fn for_user(conn: &mut DbConnection, user: &User) -> QueryResult<Visibility> {
+        if user.is_superuser() {
+            return Ok(Visibility::superuser());
+        }
+        let memberships = Membership::for_user(conn, user.id)?;
+        let own: Vec<i32> = memberships.iter().filter_map(|m| m.group_id).collect();
+        let seen = if own.is_empty() {
+            Vec::new()
+        } else {
+            Group::ids_seen_by(conn, &own)?
+        };
+        Ok(Visibility::from_memberships(&memberships, &seen))
+    }
+
+    /// Whether the user can see no task whatever the filter (a non-superuser without groups).
+    pub fn sees_nothing(&self) -> bool {
+        !self.all_groups && self.group_ids.is_empty()
+    }
+
+    /// Whether the page should explain that, for lack of a patient filter, only anonymous
+    /// tasks (or only some groups' patients) are shown.
+    pub fn restricted_when_unfiltered(&self, filter: &TaskFilter) -> bool {
+        !filter.any_specific_patient_filtering() && self.unfiltered != UnfilteredPatients::All
+    }
+}
+
+/// The patient columns of a task row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientSummary {
+    /// `patient._pk`.
+    pub pk: i32,
+    /// Surname.
+    pub surname: Option<String>,
+    /// Forename.
+    pub forename: Option<String>,
+    /// Date of birth.
+    pub dob: Option<NaiveDate>,
+    /// Sex.
+    pub sex: Option<String>,
+    /// `(which_idnum, value)` pairs, by number.
+    pub idnums: Vec<(i32, Option<i64>)>,
+}
+
+impl PatientSummary {
+    /// "SURNAME, Forename".
+    pub fn display_name(&self) -> String {
+        format_patient_name(self.surname.as_deref(), self.forename.as_deref())
+    }
+}
+
+/// One task of the list, joined for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow {
+    /// `_task_index.index_entry_pk`.
+    pub index_entry_pk: i32,
+    /// Task base table name.
+    pub task_table_name: String,
+    /// Short display name of the task type.
+    pub task_display_name: String,
+    /// The task's `_pk`.
+    pub task_pk: Option<i32>,
+    /// The patient, or `None` for an anonymous task.
+    pub patient: Option<PatientSummary>,
+    /// Creation time (naive UTC).
+    pub when_created_utc: NaiveDateTime,
+    /// Creation time as the tablet recorded it (ISO, with offset).
+    pub when_created_iso: String,
+    /// Whether the task is still live on its tablet (era `NOW`).
+    pub live_on_tablet: bool,
+    /// Device name (friendly name if set).
+    pub device_name: Option<String>,
+    /// Uploading user's username.
+    pub adding_username: Option<String>,
+    /// Group id.
+    pub group_id: i32,
+    /// Group name.
+    pub group_name: Option<String>,
+    /// Complete flag.
+    pub task_is_complete: bool,
+}
+
+/// One page of the task list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPage {
+    /// The tasks of this page, newest first.
+    pub rows: Vec<TaskRow>,
+    /// The page shown (1-based), clamped to the pages that exist when the total is exact.
+    pub page: i64,
+    /// Tasks per page (after clamping to 1..=[`MAX_PER_PAGE`]).
+    pub per_page: i64,
+    /// Matching tasks: exact if `total_is_exact`, else there are *more than* this many.
+    pub total: i64,
+    /// Whether `total` is exact (the count was not capped).
+    pub total_is_exact: bool,
+    /// The filter has text phrases, which the index cannot evaluate (there are no task
+    /// tables here); they were not applied and the page should say so.
+    pub text_filter_not_applied: bool,
+}
+
+impl TaskPage {
+    fn empty(per_page: i64, text_filter_not_applied: bool) -> TaskPage {
+        TaskPage {
+            rows: Vec::new(),
+            page: 1,
+            per_page,
+            total: 0,
+            total_is_exact: true,
+            text_filter_not_applied,
+        }
+    }
+
+    /// The last page, when the total is exact (at least 1).
+    pub fn last_page(&self) -> Option<i64> {
+        self.total_is_exact
+            .then(|| ((self.total + self.per_page - 1) / self.per_page).max(1))
+    }
+
+    /// Pages known to exist (all of them when the total is exact).
+    pub fn known_pages(&self) -> i64 {
+        let n = (self.total + self.per_page - 1) / self.per_page;
+        if self.total_is_exact {
+            n.max(1)
+        } else {
+            n.max(self.page + 1)
+        }
+    }
+
+    /// Whether a later page exists.
+    pub fn has_next(&self) -> bool {
+        self.page < self.known_pages()
+    }
+}
+
+/// `SELECT COUNT(*) FROM (<inner>) AS capped_count`.
+#[derive(Debug, Clone, QueryId)]
+struct CountOf<Q>(Q);
+
+impl<Q: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for CountOf<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("SELECT COUNT(*) FROM (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") AS capped_count");
+        Ok(())
+    }
+}
+
+impl<Q> Query for CountOf<Q> {
+    type SqlType = BigInt;
+}
+
+impl<Q> RunQueryDsl<DbConnection> for CountOf<Q> {}
+
+/// `<lhs> IN (<subquery>)`. Diesel's own `eq_any(subquery)` needs the subquery to render for
+/// every backend, which a query boxed for `MultiBackend` cannot; this renders through it.
+#[derive(Debug, Clone, QueryId)]
+struct InSubquery<L, S>(L, S);
+
+impl<L: Expression, S> Expression for InSubquery<L, S> {
+    type SqlType = Bool;
+}
+
+impl<L, S> QueryFragment<MultiBackend> for InSubquery<L, S>
+where
+    L: QueryFragment<MultiBackend>,
+    S: QueryFragment<MultiBackend>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("(");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(" IN (");
+        self.1.walk_ast(out.reborrow())?;
+        out.push_sql("))");
+        Ok(())
+    }
+}
+
+impl<L: AppearsOnTable<QS>, S, QS> AppearsOnTable<QS> for InSubquery<L, S> {}
+
+impl<L: SelectableExpression<QS>, S, QS> SelectableExpression<QS> for InSubquery<L, S> {}
+
+impl<L, S> ValidGrouping<()> for InSubquery<L, S> {
+    type IsAggregate = is_aggregate::Never;
+}
+
+type TaskQuery = _task_index::BoxedQuery<'static, MultiBackend>;
+
+/// The task types the filter allows: `None` = every type, `Some(empty)` = none.
+fn permitted_types(filter: &TaskFilter) -> Option<Vec<String>> {
+    let trackers_only = filter.tasks_offering_trackers_only.unwrap_or(false);
+    if filter.task_types.is_empty() && !trackers_only {
+        return None;
+    }
+    let start: Vec<String> = if filter.task_types.is_empty() {
+        task_registry::all()
+            .iter()
+            .map(|t| t.table.to_owned())
+            .collect()
+    } else {
+        filter.task_types.clone()
+    };
+    Some(
+        start
+            .into_iter()
+            .filter(|t| {
+                !trackers_only || task_registry::lookup(t).is_some_and(|tt| tt.provides_trackers)
+            })
+            .collect(),
+    )
+}
+
+/// `_task_index` restricted by visibility and filter; `None` when nothing can match.
+fn filtered_query(backend: Backend, vis: &Visibility, filter: &TaskFilter) -> Option<TaskQuery> {
+    use _task_index::dsl as t;
+
+    if vis.sees_nothing() || filter.dates_inconsistent() {
+        return None;
+    }
+    let mut q = _task_index::table.into_boxed::<MultiBackend>();
+    if !vis.all_groups {
+        q = q.filter(t::group_id.eq_any(vis.group_ids.clone()));
+    }
+    if let Some(types) = permitted_types(filter) {
+        if types.is_empty() {
+            return None;
+        }
+        q = q.filter(t::task_table_name.eq_any(types));
+    }
+    if filter.tasks_with_patient_only.unwrap_or(false) {
+        q = q.filter(t::patient_pk.is_not_null());
+    }
+    if !filter.any_specific_patient_filtering() {
+        match &vis.unfiltered {
+            UnfilteredPatients::All => {}
+            UnfilteredPatients::AnonymousOnly => q = q.filter(t::patient_pk.is_null()),
+            UnfilteredPatients::AnonymousAndGroups(g) if g.is_empty() => {
+                q = q.filter(t::patient_pk.is_null())
+            }
+            UnfilteredPatients::AnonymousAndGroups(g) => {
+                q = q.filter(t::patient_pk.is_null().or(t::group_id.eq_any(g.clone())))
+            }
+        }
+    }
+    let (surname, forename, sex) = (
+        filter.surname_criterion(),
+        filter.forename_criterion(),
+        filter.sex_criterion(),
+    );
+    if surname.is_some() || forename.is_some() || sex.is_some() || filter.dob.is_some() {
+        let mut p = patient::table
+            .select(patient::_pk.nullable())
+            .into_boxed::<MultiBackend>();
+        // MariaDB's utf8mb4_unicode_ci collation already compares case-insensitively, and
+        // plain equality can use the plain index there (it has no expression indexes).
+        let ci_collation = backend == Backend::Mysql;
+        if let Some(s) = surname {
+            p = if ci_collation {
+                p.filter(patient::surname.eq(s.to_owned()))
+            } else {
+                p.filter(upper(patient::surname).eq(upper(s.to_owned())))
+            };
+        }
+        if let Some(f) = forename {
+            p = if ci_collation {
+                p.filter(patient::forename.eq(f.to_owned()))
+            } else {
+                p.filter(upper(patient::forename).eq(upper(f.to_owned())))
+            };
+        }
+        if let Some(d) = filter.dob {
+            p = p.filter(patient::dob.eq(d));
+        }
+        if let Some(s) = sex {
+            p = p.filter(upper(patient::sex).eq(upper(s.to_owned())));
+        }
+        q = q.filter(InSubquery(t::patient_pk, p));
+    }
+    if !filter.idnum_criteria.is_empty() {
+        let mut ids = _idnum_index::table
+            .select(_idnum_index::patient_pk)
+            .into_boxed::<MultiBackend>();
+        for (i, r) in filter.idnum_criteria.iter().enumerate() {
+            let c = _idnum_index::which_idnum
+                .eq(r.which_idnum)
+                .and(_idnum_index::idnum_value.eq(r.idnum_value));
+            ids = if i == 0 {
+                ids.filter(c)
+            } else {
+                ids.or_filter(c)
+            };
+        }
+        q = q.filter(InSubquery(t::patient_pk, ids));
+    }
+    if !filter.device_ids.is_empty() {
+        q = q.filter(t::device_id.eq_any(filter.device_ids.clone()));
+    }
+    if !filter.adding_user_ids.is_empty() {
+        q = q.filter(t::adding_user_id.eq_any(filter.adding_user_ids.clone()));
+    }
+    if !filter.group_ids.is_empty() {
+        q = q.filter(t::group_id.eq_any(filter.group_ids.clone()));
+    }
+    if let Some(start) = filter.start_utc() {
+        q = q.filter(t::when_created_utc.ge(start));
+    }
+    if let Some(end) = filter.end_utc() {
+        q = q.filter(t::when_created_utc.lt(end));
+    }
+    if filter.complete_only.unwrap_or(false) {
+        q = q.filter(t::task_is_complete.eq(true));
+    }
+    Some(q)
+}
+
+#[derive(Queryable)]
+struct DetailRow {
+    index_entry_pk: i32,
+    task_table_name: Option<String>,
+    task_pk: Option<i32>,
+    patient_pk: Option<i32>,
+    era: String,
+    when_created_utc: NaiveDateTime,
+    when_created_iso: String,
+    group_id: i32,
+    task_is_complete: bool,
+    surname: Option<String>,
+    forename: Option<String>,
+    dob: Option<NaiveDate>,
+    sex: Option<String>,
+    device_name: Option<String>,
+    device_friendly_name: Option<String>,
+    adding_username: Option<String>,
+    group_name: Option<String>,
+}
+
+fn load_details(conn: &mut DbConnection, keys: &[i32]) -> QueryResult<Vec<TaskRow>> {
+    use _task_index::dsl as t;
+    let details: Vec<DetailRow> = _task_index::table
+        .left_join(patient::table.on(patient::_pk.nullable().eq(t::patient_pk)))
+        .left_join(_security_devices::table.on(_security_devices::id.eq(t::device_id)))
+        .left_join(_security_users::table.on(_security_users::id.nullable().eq(t::adding_user_id)))
+        .left_join(_security_groups::table.on(_security_groups::id.eq(t::group_id)))
+        .filter(t::index_entry_pk.eq_any(keys))
+        .select((
+            t::index_entry_pk,
+            t::task_table_name,
+            t::task_pk,
+            t::patient_pk,
+            t::era,
+            t::when_created_utc,
+            t::when_created_iso,
+            t::group_id,
+            t::task_is_complete,
+            patient::surname.nullable(),
+            patient::forename.nullable(),
+            patient::dob.nullable(),
+            patient::sex.nullable(),
+            _security_devices::name.nullable(),
+            _security_devices::friendly_name.nullable(),
+            _security_users::username.nullable(),
+            _security_groups::name.nullable(),
+        ))
+        .load(conn)?;
+    let mut patient_pks: Vec<i32> = details.iter().filter_map(|d| d.patient_pk).collect();
+    patient_pks.sort_unstable();
+    patient_pks.dedup();
+    let mut idnums: HashMap<i32, Vec<(i32, Option<i64>)>> = HashMap::new();
+    for (pk, which, value) in IdNumIndexEntry::for_patients(conn, &patient_pks)? {
+        idnums.entry(pk).or_default().push((which, value));
+    }
+    let mut by_key: HashMap<i32, TaskRow> = details
+        .into_iter()
+        .map(|d| {
+            let table = d.task_table_name.unwrap_or_default();
+            let row = TaskRow {
+                index_entry_pk: d.index_entry_pk,
+                task_display_name: task_registry::display_name(&table).to_owned(),
+                task_table_name: table,
+                task_pk: d.task_pk,
+                patient: d.patient_pk.map(|pk| PatientSummary {
+                    pk,
+                    surname: d.surname,
+                    forename: d.forename,
+                    dob: d.dob,
+                    sex: d.sex,
+                    idnums: idnums.get(&pk).cloned().unwrap_or_default(),
+                }),
+                when_created_utc: d.when_created_utc,
+                when_created_iso: d.when_created_iso,
+                live_on_tablet: d.era == ERA_NOW,
+                device_name: d
+                    .device_friendly_name
+                    .filter(|s| !s.is_empty())
+                    .or(d.device_name),
+                adding_username: d.adding_username,
+                group_id: d.group_id,
+                group_name: d.group_name,
+                task_is_complete: d.task_is_complete,
+            };
+            (row.index_entry_pk, row)
+        })
+        .collect();
+    let rows: Vec<TaskRow> = keys.iter().filter_map(|k| by_key.remove(k)).collect();
+    Ok(rows)
+}
+
+/// One page of the tasks `vis` may see that match `filter`, newest first
+/// (`when_created_utc DESC, when_added_batch_utc DESC, index_entry_pk DESC`).
+///
+/// `page` is 1-based and clamped to `[1, last page]` when the total is known exactly;
+/// `per_page` is clamped to `1..=MAX_PER_PAGE`. The total is exact up to [`COUNT_CAP`] (or up
+/// to the end of the requested page if further); beyond that the page reports "more than".
+/// `text_contents` cannot be evaluated on the index and is not applied (see
+/// [`TaskPage::text_filter_not_applied`]).
+pub fn query_tasks(
+    conn: &mut DbConnection,
+    vis: &Visibility,
+    filter: &TaskFilter,
+    page: i64,
+    per_page: i64,
+) -> QueryResult<TaskPage> {
+    let per_page = per_page.clamp(1, MAX_PER_PAGE);
+    let text_filter_not_applied = !filter.text_contents.is_empty();
+    let backend = conn.backend();
+    let Some(count_query) = filtered_query(backend, vis, filter) else {
+        return Ok(TaskPage::empty(per_page, text_filter_not_applied));
+    };
+    let mut page = page.max(1);
+    let wanted = page.saturating_mul(per_page);
+    let limit = wanted.max(COUNT_CAP).saturating_add(1);
+    let counted: i64 = CountOf(
+        count_query
+            .select(diesel::dsl::sql::<Integer>("1"))
+            .limit(limit),
+    )
+    .get_result(conn)?;
+    let total_is_exact = counted < limit;
+    let total = if total_is_exact { counted } else { limit - 1 };
+    if total == 0 {
+        return Ok(TaskPage::empty(per_page, text_filter_not_applied));
+    }
+    if total_is_exact {
+        page = page.min((total + per_page - 1) / per_page);
+    }
+    let Some(keys_query) = filtered_query(backend, vis, filter) else {
+        return Ok(TaskPage::empty(per_page, text_filter_not_applied));
+    };
+    let keys: Vec<i32> = keys_query
+        .select(_task_index::index_entry_pk)
+        .order((
+            _task_index::when_created_utc.desc(),
+            _task_index::when_added_batch_utc.desc(),
+            _task_index::index_entry_pk.desc(),
+        ))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .load(conn)?;
+    let rows = load_details(conn, &keys)?;
+    Ok(TaskPage {
+        rows,
+        page,
+        per_page,
+        total,
+        total_is_exact,
+        text_filter_not_applied,
+    })
+}
