@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Staff pages under load (issue 4): with 1,000,000 demo tasks on SQLite and PostgreSQL,
+# p50/p99 and req/s of an authenticated GET /view_tasks (no filter; a surname filter; a date
+# range) at 16 connections; POST /login throughput (bounded by bcrypt) against
+# cores / bcrypt time; and the p99 of authenticated page views while a login storm runs.
+# Loopback only. Usage: bench/pages_load.sh [tasks] [seconds-per-run]   (needs wrk)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TASKS=${1:-1000000}
+SECS=${2:-10}
+PORT=18432
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+cargo build --release --features postgres -q --bin camcops-web --example bcrypt_time
+BCRYPT_MS=$("$CARGO_TARGET_DIR/release/examples/bcrypt_time" 12)
+BIN=$CARGO_TARGET_DIR/release/camcops-web
+WORK=$(mktemp -d)
+PGDB=camcops_pages_bench_$$
+PW='bench-password-42'
+cleanup() {
+  [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true
+  psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wrk_stats() { # wrk output on stdin -> "rps p50 p99"
+  awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print r, p50, p99}'
+}
+
+login() { # user -> cookie header value; CSRF token from the login page, as a browser
+  local jar=$WORK/jar.$1 token
+  rm -f "$jar"
+  token=$(curl -s -c "$jar" -b "$jar" "http://127.0.0.1:$PORT/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
+  curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "username=$1" --data-urlencode "password=$PW" \
+    --data-urlencode "csrf_token=$token" --data-urlencode redirect_url=/ "http://127.0.0.1:$PORT/login"
+  awk '$6=="camcops" {print "camcops=" $7}' "$jar"
+}
+
+set_filter() { # cookie, extra form fields
+  local cookie=$1 body=$2 token
+  token=$(curl -s -H "Cookie: $cookie" "http://127.0.0.1:$PORT/set_filters" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
+  curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" --data "csrf_token=$token&set_filters=1&$body" "http://127.0.0.1:$PORT/set_filters"
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F); tasks: $TASKS"
+echo "bcrypt cost 12: $BCRYPT_MS ms per hash; cores / bcrypt time = $(awk -v c="$(nproc)" -v m="$BCRYPT_MS" 'BEGIN {printf "%.1f", c*1000/m}') logins/s at most"
+for backend in sqlite postgres; do
+  if [ "$backend" = sqlite ]; then
+    URL="sqlite://$WORK/pages.sqlite"
+  else
+    psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null
+    psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $PGDB" >/dev/null
+    URL="postgres://postgres@127.0.0.1:5432/$PGDB"
+  fi
+  CONF=$WORK/$backend.conf
+  "$BIN" demo-camcops-config --db-url "$URL" \
+    | sed -e "s/^ALLOW_INSECURE_COOKIES = .*/ALLOW_INSECURE_COOKIES = True/" -e "s/^PORT = .*/PORT = $PORT/" \
+          -e "s/^DB_POOL_SIZE = .*/DB_POOL_SIZE = 16/" > "$CONF"
+  "$BIN" --config "$CONF" upgrade-db >/dev/null
+  start=$(date +%s.%N)
+  "$BIN" --config "$CONF" demo-data --patients 20000 --tasks "$TASKS" --seed 1 >/dev/null
+  echo
+  echo "### $backend: demo-data --patients 20000 --tasks $TASKS took $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.0f", e-s}') s"
+  for u in bench_plain bench_surname bench_dates bench_menu storm; do
+    "$BIN" --config "$CONF" make-superuser --username "$u" --password "$PW" >/dev/null
+  done
+  RUST_LOG=warn "$BIN" --config "$CONF" serve & SERVER=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+  C_PLAIN=$(login bench_plain); C_SURNAME=$(login bench_surname); C_DATES=$(login bench_dates); C_MENU=$(login bench_menu)
+  # A surname that exists in the demo data; a 30-day window in the middle of the data.
+  SURNAME=$(curl -s -H "Cookie: $C_PLAIN" "http://127.0.0.1:$PORT/view_tasks?rows_per_page=25" | grep -o '<td class="patient">[^<,]*' | head -1 | sed 's/.*>//')
+  [ -n "$SURNAME" ] || SURNAME=SMITH
+  s1=$(set_filter "$C_SURNAME" "surname=$SURNAME")
+  s2=$(set_filter "$C_DATES" "start_datetime=$(date -u -d '-400 days' +%Y-%m-%dT00:00)&end_datetime=$(date -u -d '-370 days' +%Y-%m-%dT00:00)")
+  echo "(filters set: surname '$SURNAME' → $s1, dates → $s2)"
+  echo
+  echo "| $backend, 16 connections | req/s | p50 | p99 |"
+  echo "|---|---|---|---|"
+  for v in "no filter:$C_PLAIN" "surname filter:$C_SURNAME" "date-range filter:$C_DATES"; do
+    name=${v%%:*}; cookie=${v#*:}
+    read -r rps p50 p99 < <(wrk -t2 -c16 -d"${SECS}s" --latency -H "Cookie: $cookie" "http://127.0.0.1:$PORT/view_tasks" | wrk_stats)
+    echo "| GET /view_tasks, $name | $rps | $p50 | $p99 |"
+  done
+  # Login storm: POST /login with the right password as fast as 4 connections go.
+  JAR=$WORK/jar.storm; rm -f "$JAR"
+  TOKEN=$(curl -s -c "$JAR" -b "$JAR" "http://127.0.0.1:$PORT/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
+  SCOOKIE=$(awk '$6=="camcops" {print "camcops=" $7}' "$JAR")
+  cat > "$WORK/login.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "username=storm&password=$PW&redirect_url=%2F&csrf_token=$TOKEN"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Cookie"] = "$SCOOKIE"
+LUA
+  read -r lrps lp50 lp99 < <(wrk -t2 -c4 -d"${SECS}s" --latency -s "$WORK/login.lua" "http://127.0.0.1:$PORT/login" | wrk_stats)
+  echo "| POST /login (4 connections, correct password) | $lrps logins/s | $lp50 | $lp99 |"
+  wrk -t1 -c4 -d"$((SECS + 2))s" -s "$WORK/login.lua" "http://127.0.0.1:$PORT/login" >/dev/null &
+  STORM=$!
+  sleep 1
+  read -r mrps mp50 mp99 < <(wrk -t1 -c16 -d"${SECS}s" --latency -H "Cookie: $C_MENU" "http://127.0.0.1:$PORT/" | wrk_stats)
+  wait $STORM || true
+  echo "| GET / (main menu) during the login storm | $mrps | $mp50 | $mp99 |"
+  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
+done
