@@ -1,9 +1,64 @@
 //! Settings read from a CamCOPS-style INI file (`[site]` and `[server]`), their defaults and
 //! validation, and the text of `demo_camcops_config`.
+//!
+//! `ini` reads the file with Python-configparser semantics, `values` turns text into typed
+//! values with errors naming key and section, `load` knows every key and its default, `demo`
+//! writes the commented demo file. The key table for users is `docs/configuration.md`.
 
-use std::path::PathBuf;
+mod demo;
+mod ini;
+mod load;
+#[cfg(test)]
+mod tests;
+mod values;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use crate::db::DbUrl;
+
+pub use demo::{demo_config_text, new_session_cookie_secret};
+
+/// Environment variable naming the config file (as the original's `CAMCOPS_CONFIG_FILE`).
+pub const ENV_CONFIG_FILE: &str = "CAMCOPS_CONFIG_FILE";
+/// The `[site]` section.
+pub const SITE_SECTION: &str = "site";
+/// The `[server]` section.
+pub const SERVER_SECTION: &str = "server";
+/// The shortest `SESSION_COOKIE_SECRET` accepted, in bytes (the cookie key derivation needs 32).
+pub const MIN_SECRET_BYTES: usize = 32;
+/// The header names of the original's `TRUSTED_PROXY_HEADERS` (cardinal_pythonlib's
+/// `ReverseProxiedMiddleware.ALL_CANDIDATES`).
+pub const TRUSTED_PROXY_HEADER_NAMES: &[&str] = &[
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_REAL_IP",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_SERVER",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_SCHEME",
+    "HTTP_X_FORWARDED_HTTPS",
+    "HTTP_X_SCRIPT_NAME",
+    "HTTP_X_FORWARDED_SCRIPT_NAME",
+    "HTTP_X_HOST",
+    "HTTP_X_SCHEME",
+    "HTTP_X_HTTPS",
+];
+
+/// The config file path: `--config FILE` if given, else `$CAMCOPS_CONFIG_FILE`, else
+/// `ConfigError::NoFile`.
+pub fn config_path(cli: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    config_path_from(cli, std::env::var_os(ENV_CONFIG_FILE))
+}
+
+fn config_path_from(cli: Option<&Path>, env: Option<OsString>) -> Result<PathBuf, ConfigError> {
+    match (cli, env) {
+        (Some(p), _) if !p.as_os_str().is_empty() => Ok(p.to_path_buf()),
+        (_, Some(e)) if !e.is_empty() => Ok(PathBuf::from(e)),
+        _ => Err(ConfigError::NoFile),
+    }
+}
 
 /// Multi-factor authentication methods of the original (§3.2 `MFA_METHODS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +107,9 @@ pub enum ClientIpSource {
     XRealIp,
 }
 
-/// All settings this server uses. Built by `Settings::load` (or `Settings::for_tests`).
-#[derive(Debug, Clone)]
+/// All settings this server uses. Built by `Settings::load` (or `Settings::with_defaults`).
+/// `Debug` never shows the cookie secret or a database password.
+#[derive(Clone)]
 pub struct Settings {
     // [site]
     /// `DB_URL` (required).
@@ -123,7 +179,9 @@ pub enum ConfigError {
         section: &'static str,
     },
     /// A value is not acceptable.
-    #[error("config file: bad value {value:?} for {key} in section [{section}]: expected {expected}")]
+    #[error(
+        "config file: bad value {value:?} for {key} in section [{section}]: expected {expected}"
+    )]
     BadValue {
         /// Key name.
         key: &'static str,
@@ -180,5 +238,50 @@ impl Settings {
         } else {
             "__Host-camcops"
         }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secret = format!("<hidden, {} bytes>", self.session_cookie_secret.len());
+        f.debug_struct("Settings")
+            .field("db_url", &self.db_url)
+            .field("db_echo", &self.db_echo)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("session_cookie_secret", &secret)
+            .field("session_timeout_minutes", &self.session_timeout_minutes)
+            .field(
+                "session_max_lifetime_minutes",
+                &self.session_max_lifetime_minutes,
+            )
+            .field(
+                "session_activity_write_interval_s",
+                &self.session_activity_write_interval_s,
+            )
+            .field("session_check_user_ip", &self.session_check_user_ip)
+            .field(
+                "password_change_frequency_days",
+                &self.password_change_frequency_days,
+            )
+            .field("lockout_threshold", &self.lockout_threshold)
+            .field(
+                "lockout_duration_increment_minutes",
+                &self.lockout_duration_increment_minutes,
+            )
+            .field(
+                "disable_password_autocomplete",
+                &self.disable_password_autocomplete,
+            )
+            .field("mfa_methods", &self.mfa_methods)
+            .field("mfa_timeout_s", &self.mfa_timeout_s)
+            .field("allow_insecure_cookies", &self.allow_insecure_cookies)
+            .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("unix_domain_socket", &self.unix_domain_socket)
+            .field("ssl_certificate", &self.ssl_certificate)
+            .field("ssl_private_key", &self.ssl_private_key)
+            .field("client_ip_source", &self.client_ip_source)
+            .finish()
     }
 }
