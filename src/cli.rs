@@ -98,11 +98,7 @@ pub enum Command {
 /// Reads the settings from `--config` or `CAMCOPS_CONFIG_FILE`.
 pub fn load_settings(cli: &Cli) -> anyhow::Result<Settings> {
     let path = config::config_path(cli.config.as_deref())?;
-    let settings = Settings::load(&path)?;
-    if let Some(notice) = &settings.db_url.notice {
-        log::info!("{notice}");
-    }
-    Ok(settings)
+    Ok(Settings::load(&path)?)
 }
 
 /// One connection to the configured database.
