@@ -207,6 +207,8 @@ diesel::joinable!(_security_audit -> _security_devices (device_id));
 diesel::joinable!(_security_audit -> _security_users (user_id));
 diesel::joinable!(_security_user_group -> _security_groups (group_id));
 diesel::joinable!(_security_user_group -> _security_users (user_id));
+diesel::joinable!(_security_users -> _security_groups (upload_group_id));
+diesel::joinable!(_security_users -> patient (single_patient_pk));
 diesel::joinable!(_security_webviewer_sessions -> _security_users (user_id));
 diesel::joinable!(_security_webviewer_sessions -> _task_filters (task_filter_id));
 diesel::joinable!(_task_index -> _security_devices (device_id));

@@ -6,4 +6,6 @@ mod helpers;
 mod migrations;
 mod session_http;
 mod session_model;
+// A shared harness: not every binary that includes it uses every helper.
+#[allow(dead_code)]
 mod testdb;
