@@ -164,6 +164,15 @@ impl Membership {
             .load(conn)
     }
 
+    /// All memberships of the given users.
+    pub fn for_users(conn: &mut DbConnection, user_ids: &[i32]) -> QueryResult<Vec<Membership>> {
+        _security_user_group::table
+            .filter(_security_user_group::user_id.eq_any(user_ids))
+            .order(_security_user_group::group_id.asc())
+            .select(Membership::as_select())
+            .load(conn)
+    }
+
     /// Ids of users that belong to any of `group_ids`.
     pub fn user_ids_in_groups(conn: &mut DbConnection, group_ids: &[i32]) -> QueryResult<Vec<i32>> {
         _security_user_group::table

@@ -58,6 +58,29 @@ pub fn locked_until(conn: &mut DbConnection, username: &str, now: NaiveDateTime)
         .first(conn)
 }
 
+/// The end of the current lockout of each of `usernames` that is locked at `now` (admin page).
+pub fn locked_until_many(
+    conn: &mut DbConnection,
+    usernames: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<Vec<(String, Option<NaiveDateTime>)>> {
+    lk::table
+        .filter(lk::username.eq_any(usernames))
+        .filter(lk::locked_until.gt(now))
+        .group_by(lk::username)
+        .select((lk::username, max(lk::locked_until)))
+        .load(conn)
+}
+
+/// Stored failures of each of `usernames` that has any (admin page).
+pub fn failure_counts(conn: &mut DbConnection, usernames: &[String]) -> QueryResult<Vec<(String, i64)>> {
+    lf::table
+        .filter(lf::username.eq_any(usernames))
+        .group_by(lf::username)
+        .select((lf::username, diesel::dsl::count_star()))
+        .load(conn)
+}
+
 /// Number of stored failures for the username.
 pub fn failure_count(conn: &mut DbConnection, username: &str) -> QueryResult<i64> {
     lf::table.filter(lf::username.eq(username)).count().get_result(conn)

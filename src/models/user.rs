@@ -127,6 +127,40 @@ impl User {
             .load(conn)
     }
 
+    /// The users an admin page lists, by username, at most `limit`: never the system user, no
+    /// auto-generated users unless asked; with `admin_group_ids` (a group administrator, not a
+    /// superuser) only non-superusers who belong to one of those groups.
+    pub fn list_for_admin(
+        conn: &mut DbConnection,
+        admin_group_ids: Option<&[i32]>,
+        include_auto_generated: bool,
+        limit: i64,
+    ) -> QueryResult<Vec<User>> {
+        use crate::db::schema::_security_user_group as ugm;
+        let mut q = _security_users::table
+            .filter(_security_users::username.ne(USER_NAME_FOR_SYSTEM))
+            .order(_security_users::username.asc())
+            .select(User::as_select())
+            .limit(limit)
+            .into_boxed();
+        if !include_auto_generated {
+            q = q.filter(_security_users::auto_generated.eq(false));
+        }
+        if let Some(gids) = admin_group_ids {
+            let members = ugm::table
+                .filter(ugm::group_id.eq_any(gids.to_vec()))
+                .select(ugm::user_id);
+            q = q
+                .filter(_security_users::id.nullable().eq_any(members))
+                .filter(
+                    _security_users::superuser
+                        .eq(false)
+                        .or(_security_users::superuser.is_null()),
+                );
+        }
+        q.load(conn)
+    }
+
     /// Inserts a user and returns its id.
     pub fn insert(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<i32> {
         diesel::insert_into(_security_users::table)

@@ -2,6 +2,7 @@
 
 use actix_web::web;
 
+pub mod admin;
 pub mod health;
 pub mod home;
 pub mod login;
@@ -23,5 +24,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/logout")
                 .route(web::get().to(logout::logout_form))
                 .route(web::post().to(logout::log_out)),
+        )
+        .service(web::resource("/view_all_users").route(web::get().to(admin::users::view_all_users)))
+        .service(
+            web::resource("/unlock_user")
+                .route(web::get().to(admin::users::unlock_user_get))
+                .route(web::post().to(admin::users::unlock_user)),
+        )
+        .service(web::resource("/view_sessions").route(web::get().to(admin::sessions::view_sessions)))
+        .service(
+            web::resource("/end_session")
+                .route(web::get().to(admin::sessions::end_session_get))
+                .route(web::post().to(admin::sessions::end_session)),
+        )
+        .service(
+            web::resource("/end_user_sessions")
+                .route(web::get().to(admin::sessions::end_user_sessions_get))
+                .route(web::post().to(admin::sessions::end_user_sessions)),
         );
 }

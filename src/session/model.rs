@@ -402,6 +402,15 @@ pub fn end_user_sessions(conn: &mut DbConnection, user_id: i32, keep: Option<i32
     delete_sessions(conn, &rows)
 }
 
+/// One session row by id (admin page).
+pub fn find_row(conn: &mut DbConnection, id: i32) -> QueryResult<Option<SessionRow>> {
+    sess::table
+        .find(id)
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Ends one session by id (admin page); returns whether it existed.
 pub fn end_session(conn: &mut DbConnection, id: i32) -> QueryResult<bool> {
     let rows: Vec<(i32, Option<i32>)> = sess::table

@@ -1,0 +1,290 @@
+//! `/view_sessions` (new): the live sessions of the users the requester administers, with
+//! buttons to end one (`POST /end_session`) or all of a user's (`POST /end_user_sessions`).
+//! Neither tokens nor their hashes are ever shown. Ending the requester's own current session
+//! logs them out (303 to `/login`).
+
+use std::collections::HashMap;
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{admin_or_login, local_time, parse_id, post_only, see_other, MAX_ROWS};
+use crate::auth::principal::AuthUser;
+use crate::db::{run_db, run_db_read, DbConnection};
+use crate::error::AppError;
+use crate::models::audit::{audit, AuditSource};
+use crate::models::group::Membership;
+use crate::models::user::{User, USER_NAME_FOR_SYSTEM};
+use crate::routes::page::PageCtx;
+use crate::session::extract::{CurrentSession, GroupAdmin};
+use crate::session::model::{
+    end_session as delete_session, end_user_sessions as delete_user_sessions, find_row, list_active,
+};
+use crate::state::AppState;
+
+const PAGE: &str = "/view_sessions";
+
+/// Fields of `POST /end_session`.
+#[derive(Deserialize)]
+pub struct EndSessionForm {
+    #[serde(default)]
+    session_id: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Fields of `POST /end_user_sessions`.
+#[derive(Deserialize)]
+pub struct EndUserSessionsForm {
+    #[serde(default)]
+    user_id: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// One row of the sessions table.
+struct SessionLine {
+    id: i32,
+    user_id: i32,
+    username: String,
+    ip_address: String,
+    created: String,
+    last_activity: String,
+    kind: &'static str,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "view_sessions.html")]
+struct SessionsPage {
+    ctx: PageCtx,
+    sessions: Vec<SessionLine>,
+    superuser: bool,
+    timeout_minutes: i64,
+    truncated: bool,
+    max_rows: usize,
+}
+
+/// `GET /view_sessions`: a superuser sees every live session; a group administrator sees those
+/// of the non-superusers in the groups they administer. At most 1,000, most recent first.
+pub async fn view_sessions(
+    state: web::Data<AppState>,
+    GroupAdmin(li): GroupAdmin,
+) -> Result<HttpResponse, AppError> {
+    let me = li.user.clone();
+    let superuser = me.is_superuser();
+    let policy = state.policy;
+    let now = state.clock.now();
+    let current = li.cs.session.id;
+    let sessions = run_db_read(&state.pool, move |conn| {
+        let scope = if superuser {
+            None
+        } else {
+            Some(Membership::user_ids_in_groups(
+                conn,
+                &me.groupadmin_group_ids(),
+            )?)
+        };
+        let rows = list_active(conn, &policy, now, scope.as_deref())?;
+        let mut uids: Vec<i32> = rows.iter().filter_map(|r| r.user_id).collect();
+        uids.sort_unstable();
+        uids.dedup();
+        let users: HashMap<i32, User> = User::with_ids(conn, &uids)?
+            .into_iter()
+            .filter(|u| superuser || (!u.is_superuser() && u.username != USER_NAME_FOR_SYSTEM))
+            .map(|u| (u.id, u))
+            .collect();
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let user = users.get(&r.user_id?)?;
+                Some(SessionLine {
+                    id: r.id,
+                    user_id: user.id,
+                    username: user.username.clone(),
+                    ip_address: r.ip_address.unwrap_or_default(),
+                    created: local_time(r.created_at_utc),
+                    last_activity: local_time(r.last_activity_utc.unwrap_or(r.created_at_utc)),
+                    kind: if r.is_api_session.unwrap_or(false) {
+                        "API (tablet)"
+                    } else {
+                        "Human (web)"
+                    },
+                    current: Some(r.id) == current,
+                })
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    let page = SessionsPage {
+        ctx: PageCtx::new(&li.cs),
+        truncated: sessions.len() >= MAX_ROWS,
+        sessions,
+        superuser,
+        timeout_minutes: state.settings.session_timeout_minutes,
+        max_rows: MAX_ROWS,
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+/// Loads the user `user_id` and checks that `me` may administer them (400 if unknown, 403 if
+/// not theirs).
+fn administered(
+    conn: &mut DbConnection,
+    me: &AuthUser,
+    user_id: i32,
+) -> Result<AuthUser, AppError> {
+    let Some(target) = AuthUser::load(conn, user_id)? else {
+        return Err(AppError::BadRequest(format!(
+            "Cannot find User with id:{user_id}"
+        )));
+    };
+    if !me.may_administer(&target) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(target)
+}
+
+fn audit_end(
+    conn: &mut DbConnection,
+    ip: &str,
+    me: &AuthUser,
+    session_id: i32,
+    username: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<(), AppError> {
+    let detail = format!(
+        "Session {session_id} of user {username} ended by admin {}",
+        me.user.username
+    );
+    audit(
+        conn,
+        now,
+        AuditSource::Webviewer,
+        Some(ip),
+        Some(me.id()),
+        None,
+        &detail,
+    )?;
+    Ok(())
+}
+
+/// After the requester ended their own current session: the cookie forgets it, a new CSRF
+/// secret, and 303 to the login page with a message.
+fn logged_out(cs: &CurrentSession) -> HttpResponse {
+    cs.cookie.clear_credentials();
+    cs.cookie.rotate_csrf();
+    cs.cookie.flash(
+        "info",
+        "You ended your own session, so you have been logged out.",
+    );
+    see_other("/login")
+}
+
+/// `POST /end_session` (`session_id`, `csrf_token`): deletes one session (and its task filter)
+/// of a user the requester may administer, and audits it.
+pub async fn end_session(
+    state: web::Data<AppState>,
+    admin: Result<GroupAdmin, AppError>,
+    form: web::Form<EndSessionForm>,
+) -> Result<HttpResponse, AppError> {
+    let GroupAdmin(li) = admin_or_login(admin, PAGE)?;
+    li.cs.check_csrf(&form.csrf_token)?;
+    let session_id = parse_id("session_id", &form.session_id)?;
+    let me = li.user.clone();
+    let ip = li.cs.client_ip.clone();
+    let now = state.clock.now();
+    let ended: Option<String> = run_db(&state.pool, move |conn| {
+        let user_id = match find_row(conn, session_id)? {
+            Some(row) if !row.token.as_deref().unwrap_or("").is_empty() => row.user_id,
+            _ => None,
+        };
+        // Gone, or logged out (no user, no token): nothing left to end.
+        let Some(user_id) = user_id else {
+            return Ok(None);
+        };
+        let target = administered(conn, &me, user_id)?;
+        if delete_session(conn, session_id)? {
+            audit_end(conn, &ip, &me, session_id, &target.user.username, now)?;
+        }
+        Ok(Some(target.user.username))
+    })
+    .await?;
+    let Some(username) = ended else {
+        li.cs
+            .cookie
+            .flash("info", format!("Session {session_id} had already ended."));
+        return Ok(see_other(PAGE));
+    };
+    log::info!(
+        "Session {session_id} of user {username} ended by admin {} from {}",
+        li.cs.username().unwrap_or(""),
+        li.cs.client_ip
+    );
+    if li.cs.session.id == Some(session_id) {
+        return Ok(logged_out(&li.cs));
+    }
+    li.cs.cookie.flash(
+        "success",
+        format!("Session {session_id} of user {username} ended."),
+    );
+    Ok(see_other(PAGE))
+}
+
+/// `POST /end_user_sessions` (`user_id`, `csrf_token`): deletes every session of a user the
+/// requester may administer (human and API, live or expired), auditing each live one.
+pub async fn end_user_sessions(
+    state: web::Data<AppState>,
+    admin: Result<GroupAdmin, AppError>,
+    form: web::Form<EndUserSessionsForm>,
+) -> Result<HttpResponse, AppError> {
+    let GroupAdmin(li) = admin_or_login(admin, PAGE)?;
+    li.cs.check_csrf(&form.csrf_token)?;
+    let user_id = parse_id("user_id", &form.user_id)?;
+    let me = li.user.clone();
+    let ip = li.cs.client_ip.clone();
+    let policy = state.policy;
+    let now = state.clock.now();
+    let (username, n) = run_db(&state.pool, move |conn| {
+        let target = administered(conn, &me, user_id)?;
+        let username = target.user.username.clone();
+        let live = list_active(conn, &policy, now, Some(&[user_id]))?;
+        let mut n = 0;
+        for row in &live {
+            if delete_session(conn, row.id)? {
+                audit_end(conn, &ip, &me, row.id, &username, now)?;
+                n += 1;
+            }
+        }
+        // Expired rows not yet swept by housekeeping (and any beyond the list's cap).
+        n += delete_user_sessions(conn, user_id, None)?;
+        Ok((username, n))
+    })
+    .await?;
+    log::info!(
+        "All {n} sessions of user {username} ended by admin {} from {}",
+        li.cs.username().unwrap_or(""),
+        li.cs.client_ip
+    );
+    if li.cs.user.as_ref().map(|u| u.id()) == Some(user_id) {
+        return Ok(logged_out(&li.cs));
+    }
+    li.cs.cookie.flash(
+        "success",
+        format!("Ended {n} session(s) of user {username}."),
+    );
+    Ok(see_other(PAGE))
+}
+
+/// `GET /end_session`: 405.
+pub async fn end_session_get() -> HttpResponse {
+    post_only(PAGE, "sessions")
+}
+
+/// `GET /end_user_sessions`: 405.
+pub async fn end_user_sessions_get() -> HttpResponse {
+    post_only(PAGE, "sessions")
+}
