@@ -103,7 +103,8 @@ pub fn load_settings(cli: &Cli) -> anyhow::Result<Settings> {
 
 /// One connection to the configured database.
 pub fn connect(url: &DbUrl) -> anyhow::Result<DbConnection> {
-    DbConnection::open(url).with_context(|| format!("cannot connect to the {} database", url.backend))
+    DbConnection::open(url)
+        .with_context(|| format!("cannot connect to the {} database", url.backend))
 }
 
 fn connect_migrated(url: &DbUrl) -> anyhow::Result<DbConnection> {
@@ -148,7 +149,11 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
     let now = Clock::system().now();
     match &cli.command {
         Command::Serve | Command::Demo { .. } => return Ok(false),
-        Command::DemoData { patients, tasks, seed } => {
+        Command::DemoData {
+            patients,
+            tasks,
+            seed,
+        } => {
             let settings = load_settings(cli)?;
             let mut conn = connect_migrated(&settings.db_url)?;
             let opts = crate::demo::DemoOptions {
@@ -174,29 +179,41 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
                 println!("Applied migrations: {}", applied.join(", "));
             }
         }
-        Command::MakeSuperuser { username, password: pw } => {
+        Command::MakeSuperuser {
+            username,
+            password: pw,
+        } => {
             check_username(username)?;
             let settings = load_settings(cli)?;
             let pw = obtain_password(pw.clone(), username)?;
             let hash = password::hash(&pw, settings.bcrypt_cost)?;
             let mut conn = connect_migrated(&settings.db_url)?;
-            let (id, created) = db::transaction(&mut conn, |c| Ok(users::make_superuser(c, username, &hash, now)?))
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let (id, created) = db::transaction(&mut conn, |c| {
+                Ok(users::make_superuser(c, username, &hash, now)?)
+            })
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             if created {
                 println!("Created superuser {username} (id {id}).");
             } else {
                 println!("User {username} (id {id}) is now a superuser; password set.");
             }
         }
-        Command::ResetPassword { username, password: pw } => {
+        Command::ResetPassword {
+            username,
+            password: pw,
+        } => {
             let settings = load_settings(cli)?;
             let pw = obtain_password(pw.clone(), username)?;
             let hash = password::hash(&pw, settings.bcrypt_cost)?;
             let mut conn = connect_migrated(&settings.db_url)?;
-            let r = db::transaction(&mut conn, |c| Ok(users::reset_password(c, username, &hash, now)?))
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let r = db::transaction(&mut conn, |c| {
+                Ok(users::reset_password(c, username, &hash, now)?)
+            })
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             match r {
-                Some(ended) => println!("Password reset for {username}; account unlocked; {ended} session(s) ended."),
+                Some(ended) => println!(
+                    "Password reset for {username}; account unlocked; {ended} session(s) ended."
+                ),
                 None => bail!("no such user: {username}"),
             }
         }
@@ -204,7 +221,13 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
             let settings = load_settings(cli)?;
             let mut conn = connect_migrated(&settings.db_url)?;
             let n = db::transaction(&mut conn, |c| {
-                Ok(users::enable_user(c, username, now, crate::models::audit::AuditSource::Console, None)?)
+                Ok(users::enable_user(
+                    c,
+                    username,
+                    now,
+                    crate::models::audit::AuditSource::Console,
+                    None,
+                )?)
             })
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             println!("User {username} enabled ({n} lockout/failure rows removed).");
@@ -213,7 +236,8 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
             let settings = load_settings(cli)?;
             let mut conn = connect_migrated(&settings.db_url)?;
             let policy = SessionPolicy::from_settings(&settings);
-            let r = housekeeping::run(&mut conn, &policy, now).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let r =
+                housekeeping::run(&mut conn, &policy, now).map_err(|e| anyhow::anyhow!("{e:?}"))?;
             println!(
                 "Deleted {} expired sessions, {} task filters, {} ended lockouts, {} failures of unknown usernames.",
                 r.sessions, r.filters, r.lockouts, r.dummy_failures
@@ -233,7 +257,10 @@ fn print_demo_report(report: &crate::demo::DemoReport) {
         report.group_names.join(", "),
         report.elapsed.as_secs_f64()
     );
-    println!("Demo staff users (all with the password {}; shown once):", report.password);
+    println!(
+        "Demo staff users (all with the password {}; shown once):",
+        report.password
+    );
     for (name, what) in &report.users {
         println!("  {name:<24} {what}");
     }
@@ -244,7 +271,11 @@ pub const DEMO_SUPERUSER: &str = "admin";
 
 /// Prepares the demo: the SQLite file migrated and seeded (first run only), the superuser with
 /// a fresh random password, and settings for plain-HTTP localhost. Returns settings and password.
-pub fn prepare_demo(db: &std::path::Path, host: &str, port: u16) -> anyhow::Result<(Settings, String)> {
+pub fn prepare_demo(
+    db: &std::path::Path,
+    host: &str,
+    port: u16,
+) -> anyhow::Result<(Settings, String)> {
     use rand::distributions::{Alphanumeric, DistString};
     let url = DbUrl::parse(&db.to_string_lossy()).map_err(|e| anyhow::anyhow!(e))?;
     let mut conn = connect(&url)?;
@@ -258,7 +289,9 @@ pub fn prepare_demo(db: &std::path::Path, host: &str, port: u16) -> anyhow::Resu
     settings.port = port;
     let tasks: i64 = {
         use diesel::prelude::*;
-        crate::db::schema::_task_index::table.count().get_result(&mut conn)?
+        crate::db::schema::_task_index::table
+            .count()
+            .get_result(&mut conn)?
     };
     if tasks == 0 {
         println!("Adding demo data (first run)...");
@@ -275,8 +308,10 @@ pub fn prepare_demo(db: &std::path::Path, host: &str, port: u16) -> anyhow::Resu
     let pw = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 16);
     let hash = password::hash(&pw, settings.bcrypt_cost)?;
     let now = Clock::system().now();
-    db::transaction(&mut conn, |c| Ok(users::make_superuser(c, DEMO_SUPERUSER, &hash, now)?))
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    db::transaction(&mut conn, |c| {
+        Ok(users::make_superuser(c, DEMO_SUPERUSER, &hash, now)?)
+    })
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     Ok((settings, pw))
 }
 
@@ -295,7 +330,15 @@ mod tests {
         let c = Cli::try_parse_from(["camcops-web", "upgrade_db", "--config", "x.conf"]).unwrap();
         assert!(matches!(c.command, Command::UpgradeDb));
         assert_eq!(c.config.unwrap(), PathBuf::from("x.conf"));
-        let c = Cli::try_parse_from(["camcops-web", "--config", "y.conf", "make-superuser", "--username", "a"]).unwrap();
+        let c = Cli::try_parse_from([
+            "camcops-web",
+            "--config",
+            "y.conf",
+            "make-superuser",
+            "--username",
+            "a",
+        ])
+        .unwrap();
         assert!(matches!(c.command, Command::MakeSuperuser { .. }));
         assert!(Cli::try_parse_from(["camcops-web", "enable-user"]).is_err());
     }

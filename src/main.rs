@@ -27,8 +27,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!();
             println!("CamCOPS web demo: http://{host}:{port}/");
             println!("Log in as '{DEMO_SUPERUSER}' with the password: {password}");
-            println!("(A new password is made each time the demo starts. Ctrl-C stops the server.)");
-            println!("Cookies are sent without the Secure flag here: use this only on your own machine.");
+            println!(
+                "(A new password is made each time the demo starts. Ctrl-C stops the server.)"
+            );
+            println!(
+                "Cookies are sent without the Secure flag here: use this only on your own machine."
+            );
             settings
         }
         _ => load_settings(&cli)?,

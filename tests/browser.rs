@@ -34,21 +34,29 @@ impl Drop for Driver {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start_chromedriver() -> (Driver, String) {
     let port = free_port();
-    let child = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()))
+    let driver = Driver(
+        Command::new(
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()),
+        )
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("chromedriver (apt-get install -y chromium chromium-driver)");
+        .expect("chromedriver (apt-get install -y chromium chromium-driver)"),
+    );
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
         if reqwest::get(format!("{url}/status")).await.is_ok() {
-            return (Driver(child), url);
+            return (driver, url);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -56,8 +64,13 @@ async fn start_chromedriver() -> (Driver, String) {
 }
 
 fn tbody_rows(html: &str) -> Vec<&str> {
-    let Some(start) = html.find("<tbody>") else { return vec![] };
-    let end = html[start..].find("</tbody>").map(|e| start + e).unwrap_or(html.len());
+    let Some(start) = html.find("<tbody>") else {
+        return vec![];
+    };
+    let end = html[start..]
+        .find("</tbody>")
+        .map(|e| start + e)
+        .unwrap_or(html.len());
     html[start..end].split("<tr").skip(1).collect()
 }
 
@@ -102,25 +115,68 @@ async fn browser_login_filter_page_size_logout_back() {
 
     // Log in.
     c.goto(&app.url("/login")).await.unwrap();
-    c.find(Locator::Id("username")).await.unwrap().send_keys("browser_admin").await.unwrap();
-    c.find(Locator::Id("password")).await.unwrap().send_keys("correct horse battery").await.unwrap();
-    c.find(Locator::Css("button[name=submit]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys("browser_admin")
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("correct horse battery")
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[name=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let menu = c.source().await.unwrap();
     assert!(menu.contains("Logged in as"), "{menu}");
 
     // Set a filter: PHQ-9 tasks only.
     c.goto(&app.url("/set_filters")).await.unwrap();
-    c.find(Locator::Css("input[name=tasks][value=phq9]")).await.unwrap().click().await.unwrap();
-    c.find(Locator::Css("button[name=set_filters]")).await.unwrap().click().await.unwrap();
-    assert!(c.current_url().await.unwrap().path().ends_with("/view_tasks"));
+    c.find(Locator::Css("input[name=tasks][value=phq9]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[name=set_filters]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(c
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with("/view_tasks"));
 
     // Change the page size to 10.
-    c.find(Locator::Css("input[name=rows_per_page][value='10']")).await.unwrap().click().await.unwrap();
-    c.find(Locator::Css("button[name=submit_tpp]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("input[name=rows_per_page][value='10']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[name=submit_tpp]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let html = c.source().await.unwrap();
     let rows = tbody_rows(&html);
     assert_eq!(rows.len(), 10, "ten rows per page");
-    assert!(rows.iter().all(|r| r.contains("PHQ-9")), "only PHQ-9 tasks: {html}");
+    assert!(
+        rows.iter().all(|r| r.contains("PHQ-9")),
+        "only PHQ-9 tasks: {html}"
+    );
 
     std::fs::create_dir_all("artifacts").unwrap();
     let png = c.screenshot().await.unwrap();
@@ -128,11 +184,22 @@ async fn browser_login_filter_page_size_logout_back() {
     assert!(png.len() > 1000);
 
     // Log out, then go back: no task data.
-    c.find(Locator::Css(".userbar button")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(".userbar button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     assert!(c.source().await.unwrap().contains("You have logged out."));
     c.back().await.unwrap();
     let after = c.source().await.unwrap();
-    assert!(tbody_rows(&after).is_empty(), "going back must not show task rows");
-    assert!(!after.contains("PHQ-9"), "no task data after logout: {after}");
+    assert!(
+        tbody_rows(&after).is_empty(),
+        "going back must not show task rows"
+    );
+    assert!(
+        !after.contains("PHQ-9"),
+        "no task data after logout: {after}"
+    );
     c.close().await.unwrap();
 }

@@ -24,20 +24,32 @@ fn cmd() -> Command {
 
 fn stdout(c: &mut Command) -> String {
     let out = c.output().unwrap();
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 fn stderr_of_failure(c: &mut Command) -> String {
     let out = c.output().unwrap();
-    assert!(!out.status.success(), "unexpected success: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "unexpected success: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8(out.stderr).unwrap()
 }
 
 fn setup() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cli.sqlite");
-    let text = stdout(cmd().args(["demo-camcops-config", "--db-url", &format!("sqlite://{}", db.display())]));
+    let text = stdout(cmd().args([
+        "demo-camcops-config",
+        "--db-url",
+        &format!("sqlite://{}", db.display()),
+    ]));
     let conf = dir.path().join("camcops.conf");
     std::fs::write(&conf, text.replace("BCRYPT_COST = 12", "BCRYPT_COST = 4")).unwrap();
     stdout(cmd().args(["--config", conf.to_str().unwrap(), "upgrade-db"]));
@@ -51,7 +63,17 @@ fn conn(db: &Path) -> DbConnection {
 #[test]
 fn help_lists_every_command() {
     let out = stdout(cmd().arg("--help"));
-    for c in ["serve", "upgrade-db", "demo-camcops-config", "make-superuser", "reset-password", "enable-user", "housekeeping", "demo-data", "demo"] {
+    for c in [
+        "serve",
+        "upgrade-db",
+        "demo-camcops-config",
+        "make-superuser",
+        "reset-password",
+        "enable-user",
+        "housekeeping",
+        "demo-data",
+        "demo",
+    ] {
         assert!(out.contains(c), "{c} missing from --help");
         stdout(cmd().args([c, "--help"]));
     }
@@ -70,7 +92,11 @@ fn demo_config_needs_no_config_file_and_round_trips() {
 #[test]
 fn config_from_environment_and_missing_config_message() {
     let e = setup();
-    let out = stdout(cmd().env("CAMCOPS_CONFIG_FILE", &e.conf).arg("housekeeping"));
+    let out = stdout(
+        cmd()
+            .env("CAMCOPS_CONFIG_FILE", &e.conf)
+            .arg("housekeeping"),
+    );
     assert!(out.contains("Deleted 0 expired sessions"), "{out}");
     let err = stderr_of_failure(cmd().arg("housekeeping"));
     assert!(err.contains("CAMCOPS_CONFIG_FILE"), "{err}");
@@ -79,18 +105,32 @@ fn config_from_environment_and_missing_config_message() {
 #[test]
 fn bad_config_value_names_key_and_section() {
     let e = setup();
-    let text = std::fs::read_to_string(&e.conf).unwrap().replace("SESSION_TIMEOUT_MINUTES = 30", "SESSION_TIMEOUT_MINUTES = soon");
+    let text = std::fs::read_to_string(&e.conf).unwrap().replace(
+        "SESSION_TIMEOUT_MINUTES = 30",
+        "SESSION_TIMEOUT_MINUTES = soon",
+    );
     let bad = e.dir.path().join("bad.conf");
     std::fs::write(&bad, text).unwrap();
     let err = stderr_of_failure(cmd().args(["--config", bad.to_str().unwrap(), "upgrade-db"]));
-    assert!(err.contains("SESSION_TIMEOUT_MINUTES") && err.contains("[site]"), "{err}");
+    assert!(
+        err.contains("SESSION_TIMEOUT_MINUTES") && err.contains("[site]"),
+        "{err}"
+    );
 }
 
 #[test]
 fn make_superuser_creates_then_promotes_and_checks_passwords() {
     let e = setup();
     let c = e.conf.to_str().unwrap();
-    let out = stdout(cmd().args(["--config", c, "make-superuser", "--username", "alice", "--password", "correct horse battery"]));
+    let out = stdout(cmd().args([
+        "--config",
+        c,
+        "make-superuser",
+        "--username",
+        "alice",
+        "--password",
+        "correct horse battery",
+    ]));
     assert!(out.contains("Created superuser alice"), "{out}");
     let (su, hash): (Option<bool>, String) = _security_users::table
         .filter(_security_users::username.eq("alice"))
@@ -99,16 +139,52 @@ fn make_superuser_creates_then_promotes_and_checks_passwords() {
         .unwrap();
     assert_eq!(su, Some(true));
     assert!(hash.starts_with("$2b$04$") && !hash.contains("correct"));
-    let out = stdout(cmd().args(["make_superuser", "--config", c, "--username", "alice", "--password", "another horse battery"]));
+    let out = stdout(cmd().args([
+        "make_superuser",
+        "--config",
+        c,
+        "--username",
+        "alice",
+        "--password",
+        "another horse battery",
+    ]));
     assert!(out.contains("now a superuser"), "{out}");
-    let err = stderr_of_failure(cmd().args(["--config", c, "make-superuser", "--username", "bob", "--password", "short"]));
+    let err = stderr_of_failure(cmd().args([
+        "--config",
+        c,
+        "make-superuser",
+        "--username",
+        "bob",
+        "--password",
+        "short",
+    ]));
     assert!(err.contains("shorter than 10"), "{err}");
-    let err = stderr_of_failure(cmd().args(["--config", c, "make-superuser", "--username", "system", "--password", "correct horse battery"]));
+    let err = stderr_of_failure(cmd().args([
+        "--config",
+        c,
+        "make-superuser",
+        "--username",
+        "system",
+        "--password",
+        "correct horse battery",
+    ]));
     assert!(err.contains("reserved"), "{err}");
-    let err = stderr_of_failure(cmd().args(["--config", c, "make-superuser", "--username", "bad name", "--password", "correct horse battery"]));
+    let err = stderr_of_failure(cmd().args([
+        "--config",
+        c,
+        "make-superuser",
+        "--username",
+        "bad name",
+        "--password",
+        "correct horse battery",
+    ]));
     assert!(err.contains("invalid username"), "{err}");
     // No --password and no terminal: a clear error, not a hang.
-    let err = stderr_of_failure(cmd().args(["--config", c, "make-superuser", "--username", "carol"]).write_stdin(""));
+    let err = stderr_of_failure(
+        cmd()
+            .args(["--config", c, "make-superuser", "--username", "carol"])
+            .write_stdin(""),
+    );
     assert!(err.contains("no --password given"), "{err}");
 }
 
@@ -116,7 +192,15 @@ fn make_superuser_creates_then_promotes_and_checks_passwords() {
 fn reset_password_and_enable_user() {
     let e = setup();
     let c = e.conf.to_str().unwrap();
-    stdout(cmd().args(["--config", c, "make-superuser", "--username", "dave", "--password", "correct horse battery"]));
+    stdout(cmd().args([
+        "--config",
+        c,
+        "make-superuser",
+        "--username",
+        "dave",
+        "--password",
+        "correct horse battery",
+    ]));
     {
         let mut db = conn(&e.db);
         let now = camcops_web::clock::Clock::system().now();
@@ -126,20 +210,52 @@ fn reset_password_and_enable_user() {
     }
     let out = stdout(cmd().args(["--config", c, "enable-user", "--username", "dave"]));
     assert!(out.contains("enabled"), "{out}");
-    let n: i64 = _security_login_failures::table.count().get_result(&mut conn(&e.db)).unwrap();
+    let n: i64 = _security_login_failures::table
+        .count()
+        .get_result(&mut conn(&e.db))
+        .unwrap();
     assert_eq!(n, 0);
-    let out = stdout(cmd().args(["--config", c, "reset_password", "--username", "dave", "--password", "brand new password 9"]));
+    let out = stdout(cmd().args([
+        "--config",
+        c,
+        "reset_password",
+        "--username",
+        "dave",
+        "--password",
+        "brand new password 9",
+    ]));
     assert!(out.contains("Password reset for dave"), "{out}");
-    let err = stderr_of_failure(cmd().args(["--config", c, "reset-password", "--username", "nobody", "--password", "brand new password 9"]));
+    let err = stderr_of_failure(cmd().args([
+        "--config",
+        c,
+        "reset-password",
+        "--username",
+        "nobody",
+        "--password",
+        "brand new password 9",
+    ]));
     assert!(err.contains("no such user"), "{err}");
 }
 
 #[test]
 fn demo_data_fills_the_database() {
     let e = setup();
-    let out = stdout(cmd().args(["--config", e.conf.to_str().unwrap(), "demo-data", "--patients", "20", "--tasks", "150", "--seed", "3"]));
+    let out = stdout(cmd().args([
+        "--config",
+        e.conf.to_str().unwrap(),
+        "demo-data",
+        "--patients",
+        "20",
+        "--tasks",
+        "150",
+        "--seed",
+        "3",
+    ]));
     assert!(out.contains("150 tasks"), "{out}");
-    let n: i64 = _task_index::table.count().get_result(&mut conn(&e.db)).unwrap();
+    let n: i64 = _task_index::table
+        .count()
+        .get_result(&mut conn(&e.db))
+        .unwrap();
     assert_eq!(n, 150);
 }
 
@@ -147,14 +263,21 @@ fn demo_data_fills_the_database() {
 fn wrong_arguments_are_usage_errors() {
     cmd().arg("no-such-command").assert().code(2);
     cmd().args(["make-superuser"]).assert().code(2);
-    cmd().args(["demo-data", "--tasks", "many"]).assert().code(2);
+    cmd()
+        .args(["demo-data", "--tasks", "many"])
+        .assert()
+        .code(2);
 }
 
 #[test]
 fn serve_refuses_an_unmigrated_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("empty.sqlite");
-    let text = stdout(cmd().args(["demo-camcops-config", "--db-url", &format!("sqlite://{}", db.display())]));
+    let text = stdout(cmd().args([
+        "demo-camcops-config",
+        "--db-url",
+        &format!("sqlite://{}", db.display()),
+    ]));
     let conf = dir.path().join("c.conf");
     std::fs::write(&conf, text.replace("PORT = 8000", "PORT = 18999")).unwrap();
     let err = stderr_of_failure(cmd().args(["--config", conf.to_str().unwrap(), "serve"]));

@@ -3,11 +3,15 @@
 use actix_web::web;
 
 pub mod admin;
+pub mod change_own_password;
+pub mod edit_own_user_mfa;
 pub mod health;
 pub mod home;
 pub mod login;
 pub mod logout;
+pub mod own_user_info;
 pub mod page;
+pub mod server_info;
 pub mod static_files;
 
 /// Registers every route.
@@ -15,6 +19,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(web::get().to(health::healthz)))
         .service(web::resource("/static/camcops.css").route(web::get().to(static_files::css)))
         .service(web::resource("/").route(web::get().to(home::main_menu)))
+        .service(
+            web::resource("/view_server_info").route(web::get().to(server_info::view_server_info)),
+        )
+        .service(
+            web::resource("/view_own_user_info")
+                .route(web::get().to(own_user_info::view_own_user_info)),
+        )
+        .service(
+            web::resource("/change_own_password")
+                .route(web::get().to(change_own_password::change_own_password_form))
+                .route(web::post().to(change_own_password::change_own_password)),
+        )
+        .service(
+            web::resource("/edit_own_user_mfa")
+                .route(web::get().to(edit_own_user_mfa::edit_own_user_mfa_form))
+                .route(web::post().to(edit_own_user_mfa::edit_own_user_mfa)),
+        )
         .service(
             web::resource("/login")
                 .route(web::get().to(login::login_form))

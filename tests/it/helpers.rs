@@ -56,10 +56,19 @@ impl TestApp {
 
     /// Spawns after `tweak` adjusts the settings.
     pub async fn spawn_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let pool = db.pool();
+        Self::spawn_with_pool(db, pool, tweak).await
+    }
+
+    /// Spawns on a given pool (tests of pool exhaustion).
+    pub async fn spawn_with_pool(
+        db: TestDb,
+        pool: camcops_web::db::DbPool,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let mut settings = test_settings(&db);
         tweak(&mut settings);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let pool = db.pool();
         let app = Application::build_with(settings, pool, Clock::system(), Some(listener)).unwrap();
         let address = format!("http://127.0.0.1:{}", app.port);
         let state = app.state.clone();
@@ -97,12 +106,24 @@ impl TestApp {
 
     /// POST a form with the default client.
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.client.post(self.url(path)).form(form).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// GET `path` with `client` and return the CSRF token of its first form.
     pub async fn csrf_with(&self, client: &reqwest::Client, path: &str) -> String {
-        let body = client.get(self.url(path)).send().await.unwrap().text().await.unwrap();
+        let body = client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         csrf_from(&body).unwrap_or_else(|| panic!("no csrf_token on {path}: {body}"))
     }
 
@@ -117,7 +138,12 @@ impl TestApp {
     }
 
     /// Logs in with `client`.
-    pub async fn login_with(&self, client: &reqwest::Client, username: &str, password: &str) -> Response {
+    pub async fn login_with(
+        &self,
+        client: &reqwest::Client,
+        username: &str,
+        password: &str,
+    ) -> Response {
         let token = self.csrf_with(client, "/login").await;
         client
             .post(self.url("/login"))

@@ -2,6 +2,7 @@
 //! (see `testdb`). Add a `mod` line per new module.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account_pages;
 mod admin_pages;
 mod helpers;
 mod migrations;

@@ -4,22 +4,32 @@
 use chrono::Duration;
 use diesel::prelude::*;
 
-use camcops_web::db::schema::{_security_audit, _security_login_failures, _security_webviewer_sessions as sess};
+use camcops_web::db::schema::{
+    _security_audit, _security_login_failures, _security_webviewer_sessions as sess,
+};
 
 use crate::helpers::{count_sessions, location, new_client, TestApp};
 use crate::testdb::backend_test;
 
 /// The `name=value` part of the response's session cookie.
 fn session_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers().get_all("set-cookie").iter().rev().find_map(|v| {
-        let v = v.to_str().ok()?;
-        let first = v.split(';').next()?;
-        (first.starts_with(&format!("{name}=")) && first.len() > name.len() + 1).then(|| first.to_string())
-    })
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .rev()
+        .find_map(|v| {
+            let v = v.to_str().ok()?;
+            let first = v.split(';').next()?;
+            (first.starts_with(&format!("{name}=")) && first.len() > name.len() + 1)
+                .then(|| first.to_string())
+        })
 }
 
 fn raw_client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 backend_test! {

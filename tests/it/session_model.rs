@@ -52,7 +52,13 @@ fn make_user(conn: &mut DbConnection, name: &str) -> i32 {
 }
 
 /// A saved, logged-in session for `user` created at `now` from `ip`.
-fn logged_in(conn: &mut DbConnection, user: i32, ip: &str, now: NaiveDateTime, api: bool) -> CamcopsSession {
+fn logged_in(
+    conn: &mut DbConnection,
+    user: i32,
+    ip: &str,
+    now: NaiveDateTime,
+    api: bool,
+) -> CamcopsSession {
     let mut s = CamcopsSession::new_unsaved(ip, now);
     if api {
         s.mark_api();
@@ -61,12 +67,26 @@ fn logged_in(conn: &mut DbConnection, user: i32, ip: &str, now: NaiveDateTime, a
     s
 }
 
-fn resolve(conn: &mut DbConnection, p: &SessionPolicy, s: &CamcopsSession, ip: &str, now: NaiveDateTime) -> camcops_web::session::Resolved {
-    transaction(conn, |c| Ok(CamcopsSession::resolve(c, p, s.id, &s.token, ip, now)?)).unwrap()
+fn resolve(
+    conn: &mut DbConnection,
+    p: &SessionPolicy,
+    s: &CamcopsSession,
+    ip: &str,
+    now: NaiveDateTime,
+) -> camcops_web::session::Resolved {
+    transaction(conn, |c| {
+        Ok(CamcopsSession::resolve(c, p, s.id, &s.token, ip, now)?)
+    })
+    .unwrap()
 }
 
 fn stored_last_activity(conn: &mut DbConnection, id: i32) -> NaiveDateTime {
-    sess::table.find(id).select(sess::last_activity_utc).first::<Option<NaiveDateTime>>(conn).unwrap().unwrap()
+    sess::table
+        .find(id)
+        .select(sess::last_activity_utc)
+        .first::<Option<NaiveDateTime>>(conn)
+        .unwrap()
+        .unwrap()
 }
 
 fn human_sessions_of(conn: &mut DbConnection, user: i32) -> i64 {

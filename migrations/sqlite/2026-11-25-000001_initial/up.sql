@@ -1,7 +1,7 @@
 -- camcops-web schema: table and column names as the CamCOPS server (see README).
 
 CREATE TABLE _security_groups (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     name VARCHAR(191) NOT NULL,
     description VARCHAR(255),
     upload_policy VARCHAR(255),
@@ -11,7 +11,7 @@ CREATE TABLE _security_groups (
 CREATE UNIQUE INDEX ix__security_groups_name ON _security_groups (name);
 
 CREATE TABLE _security_users (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     username VARCHAR(191) NOT NULL,
     fullname VARCHAR(255),
     email VARCHAR(255),
@@ -35,7 +35,7 @@ CREATE TABLE _security_users (
 CREATE UNIQUE INDEX ix__security_users_username ON _security_users (username);
 
 CREATE TABLE _security_user_group (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     user_id INTEGER,
     group_id INTEGER,
     groupadmin BOOLEAN,
@@ -63,7 +63,7 @@ CREATE TABLE _security_group_group (
 );
 
 CREATE TABLE _security_devices (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     name VARCHAR(191),
     friendly_name VARCHAR(255),
     camcops_version VARCHAR(32),
@@ -86,7 +86,7 @@ CREATE TABLE _idnum_definitions (
 );
 
 CREATE TABLE patient (
-    _pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    _pk INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     id INTEGER NOT NULL,
     forename VARCHAR(255),
     surname VARCHAR(255),
@@ -106,7 +106,7 @@ CREATE INDEX ix_patient_upper_surname ON patient (upper(surname));
 CREATE INDEX ix_patient_upper_forename ON patient (upper(forename));
 
 CREATE TABLE _idnum_index (
-    idnum_pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    idnum_pk INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     indexed_at_utc TIMESTAMP NOT NULL,
     patient_pk INTEGER,
     which_idnum INTEGER NOT NULL,
@@ -118,7 +118,7 @@ CREATE INDEX ix__idnum_index_patient_pk ON _idnum_index (patient_pk);
 CREATE INDEX ix__idnum_index_which_idnum ON _idnum_index (which_idnum, idnum_value);
 
 CREATE TABLE _task_index (
-    index_entry_pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    index_entry_pk INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     indexed_at_utc TIMESTAMP NOT NULL,
     task_table_name VARCHAR(128),
     task_pk INTEGER,
@@ -147,7 +147,7 @@ CREATE INDEX ix__task_index_group_id ON _task_index (group_id);
 CREATE INDEX ix__task_index_group_created ON _task_index (group_id, when_created_utc);
 
 CREATE TABLE _task_filters (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     task_types TEXT,
     tasks_offering_trackers_only BOOLEAN,
     tasks_with_patient_only BOOLEAN,
@@ -166,7 +166,7 @@ CREATE TABLE _task_filters (
 );
 
 CREATE TABLE _security_webviewer_sessions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     token VARCHAR(88),
     ip_address VARCHAR(45),
     user_id INTEGER,
@@ -184,7 +184,7 @@ CREATE INDEX ix__security_webviewer_sessions_last_activity_utc ON _security_webv
 CREATE INDEX ix__security_webviewer_sessions_task_filter_id ON _security_webviewer_sessions (task_filter_id);
 
 CREATE TABLE _security_login_failures (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     username VARCHAR(191) NOT NULL,
     login_failure_at TIMESTAMP NOT NULL
 );
@@ -192,7 +192,7 @@ CREATE INDEX ix__security_login_failures_username ON _security_login_failures (u
 CREATE INDEX ix__security_login_failures_login_failure_at ON _security_login_failures (login_failure_at);
 
 CREATE TABLE _security_account_lockouts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     username VARCHAR(191) NOT NULL,
     locked_until TIMESTAMP NOT NULL
 );
@@ -207,7 +207,7 @@ CREATE TABLE _server_settings (
 INSERT INTO _server_settings (id, database_title) VALUES (1, 'CamCOPS');
 
 CREATE TABLE _security_audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     when_access_utc TIMESTAMP NOT NULL,
     source VARCHAR(20) NOT NULL,
     remote_addr VARCHAR(45),

@@ -1,0 +1,270 @@
+//! `/change_own_password` (§2.12 wizard 2, §1.4): a TOTP step first when the user has TOTP,
+//! then the old password and the new one twice. Success sets the password, ends the user's
+//! other sessions and returns to the main menu. The wizard state lives in `form_state`.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::page::PageCtx;
+use crate::auth::principal::AuthUser;
+use crate::auth::{mfa, password, users};
+use crate::db::run_db;
+use crate::error::AppError;
+use crate::models::audit::AuditSource;
+use crate::session::extract::LoggedIn;
+use crate::session::FormState;
+use crate::state::AppState;
+
+const ROUTE: &str = "change_own_password";
+const STEP_MFA: &str = "mfa";
+const STEP_CHANGE: &str = "change_password";
+const FAILURE_URL: &str = "/";
+
+/// Flashed (success) after the change.
+pub const CHANGED: &str = "You have changed your password. If you store your password in your \
+                           CamCOPS tablet application, remember to change it there as well.";
+/// Flashed (danger) on the form when the password must be changed.
+pub const EXPIRED: &str = "Your password has expired and must be changed.";
+/// Wrong TOTP code.
+pub const BAD_CODE: &str = "You entered an invalid code. Please try again.";
+/// The TOTP step waited longer than `MFA_TIMEOUT_S`.
+pub const CODE_EXPIRED: &str = "Your code expired. Please try again.";
+/// Wrong old password.
+pub const OLD_INCORRECT: &str = "Old password incorrect";
+/// The two new passwords differ (deform's wording).
+pub const MISMATCH: &str = "Password did not match confirm";
+
+/// Fields of `POST /change_own_password` (the original's names; deform's
+/// `new_password-confirm` is accepted as well as `new_password_confirm`).
+#[derive(Deserialize, Default)]
+pub struct ChangeOwnPasswordForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    one_time_password: String,
+    #[serde(default)]
+    old_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    new_password_confirm: String,
+    #[serde(default, rename = "new_password-confirm")]
+    new_password_confirm_deform: String,
+}
+
+impl ChangeOwnPasswordForm {
+    fn confirm(&self) -> &str {
+        if self.new_password_confirm.is_empty() {
+            &self.new_password_confirm_deform
+        } else {
+            &self.new_password_confirm
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "change_own_password.html")]
+struct ChangePage<'a> {
+    ctx: PageCtx,
+    error: Option<&'a str>,
+    min_length: usize,
+}
+
+#[derive(Template)]
+#[template(path = "change_own_password_token.html")]
+struct TokenPage {
+    ctx: PageCtx,
+}
+
+fn html(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+/// Whether the user's logins (and this wizard) need a TOTP code.
+fn has_totp(user: &AuthUser) -> bool {
+    user.user.mfa_method == "totp"
+        && user
+            .user
+            .mfa_secret_key
+            .as_deref()
+            .is_some_and(|s| !s.is_empty())
+}
+
+/// The step to run: the MFA step unless the user has no TOTP or has passed it in this wizard.
+fn effective_step(fs: &FormState, user: &AuthUser) -> &'static str {
+    if !has_totp(user) {
+        return STEP_CHANGE;
+    }
+    let passed = fs.mfa_user_id == Some(user.id());
+    if fs.step.as_deref() == Some(STEP_CHANGE) && passed {
+        STEP_CHANGE
+    } else {
+        STEP_MFA
+    }
+}
+
+async fn save(state: &AppState, li: &LoggedIn, fs: FormState) -> Result<(), AppError> {
+    let mut session = li.cs.session.clone();
+    session.form_state = fs;
+    run_db(&state.pool, move |conn| Ok(session.save_form_state(conn)?)).await
+}
+
+fn render_step(li: &LoggedIn, step: &str, error: Option<&str>) -> Result<HttpResponse, AppError> {
+    let ctx = PageCtx::new(&li.cs);
+    let body = if step == STEP_MFA {
+        TokenPage { ctx }.render()?
+    } else {
+        ChangePage {
+            ctx,
+            error,
+            min_length: password::MINIMUM_PASSWORD_LENGTH,
+        }
+        .render()?
+    };
+    Ok(html(body))
+}
+
+/// A failure: wizard finished, flash (danger), 303 to the main menu.
+async fn fail(
+    state: &AppState,
+    li: &LoggedIn,
+    mut fs: FormState,
+    message: &str,
+) -> Result<HttpResponse, AppError> {
+    fs.finish();
+    save(state, li, fs).await?;
+    li.cs.cookie.flash("danger", message);
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", FAILURE_URL))
+        .finish())
+}
+
+/// `GET /change_own_password`: starts the wizard at its first step.
+pub async fn change_own_password_form(
+    state: web::Data<AppState>,
+    li: LoggedIn,
+) -> Result<HttpResponse, AppError> {
+    let mut fs = li.cs.session.form_state.clone();
+    fs.enter(ROUTE, true);
+    let step = effective_step(&fs, &li.user);
+    fs.step = Some(step.into());
+    if step == STEP_MFA {
+        fs.mfa_time = Some(state.clock.now().and_utc().timestamp());
+    }
+    save(&state, &li, fs).await?;
+    if li.user.user.must_change_password() {
+        li.cs.cookie.flash("danger", EXPIRED);
+    }
+    render_step(&li, step, None)
+}
+
+/// `POST /change_own_password`: runs the current step (a POST without state starts at the
+/// first step, as the original).
+pub async fn change_own_password(
+    state: web::Data<AppState>,
+    li: LoggedIn,
+    form: web::Form<ChangeOwnPasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    li.cs.check_csrf(&form.csrf_token)?;
+    let mut fs = li.cs.session.form_state.clone();
+    fs.enter(ROUTE, false);
+    if fs.finished {
+        fs.enter(ROUTE, true);
+    }
+    match effective_step(&fs, &li.user) {
+        STEP_MFA => mfa_step(&state, &li, fs, &form).await,
+        _ => change_step(&state, &li, fs, &form).await,
+    }
+}
+
+async fn mfa_step(
+    state: &AppState,
+    li: &LoggedIn,
+    mut fs: FormState,
+    form: &ChangeOwnPasswordForm,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now().and_utc().timestamp();
+    let timeout = state.settings.mfa_timeout_s;
+    if timeout > 0 && fs.mfa_time.is_some_and(|t| now > t + timeout) {
+        return fail(state, li, fs, CODE_EXPIRED).await;
+    }
+    let valid = li
+        .user
+        .user
+        .mfa_secret_key
+        .as_deref()
+        .is_some_and(|s| mfa::verify_totp(s, &form.one_time_password, now));
+    if !valid {
+        return fail(state, li, fs, BAD_CODE).await;
+    }
+    fs.step = Some(STEP_CHANGE.into());
+    fs.mfa_user_id = Some(li.user.id());
+    fs.mfa_time = None;
+    save(state, li, fs).await?;
+    render_step(li, STEP_CHANGE, None)
+}
+
+async fn change_step(
+    state: &AppState,
+    li: &LoggedIn,
+    mut fs: FormState,
+    form: &ChangeOwnPasswordForm,
+) -> Result<HttpResponse, AppError> {
+    let rerender = |error: &str| render_step(li, STEP_CHANGE, Some(error));
+    if form.old_password.is_empty() {
+        return rerender("Please enter your old password.");
+    }
+    if form.new_password != form.confirm() {
+        return rerender(MISMATCH);
+    }
+    if let Err(e) = password::validate_new_password(&form.new_password, Some(&form.old_password)) {
+        return rerender(&e);
+    }
+    // bcrypt off the async workers, outside any transaction.
+    let stored = li.user.user.hashedpw.clone();
+    let (old, new) = (form.old_password.clone(), form.new_password.clone());
+    let cost = state.settings.bcrypt_cost;
+    let counter = state.bcrypt_verifications.clone();
+    let hashed = web::block(move || -> anyhow::Result<Option<String>> {
+        if password::verify(&old, &stored, &counter) {
+            Ok(Some(password::hash(&new, cost)?))
+        } else {
+            Ok(None)
+        }
+    })
+    .await??;
+    let Some(hash) = hashed else {
+        return rerender(OLD_INCORRECT);
+    };
+    let now = state.clock.now();
+    let (uid, username) = (li.user.id(), li.user.user.username.clone());
+    let mut session = li.cs.session.clone();
+    fs.finish();
+    session.form_state = fs;
+    let ended = run_db(&state.pool, move |conn| {
+        let ended = users::set_password(
+            conn,
+            uid,
+            &username,
+            &hash,
+            now,
+            session.id,
+            AuditSource::Webviewer,
+        )?;
+        session.save_form_state(conn)?;
+        Ok(ended)
+    })
+    .await?;
+    log::info!(
+        "Password changed by user {} from {}; {ended} other session(s) ended",
+        li.user.user.username,
+        li.cs.client_ip
+    );
+    li.cs.cookie.flash("success", CHANGED);
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/"))
+        .finish())
+}
