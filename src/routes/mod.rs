@@ -11,8 +11,10 @@ pub mod login;
 pub mod logout;
 pub mod own_user_info;
 pub mod page;
+pub mod set_filters;
 pub mod server_info;
 pub mod static_files;
+pub mod view_tasks;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -45,6 +47,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/logout")
                 .route(web::get().to(logout::logout_form))
                 .route(web::post().to(logout::log_out)),
+        )
+        .service(
+            web::resource("/view_tasks")
+                .route(web::get().to(view_tasks::view_tasks))
+                .route(web::post().to(view_tasks::view_tasks_post)),
+        )
+        .service(
+            web::resource("/set_filters")
+                .route(web::get().to(set_filters::set_filters_form))
+                .route(web::post().to(set_filters::set_filters)),
         )
         .service(web::resource("/view_all_users").route(web::get().to(admin::users::view_all_users)))
         .service(

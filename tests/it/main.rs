@@ -8,6 +8,7 @@ mod helpers;
 mod migrations;
 mod session_http;
 mod session_model;
+mod task_pages;
 // A shared harness: not every binary that includes it uses every helper.
 #[allow(dead_code)]
 mod testdb;

@@ -1,0 +1,302 @@
+//! `/set_filters` (§4.6): edit or clear the session's task filter. "Set filters" validates
+//! and saves, then 303 to `redirect_url` (same-site only; default `/view_tasks`); errors
+//! re-render the form (200) and save nothing. "Clear" clears it and 303s back here. Both are
+//! CSRF-checked. User and group choices are limited to what the requester may see (for
+//! groups: all groups they may see, not only their own — §7.3 item 14).
+
+pub mod form;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use self::form::{FilterChoices, FilterForm, SEX_CHOICES};
+use super::page::{safe_redirect, PageCtx};
+use super::view_tasks::session_filter_id;
+use crate::auth::principal::AuthUser;
+use crate::db::{run_db, run_db_read, DbConnection};
+use crate::error::{url_encode, AppError};
+use crate::models::device::Device;
+use crate::models::group::{Group, Membership};
+use crate::models::idnum::IdNumDefinition;
+use crate::models::task_filter::TaskFilter;
+use crate::models::task_registry;
+use crate::models::user::User;
+use crate::session::extract::HappyUser;
+use crate::state::AppState;
+
+/// Largest form body accepted.
+pub const BODY_LIMIT: usize = 64 * 1024;
+const DEFAULT_REDIRECT: &str = "/view_tasks";
+/// ID number rows always offered (a browser without JavaScript cannot add rows).
+const MIN_IDNUM_ROWS: usize = 3;
+
+/// One `<option>` or checkbox.
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// One ID number row: a type select and a value.
+struct IdRow {
+    index: usize,
+    options: Vec<Choice>,
+    value: String,
+}
+
+#[derive(Template)]
+#[template(path = "set_filters.html")]
+struct SetFiltersPage {
+    ctx: PageCtx,
+    redirect_url: String,
+    errors: Vec<String>,
+    form: FilterForm,
+    sexes: Vec<Choice>,
+    idnum_rows: Vec<IdRow>,
+    tasks: Vec<Choice>,
+    devices: Vec<Choice>,
+    users: Vec<Choice>,
+    groups: Vec<Choice>,
+    superuser: bool,
+    hidden_text_phrases: Vec<String>,
+}
+
+fn choices_of(offered: &[(i32, String)], picked: &[String]) -> Vec<Choice> {
+    offered
+        .iter()
+        .map(|(id, label)| {
+            let value = id.to_string();
+            Choice {
+                selected: picked.contains(&value),
+                value,
+                label: label.clone(),
+            }
+        })
+        .collect()
+}
+
+impl SetFiltersPage {
+    fn build(
+        ctx: PageCtx,
+        redirect_url: String,
+        errors: Vec<String>,
+        form: FilterForm,
+        choices: &FilterChoices,
+        superuser: bool,
+        hidden_text_phrases: Vec<String>,
+    ) -> SetFiltersPage {
+        let sexes = std::iter::once(("", "Any"))
+            .chain(SEX_CHOICES.iter().map(|s| (*s, *s)))
+            .map(|(v, l)| Choice {
+                value: v.to_owned(),
+                label: l.to_owned(),
+                selected: form.sex.trim() == v,
+            })
+            .collect();
+        let n_rows = (form.idnums.len() + 1).max(MIN_IDNUM_ROWS);
+        let idnum_rows = (0..n_rows)
+            .map(|i| {
+                let (which, value) = form.idnums.get(i).cloned().unwrap_or_default();
+                let which = which.trim().to_owned();
+                let mut options = vec![Choice {
+                    value: String::new(),
+                    label: "[ignore]".to_owned(),
+                    selected: which.is_empty(),
+                }];
+                options.extend(choices.idnum_defs.iter().map(|d| {
+                    let v = d.which_idnum.to_string();
+                    Choice {
+                        selected: v == which,
+                        label: d.description.clone().unwrap_or_else(|| d.short_name()),
+                        value: v,
+                    }
+                }));
+                IdRow {
+                    index: i + 1,
+                    options,
+                    value,
+                }
+            })
+            .collect();
+        let tasks = task_registry::all()
+            .iter()
+            .map(|t| Choice {
+                value: t.table.to_owned(),
+                label: format!("{} — {}", t.short_name, t.long_name),
+                selected: form.tasks.iter().any(|x| x == t.table),
+            })
+            .collect();
+        SetFiltersPage {
+            ctx,
+            redirect_url,
+            errors,
+            devices: choices_of(&choices.devices, &form.device_ids),
+            users: choices_of(&choices.users, &form.user_ids),
+            groups: choices_of(&choices.groups, &form.group_ids),
+            form,
+            sexes,
+            idnum_rows,
+            tasks,
+            superuser,
+            hidden_text_phrases,
+        }
+    }
+
+    fn respond(&self) -> Result<HttpResponse, AppError> {
+        Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(self.render()?))
+    }
+}
+
+/// What `user` may choose: every device; users (superuser: all; else the users of the groups
+/// they may see); groups (superuser: all; else the groups they may see).
+pub fn load_choices(conn: &mut DbConnection, user: &AuthUser) -> Result<FilterChoices, AppError> {
+    let idnum_defs = IdNumDefinition::all(conn)?;
+    let mut devices: Vec<(i32, String)> = Device::all(conn)?
+        .into_iter()
+        .map(|d| (d.id, d.display_name()))
+        .collect();
+    devices.sort_by_key(|(id, name)| (name.to_lowercase(), *id));
+    let (users, groups) = match user.ids_of_groups_user_may_see(conn)? {
+        None => (User::all(conn)?, Group::all(conn)?),
+        Some(gids) if gids.is_empty() => (Vec::new(), Vec::new()),
+        Some(gids) => {
+            let uids = Membership::user_ids_in_groups(conn, &gids)?;
+            (User::with_ids(conn, &uids)?, Group::with_ids(conn, &gids)?)
+        }
+    };
+    Ok(FilterChoices {
+        idnum_defs,
+        devices,
+        users: users.into_iter().map(|u| (u.id, u.username)).collect(),
+        groups: groups.into_iter().map(|g| (g.id, g.name)).collect(),
+    })
+}
+
+fn redirect_param(pairs: &[(String, String)]) -> Option<&str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == "redirect_url")
+        .map(|(_, v)| v.as_str())
+}
+
+fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, AppError> {
+    serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| AppError::BadRequest("The address has bad query parameters.".into()))
+}
+
+/// `GET /set_filters`: the current filter in the form.
+pub async fn set_filters_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HappyUser(li): HappyUser,
+) -> Result<HttpResponse, AppError> {
+    let query = query_pairs(&req)?;
+    let redirect_url = safe_redirect(redirect_param(&query), DEFAULT_REDIRECT)?;
+    let filter_id = session_filter_id(&state, &li.cs).await?;
+    let user = li.user.clone();
+    let (filter, choices) = run_db_read(&state.pool, move |conn| {
+        let filter = TaskFilter::load(conn, filter_id)?.unwrap_or_default();
+        Ok((filter, load_choices(conn, &user)?))
+    })
+    .await?;
+    SetFiltersPage::build(
+        PageCtx::new(&li.cs),
+        redirect_url,
+        Vec::new(),
+        FilterForm::from_filter(&filter),
+        &choices,
+        li.user.is_superuser(),
+        filter.text_contents.clone(),
+    )
+    .respond()
+}
+
+/// Outcome of a "Set filters" unit.
+enum SetOutcome {
+    Saved,
+    Invalid(Vec<String>, FilterChoices, Vec<String>),
+}
+
+/// `POST /set_filters`: `set_filters` or `clear_filters` (CSRF-checked), fields as plain
+/// form fields with repeated names for lists.
+pub async fn set_filters(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HappyUser(li): HappyUser,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    if body.len() > BODY_LIMIT {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| {
+        AppError::BadRequest("The form could not be read. Go back and try again.".into())
+    })?;
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    li.cs.check_csrf(field("csrf_token").unwrap_or(""))?;
+    let query = query_pairs(&req)?;
+    let raw_redirect = field("redirect_url").or_else(|| redirect_param(&query));
+    let redirect_url = safe_redirect(raw_redirect, DEFAULT_REDIRECT)?;
+    if field("set_filters").is_some() {
+        let form = FilterForm::from_pairs(&pairs);
+        let mut session = li.cs.session.clone();
+        let user = li.user.clone();
+        let form2 = form.clone();
+        let outcome = run_db(&state.pool, move |conn| {
+            let choices = load_choices(conn, &user)?;
+            let fid = session.get_task_filter_id(conn)?;
+            let base = TaskFilter::load(conn, fid)?.unwrap_or_default();
+            match form2.validate(&choices, &base) {
+                Ok(filter) => {
+                    TaskFilter::save(conn, fid, &filter)?;
+                    Ok(SetOutcome::Saved)
+                }
+                Err(errors) => Ok(SetOutcome::Invalid(errors, choices, base.text_contents)),
+            }
+        })
+        .await?;
+        match outcome {
+            SetOutcome::Saved => Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, redirect_url))
+                .finish()),
+            SetOutcome::Invalid(errors, choices, phrases) => SetFiltersPage::build(
+                PageCtx::new(&li.cs),
+                redirect_url,
+                errors,
+                form,
+                &choices,
+                li.user.is_superuser(),
+                phrases,
+            )
+            .respond(),
+        }
+    } else if field("clear_filters").is_some() {
+        if let Some(fid) = li.cs.session.task_filter_id {
+            run_db(&state.pool, move |conn| {
+                TaskFilter::clear_stored(conn, fid)?;
+                Ok(())
+            })
+            .await?;
+        }
+        li.cs.cookie.flash("info", "Filters cleared.");
+        let back = if redirect_url == DEFAULT_REDIRECT {
+            "/set_filters".to_owned()
+        } else {
+            format!("/set_filters?redirect_url={}", url_encode(&redirect_url))
+        };
+        Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, back))
+            .finish())
+    } else {
+        Err(AppError::BadRequest(
+            "Unknown action: use the 'Set filters' or 'Clear' button.".into(),
+        ))
+    }
+}

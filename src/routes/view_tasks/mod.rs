@@ -1,0 +1,295 @@
+//! `/view_tasks` (§4.5): the tasks the user may see through the session's filter, newest
+//! first, one page at a time; the "Set n/page" form (saved to the session, §2.13) and the
+//! "Refresh" form (POST, then 303 back: post/redirect/get).
+
+pub mod pager;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use self::pager::{parse_params, parse_rows_per_page, session_page_size, PagerItem};
+use super::page::PageCtx;
+use crate::auth::principal::AuthUser;
+use crate::db::{run_db, run_db_read, DbConnection};
+use crate::error::AppError;
+use crate::models::group::Group;
+use crate::models::idnum::IdNumDefinition;
+use crate::models::task_filter::{decode_datetime, FilterNames, TaskFilter};
+use crate::models::task_index::{query_tasks, TaskPage, TaskRow, Visibility};
+use crate::models::task_registry;
+use crate::session::extract::{CurrentSession, HappyUser};
+use crate::state::AppState;
+
+const PATH: &str = "/view_tasks";
+
+/// Fields of `POST /view_tasks` (the original's names).
+#[derive(Deserialize)]
+pub struct ViewTasksForm {
+    #[serde(default)]
+    csrf_token: String,
+    rows_per_page: Option<String>,
+    submit_tpp: Option<String>,
+    refresh_tasks: Option<String>,
+}
+
+/// One task row, ready to show.
+struct TaskLine {
+    task: String,
+    task_long: String,
+    patient: String,
+    patient_details: String,
+    identifiers: String,
+    created: String,
+    live_on_tablet: bool,
+    device: String,
+    adding_user: String,
+    group: String,
+    complete: bool,
+}
+
+/// One radio button of the page-size form.
+struct SizeChoice {
+    n: i64,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "view_tasks.html")]
+struct ViewTasksPage {
+    ctx: PageCtx,
+    filter_lines: Vec<String>,
+    text_filter_not_applied: bool,
+    no_groups: bool,
+    restricted: bool,
+    tasks: Vec<TaskLine>,
+    pager: Vec<PagerItem>,
+    pager_summary: String,
+    sizes: Vec<SizeChoice>,
+    refresh_action: String,
+}
+
+/// The id of the session's task filter, creating it (and linking the session to it) on
+/// first use (§2.11). Only that first use writes.
+pub async fn session_filter_id(state: &AppState, cs: &CurrentSession) -> Result<i32, AppError> {
+    if let Some(id) = cs.session.task_filter_id {
+        return Ok(id);
+    }
+    let mut session = cs.session.clone();
+    let was_saved = session.id.is_some();
+    let (fid, session) = run_db(&state.pool, move |conn| {
+        let fid = session.get_task_filter_id(conn)?;
+        Ok((fid, session))
+    })
+    .await?;
+    if !was_saved {
+        cs.remember(&session);
+    }
+    Ok(fid)
+}
+
+/// What `user` may see (memberships are already loaded with the user).
+pub fn visibility(conn: &mut DbConnection, user: &AuthUser) -> Result<Visibility, AppError> {
+    if user.is_superuser() {
+        return Ok(Visibility::superuser());
+    }
+    let own = user.group_ids();
+    let seen = if own.is_empty() {
+        Vec::new()
+    } else {
+        Group::ids_seen_by(conn, &own)?
+    };
+    Ok(Visibility::from_memberships(&user.memberships, &seen))
+}
+
+/// Everything the page shows, read in one unit.
+struct Loaded {
+    vis: Visibility,
+    filter: TaskFilter,
+    names: FilterNames,
+    page: TaskPage,
+    idnum_names: HashMap<i32, String>,
+}
+
+fn load(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    filter_id: i32,
+    page: i64,
+    per_page: i64,
+) -> Result<Loaded, AppError> {
+    let vis = visibility(conn, user)?;
+    let filter = TaskFilter::load(conn, filter_id)?.unwrap_or_default();
+    let page = query_tasks(conn, &vis, &filter, page, per_page)?;
+    let names = FilterNames::load(conn, &filter)?;
+    let any_idnums = page
+        .rows
+        .iter()
+        .any(|r| r.patient.as_ref().is_some_and(|p| !p.idnums.is_empty()));
+    let idnum_names = if any_idnums {
+        IdNumDefinition::all(conn)?
+            .into_iter()
+            .map(|d| (d.which_idnum, d.short_name()))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    Ok(Loaded {
+        vis,
+        filter,
+        names,
+        page,
+        idnum_names,
+    })
+}
+
+fn line(r: &TaskRow, idnum_names: &HashMap<i32, String>) -> TaskLine {
+    let (patient, patient_details, identifiers) = match &r.patient {
+        None => ("—".to_owned(), "(anonymous task)".to_owned(), String::new()),
+        Some(p) => {
+            let mut details = Vec::new();
+            if let Some(s) = p.sex.as_deref().filter(|s| !s.is_empty()) {
+                details.push(s.to_owned());
+            }
+            if let Some(d) = p.dob {
+                details.push(format!("DOB {}", d.format("%Y-%m-%d")));
+            }
+            let ids: Vec<String> = p
+                .idnums
+                .iter()
+                .map(|(which, value)| {
+                    let name = idnum_names
+                        .get(which)
+                        .cloned()
+                        .unwrap_or_else(|| format!("ID{which}"));
+                    let value = value.map_or_else(|| "?".to_owned(), |v| v.to_string());
+                    format!("{name}: {value}")
+                })
+                .collect();
+            let details = if details.is_empty() {
+                String::new()
+            } else {
+                format!("({})", details.join(", "))
+            };
+            (p.display_name(), details, ids.join("; "))
+        }
+    };
+    let created = decode_datetime(&r.when_created_iso).map_or_else(
+        || format!("{} UTC", r.when_created_utc.format("%Y-%m-%d %H:%M")),
+        |d| d.format("%Y-%m-%d %H:%M").to_string(),
+    );
+    TaskLine {
+        task: r.task_display_name.clone(),
+        task_long: task_registry::lookup(&r.task_table_name)
+            .map_or_else(|| r.task_table_name.clone(), |t| t.long_name.to_owned()),
+        patient,
+        patient_details,
+        identifiers,
+        created,
+        live_on_tablet: r.live_on_tablet,
+        device: r.device_name.clone().unwrap_or_default(),
+        adding_user: r.adding_username.clone().unwrap_or_default(),
+        group: r.group_name.clone().unwrap_or_default(),
+        complete: r.task_is_complete,
+    }
+}
+
+/// `GET /view_tasks`: `rows_per_page` (10/25/50/100, this page only; else the session's
+/// size), `page` (clamped), `via_index` (ignored). Bad values are a 400 page.
+pub async fn view_tasks(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HappyUser(li): HappyUser,
+) -> Result<HttpResponse, AppError> {
+    let params = parse_params(req.query_string())?;
+    let per_page = params
+        .rows_per_page
+        .unwrap_or_else(|| session_page_size(li.cs.session.number_to_view));
+    let filter_id = session_filter_id(&state, &li.cs).await?;
+    let user: Arc<AuthUser> = li.user.clone();
+    let wanted_page = params.page;
+    let loaded = run_db_read(&state.pool, move |conn| {
+        load(conn, &user, filter_id, wanted_page, per_page)
+    })
+    .await?;
+    let (pager, pager_summary) = pager::pager(PATH, &params.pairs, &loaded.page);
+    let tasks = loaded
+        .page
+        .rows
+        .iter()
+        .map(|r| line(r, &loaded.idnum_names))
+        .collect();
+    let current_size = session_page_size(li.cs.session.number_to_view);
+    let refresh_action = match req.query_string() {
+        "" => PATH.to_owned(),
+        q => format!("{PATH}?{q}"),
+    };
+    let page = ViewTasksPage {
+        ctx: PageCtx::new(&li.cs),
+        filter_lines: loaded.filter.description(&loaded.names),
+        text_filter_not_applied: loaded.page.text_filter_not_applied,
+        no_groups: loaded.vis.sees_nothing(),
+        restricted: !loaded.vis.sees_nothing()
+            && loaded.vis.restricted_when_unfiltered(&loaded.filter),
+        tasks,
+        pager,
+        pager_summary,
+        sizes: pager::ROWS_PER_PAGE_CHOICES
+            .iter()
+            .map(|&n| SizeChoice {
+                n,
+                checked: n == current_size,
+            })
+            .collect(),
+        refresh_action,
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+/// `POST /view_tasks` (CSRF): `submit_tpp` saves `rows_per_page` (one of the choices, else a
+/// 400) as the session's `number_to_view`; `refresh_tasks` just reloads. Both answer 303 to
+/// `GET /view_tasks`.
+pub async fn view_tasks_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HappyUser(li): HappyUser,
+    form: web::Form<ViewTasksForm>,
+) -> Result<HttpResponse, AppError> {
+    li.cs.check_csrf(&form.csrf_token)?;
+    let target = if form.submit_tpp.is_some() {
+        let n = parse_rows_per_page(form.rows_per_page.as_deref().unwrap_or(""))?;
+        let n = i32::try_from(n)
+            .map_err(|_| AppError::BadRequest("Bad 'rows_per_page' parameter.".into()))?;
+        let mut session = li.cs.session.clone();
+        let was_saved = session.id.is_some();
+        let session = run_db(&state.pool, move |conn| {
+            session.set_number_to_view(conn, n)?;
+            Ok(session)
+        })
+        .await?;
+        if !was_saved {
+            li.cs.remember(&session);
+        }
+        PATH.to_owned()
+    } else if form.refresh_tasks.is_some() {
+        // Keep the page's own parameters, after checking they are sane.
+        parse_params(req.query_string())?;
+        match req.query_string() {
+            "" => PATH.to_owned(),
+            q => format!("{PATH}?{q}"),
+        }
+    } else {
+        return Err(AppError::BadRequest(
+            "Unknown action: use the 'Set n/page' or 'Refresh' button.".into(),
+        ));
+    };
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, target))
+        .finish())
+}
