@@ -35,6 +35,9 @@ pub fn build_pool(url: &DbUrl, size: u32, checkout_timeout: Duration) -> anyhow:
         .max_size(size.max(1))
         .min_idle(Some(1))
         .connection_timeout(checkout_timeout)
+        // No ping per checkout (a round trip on every request); broken connections are
+        // dropped by `has_broken` when returned.
+        .test_on_check_out(false)
         .build(ConnManager::new(url.clone()))?;
     Ok(pool)
 }
@@ -93,10 +96,9 @@ where
                     Ok(v)
                 }
                 Err(e) => {
-                    let _ =
-                        <AnsiTransactionManager as TransactionManager<_>>::rollback_transaction(
-                            inner,
-                        );
+                    let _ = <AnsiTransactionManager as TransactionManager<_>>::rollback_transaction(
+                        inner,
+                    );
                     Err(e)
                 }
             };
@@ -137,12 +139,31 @@ where
     .await?
 }
 
+/// Runs one unit of database work off the async workers on one pooled connection, without an
+/// enclosing transaction: `f` opens its own ([`transaction`] for writes, `conn.transaction` for
+/// reads). Used where a read is usually all that is needed and a write only sometimes (session
+/// resolution), so that on SQLite readers do not take the write lock.
+pub async fn run_db_conn<T, F>(pool: &DbPool, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    web::block(move || {
+        let mut pooled = pool.get()?;
+        f(&mut pooled)
+    })
+    .await?
+}
+
 /// The id given to the row just inserted on this connection (call inside the same transaction).
 pub fn last_insert_id(conn: &mut DbConnection) -> diesel::QueryResult<i32> {
     use diesel::RunQueryDsl;
     let id: i64 = match conn {
         #[cfg(feature = "sqlite")]
-        DbConnection::Sqlite(c) => diesel::select(sql_fns::last_insert_rowid()).get_result::<i64>(c)?,
+        DbConnection::Sqlite(c) => {
+            diesel::select(sql_fns::last_insert_rowid()).get_result::<i64>(c)?
+        }
         #[cfg(feature = "postgres")]
         DbConnection::Pg(c) => diesel::select(sql_fns::lastval()).get_result::<i64>(c)?,
         #[cfg(feature = "mysql")]

@@ -13,9 +13,10 @@ use super::client_ip::client_ip;
 use super::cookie::CookieData;
 use super::model::{CamcopsSession, Miss};
 use crate::auth::principal::{AuthUser, UserState};
-use crate::db::run_db;
+use crate::db::{run_db_conn, transaction};
 use crate::error::AppError;
 use crate::state::AppState;
+use diesel::Connection;
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
 
@@ -39,7 +40,9 @@ impl CurrentSession {
     /// Points the cookie at `session` (after login or after the row was first written).
     pub fn remember(&self, session: &CamcopsSession) {
         match session.id {
-            Some(id) if !session.token.is_empty() => self.cookie.set_credentials(id, &session.token),
+            Some(id) if !session.token.is_empty() => {
+                self.cookie.set_credentials(id, &session.token)
+            }
             _ => self.cookie.clear_credentials(),
         }
     }
@@ -79,17 +82,29 @@ impl CurrentSession {
         let (session, user, miss) = if presented {
             let policy = state.policy;
             let ip2 = ip.clone();
-            run_db(&state.pool, move |conn| {
-                let r = CamcopsSession::resolve(conn, &policy, id, &token, &ip2, now)?;
-                let user = match r.session.user_id {
-                    Some(uid) => AuthUser::load(conn, uid)?,
-                    None => None,
-                };
+            // One unit on one connection: a read transaction for the lookup and the user, then,
+            // only when the coalesced activity write is due, a short write transaction.
+            run_db_conn(&state.pool, move |conn| {
+                let (mut r, user) = conn.transaction(|conn| {
+                    let r = CamcopsSession::lookup(conn, &policy, id, &token, &ip2, now)?;
+                    let user = match r.session.user_id {
+                        Some(uid) => AuthUser::load(conn, uid)?,
+                        None => None,
+                    };
+                    Ok::<_, AppError>((r, user))
+                })?;
+                if r.touched {
+                    r.touched = transaction(conn, |conn| Ok(r.session.touch(conn, now)?))?;
+                }
                 Ok((r.session, user, r.miss))
             })
             .await?
         } else {
-            (CamcopsSession::new_unsaved(&ip, now), None, Some(Miss::NoCredentials))
+            (
+                CamcopsSession::new_unsaved(&ip, now),
+                None,
+                Some(Miss::NoCredentials),
+            )
         };
         if presented && miss.is_some() {
             cookie.clear_credentials();

@@ -143,8 +143,25 @@ impl CamcopsSession {
     /// `get_session` (§2.4) with our rules: look up by id only, compare the token hash in
     /// constant time, check idle timeout, absolute lifetime and (if on) the IP; on a hit,
     /// write `last_activity_utc` only when older than the write interval. Otherwise a new
-    /// unsaved session.
+    /// unsaved session. Runs in the caller's transaction.
     pub fn resolve(
+        conn: &mut DbConnection,
+        policy: &SessionPolicy,
+        id: Option<i32>,
+        token: &str,
+        client_ip: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<Resolved> {
+        let mut r = Self::lookup(conn, policy, id, token, client_ip, now)?;
+        if r.touched {
+            r.touched = r.session.touch(conn, now)?;
+        }
+        Ok(r)
+    }
+
+    /// The read half of [`resolve`](Self::resolve): everything but the activity write. On a
+    /// hit, `touched` says whether the write is due; call [`touch`](Self::touch) to do it.
+    pub fn lookup(
         conn: &mut DbConnection,
         policy: &SessionPolicy,
         id: Option<i32>,
@@ -184,26 +201,14 @@ impl CamcopsSession {
         if policy.check_ip && row.ip_address.as_deref().unwrap_or("") != truncate(client_ip, 45) {
             return Ok(miss(Miss::IpChanged));
         }
-        let touched = policy.write_interval <= Duration::zero() || last < now - policy.write_interval;
-        let mut last_activity = last;
-        if touched {
-            // Guarded by the stored token: a logout that committed meanwhile wins.
-            diesel::update(
-                sess::table
-                    .filter(sess::id.eq(row.id))
-                    .filter(sess::token.eq(row.token.clone().unwrap_or_default())),
-            )
-            .set(sess::last_activity_utc.eq(Some(now)))
-            .execute(conn)?;
-            last_activity = now;
-        }
+        let due = policy.write_interval <= Duration::zero() || last < now - policy.write_interval;
         Ok(Resolved {
             session: CamcopsSession {
                 id: Some(row.id),
                 token: token.to_string(),
                 ip_address: row.ip_address.unwrap_or_default(),
                 user_id: row.user_id,
-                last_activity_utc: last_activity,
+                last_activity_utc: last,
                 created_at_utc: row.created_at_utc,
                 number_to_view: row.number_to_view,
                 task_filter_id: row.task_filter_id,
@@ -211,8 +216,27 @@ impl CamcopsSession {
                 form_state: FormState::from_column(row.form_state.as_deref()),
             },
             miss: None,
-            touched,
+            touched: due,
         })
+    }
+
+    /// Writes `last_activity_utc = now`, guarded by the token's hash so that a logout (or a
+    /// login elsewhere) committed meanwhile wins. Returns whether the row was written.
+    pub fn touch(&mut self, conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
+        let Some((id, hash)) = self.guarded() else {
+            return Ok(false);
+        };
+        let n = diesel::update(
+            sess::table
+                .filter(sess::id.eq(id))
+                .filter(sess::token.eq(hash)),
+        )
+        .set(sess::last_activity_utc.eq(Some(now)))
+        .execute(conn)?;
+        if n > 0 {
+            self.last_activity_utc = now;
+        }
+        Ok(n > 0)
     }
 
     /// Writes a new session row (no-op if already saved). Returns the id.
@@ -247,7 +271,12 @@ impl CamcopsSession {
     /// an API session, every other human session of the user deleted (with its filter), all in
     /// the caller's transaction. The user's row is locked first so that two concurrent logins
     /// leave exactly one human session.
-    pub fn login(&mut self, conn: &mut DbConnection, user_id: i32, now: NaiveDateTime) -> QueryResult<()> {
+    pub fn login(
+        &mut self,
+        conn: &mut DbConnection,
+        user_id: i32,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
         lock_user_row(conn, user_id)?;
         let old_hash = self.guarded().map(|(_, h)| h);
         self.token = generate_token();
@@ -285,7 +314,11 @@ impl CamcopsSession {
             let others: Vec<(i32, Option<i32>)> = sess::table
                 .filter(sess::user_id.eq(user_id))
                 .filter(sess::id.ne(keep))
-                .filter(sess::is_api_session.eq(false).or(sess::is_api_session.is_null()))
+                .filter(
+                    sess::is_api_session
+                        .eq(false)
+                        .or(sess::is_api_session.is_null()),
+                )
                 .select((sess::id, sess::task_filter_id))
                 .load(conn)?;
             delete_sessions(conn, &others)?;
@@ -322,9 +355,13 @@ impl CamcopsSession {
             return Ok(());
         }
         if let Some((id, hash)) = self.guarded() {
-            diesel::update(sess::table.filter(sess::id.eq(id)).filter(sess::token.eq(hash)))
-                .set(sess::form_state.eq(Some(self.form_state.to_column())))
-                .execute(conn)?;
+            diesel::update(
+                sess::table
+                    .filter(sess::id.eq(id))
+                    .filter(sess::token.eq(hash)),
+            )
+            .set(sess::form_state.eq(Some(self.form_state.to_column())))
+            .execute(conn)?;
         }
         Ok(())
     }
@@ -337,9 +374,13 @@ impl CamcopsSession {
             return Ok(());
         }
         if let Some((id, hash)) = self.guarded() {
-            diesel::update(sess::table.filter(sess::id.eq(id)).filter(sess::token.eq(hash)))
-                .set(sess::number_to_view.eq(Some(n)))
-                .execute(conn)?;
+            diesel::update(
+                sess::table
+                    .filter(sess::id.eq(id))
+                    .filter(sess::token.eq(hash)),
+            )
+            .set(sess::number_to_view.eq(Some(n)))
+            .execute(conn)?;
         }
         Ok(())
     }
@@ -365,9 +406,13 @@ impl CamcopsSession {
         if self.id.is_none() {
             self.ensure_saved(conn)?;
         } else if let Some((id, hash)) = self.guarded() {
-            diesel::update(sess::table.filter(sess::id.eq(id)).filter(sess::token.eq(hash)))
-                .set(sess::task_filter_id.eq(Some(fid)))
-                .execute(conn)?;
+            diesel::update(
+                sess::table
+                    .filter(sess::id.eq(id))
+                    .filter(sess::token.eq(hash)),
+            )
+            .set(sess::task_filter_id.eq(Some(fid)))
+            .execute(conn)?;
         }
         Ok(fid)
     }
@@ -379,7 +424,10 @@ impl CamcopsSession {
 }
 
 /// Deletes the given sessions and then their task filters.
-pub(crate) fn delete_sessions(conn: &mut DbConnection, rows: &[(i32, Option<i32>)]) -> QueryResult<usize> {
+pub(crate) fn delete_sessions(
+    conn: &mut DbConnection,
+    rows: &[(i32, Option<i32>)],
+) -> QueryResult<usize> {
     if rows.is_empty() {
         return Ok(0);
     }
@@ -387,13 +435,18 @@ pub(crate) fn delete_sessions(conn: &mut DbConnection, rows: &[(i32, Option<i32>
     let filters: Vec<i32> = rows.iter().filter_map(|(_, f)| *f).collect();
     let n = diesel::delete(sess::table.filter(sess::id.eq_any(&ids))).execute(conn)?;
     if !filters.is_empty() {
-        diesel::delete(_task_filters::table.filter(_task_filters::id.eq_any(&filters))).execute(conn)?;
+        diesel::delete(_task_filters::table.filter(_task_filters::id.eq_any(&filters)))
+            .execute(conn)?;
     }
     Ok(n)
 }
 
 /// Ends every session of a user except `keep` (password change, disabling): returns how many.
-pub fn end_user_sessions(conn: &mut DbConnection, user_id: i32, keep: Option<i32>) -> QueryResult<usize> {
+pub fn end_user_sessions(
+    conn: &mut DbConnection,
+    user_id: i32,
+    keep: Option<i32>,
+) -> QueryResult<usize> {
     let rows: Vec<(i32, Option<i32>)> = sess::table
         .filter(sess::user_id.eq(user_id))
         .filter(sess::id.ne(keep.unwrap_or(0)))
