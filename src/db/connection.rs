@@ -95,9 +95,7 @@ impl DbConnection {
             #[cfg(feature = "postgres")]
             Backend::Postgres => diesel::PgConnection::establish(&url.url).map(DbConnection::Pg),
             #[cfg(feature = "mysql")]
-            Backend::Mysql => {
-                diesel::MysqlConnection::establish(&url.url).map(DbConnection::Mysql)
-            }
+            Backend::Mysql => diesel::MysqlConnection::establish(&url.url).map(DbConnection::Mysql),
             #[allow(unreachable_patterns)]
             other => Err(diesel::ConnectionError::BadConnection(format!(
                 "{other} support is not compiled in"

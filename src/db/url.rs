@@ -110,11 +110,9 @@ impl DbUrl {
             "sqlite" => Backend::Sqlite,
             "postgres" | "postgresql" => Backend::Postgres,
             "mysql" | "mariadb" => Backend::Mysql,
-            other => {
-                return Err(format!(
-                    "unknown database URL scheme '{other}://'; use sqlite://, postgres:// or mysql://"
-                ))
-            }
+            other => return Err(format!(
+                "unknown database URL scheme '{other}://'; use sqlite://, postgres:// or mysql://"
+            )),
         };
         let mut notice = driver.as_ref().map(|d| {
             format!("DB_URL: SQLAlchemy driver '+{d}' ignored; using diesel's {backend} driver")
@@ -145,7 +143,8 @@ impl DbUrl {
                     })
                     .unwrap_or_default();
                 if query.is_some_and(|q| q.to_ascii_lowercase().contains("charset")) {
-                    let extra = "the 'charset' parameter is ignored (connections always use utf8mb4)";
+                    let extra =
+                        "the 'charset' parameter is ignored (connections always use utf8mb4)";
                     notice = Some(match notice {
                         Some(n) => format!("{n}; {extra}"),
                         None => format!("DB_URL: {extra}"),
