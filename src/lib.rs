@@ -1,5 +1,6 @@
 //! camcops-web: the web-session subsystem and staff pages of the CamCOPS server, in Rust.
 
+pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod clock;

@@ -95,6 +95,26 @@ impl Device {
             .load(conn)
     }
 
+    /// Accepts a re-registration (the tablet API's `register` for an existing name): new
+    /// friendly name, client version, registering user and time.
+    pub fn reregister(
+        conn: &mut DbConnection,
+        id: i32,
+        friendly_name: Option<&str>,
+        camcops_version: Option<&str>,
+        registered_by_user_id: Option<i32>,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(_security_devices::table.find(id))
+            .set((
+                _security_devices::friendly_name.eq(friendly_name),
+                _security_devices::camcops_version.eq(camcops_version),
+                _security_devices::registered_by_user_id.eq(registered_by_user_id),
+                _security_devices::when_registered_utc.eq(Some(now)),
+            ))
+            .execute(conn)
+    }
+
     /// Inserts a device and returns its id.
     pub fn insert(conn: &mut DbConnection, new: &NewDevice<'_>) -> QueryResult<i32> {
         diesel::insert_into(_security_devices::table)

@@ -18,6 +18,7 @@ pub mod view_tasks;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    crate::api::configure(cfg);
     cfg.service(web::resource("/healthz").route(web::get().to(health::healthz)))
         .service(web::resource("/static/camcops.css").route(web::get().to(static_files::css)))
         .service(web::resource("/").route(web::get().to(home::main_menu)))

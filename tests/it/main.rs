@@ -4,6 +4,7 @@
 
 mod account_pages;
 mod admin_pages;
+mod api;
 mod helpers;
 mod migrations;
 mod session_http;

@@ -1,0 +1,227 @@
+//! Session handling for the tablet API (§5.3, with our differences): resolve the presented
+//! id/token as the web does; reuse it for the same username without a password; log out a
+//! session of another username; otherwise authenticate (lockout first, bcrypt off the
+//! database and off the async workers, failures counted towards lockout) and log in an API
+//! session. Then run the operation in the same unit of work as the session's writes.
+//! Resuming a presented session is in `resume`.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use chrono::NaiveDateTime;
+
+use super::fields::ApiRequest;
+use super::ops::{self, Ctx, INVALID_USER};
+use super::resume::{self, Mode, Resumed};
+use super::wire::Reply;
+use crate::auth::login::{self as svc, LoginLookup};
+use crate::auth::password;
+use crate::auth::principal::AuthUser;
+use crate::db::{run_db, run_db_read};
+use crate::error::AppError;
+use crate::models::audit::{audit, AuditSource};
+use crate::models::lockout;
+use crate::models::user::User;
+use crate::session::CamcopsSession;
+use crate::state::AppState;
+
+/// A reply and the session it carries (`None`: id 0 and an empty token, nothing saved).
+pub struct Outcome {
+    /// The operation's reply.
+    pub reply: Reply,
+    /// Saved session id and plaintext token.
+    pub session: Option<(i32, String)>,
+}
+
+impl Outcome {
+    pub(super) fn sessionless(reply: Reply) -> Outcome {
+        Outcome {
+            reply,
+            session: None,
+        }
+    }
+
+    pub(super) fn with(reply: Reply, s: &CamcopsSession) -> Outcome {
+        let session = s.id.map(|id| (id, s.token.clone()));
+        Outcome { reply, session }
+    }
+}
+
+/// Handles one validated request.
+pub async fn handle(state: &AppState, req: ApiRequest, ip: String) -> Result<Outcome, AppError> {
+    let now = state.clock.now();
+    let req = Arc::new(req);
+    let ip = Arc::new(ip);
+    let presented = req.session_id.is_some_and(|id| id > 0) && !req.session_token.is_empty();
+    let mut anon_session = None;
+    if presented {
+        // Usually nothing needs writing: a read-only unit (no write lock on SQLite). When the
+        // activity time is due, another username must be logged out or the operation writes,
+        // the same steps run again in a read-write unit.
+        let mut resolved = None;
+        if !ops::writes(&req.operation) {
+            let (r, i, policy) = (req.clone(), ip.clone(), state.policy);
+            resolved = run_db_read(&state.pool, move |conn| {
+                Ok(resume::resume(conn, &policy, &r, &i, now, Mode::ReadOnly)?)
+            })
+            .await?;
+        }
+        if resolved.is_none() {
+            let (r, i, policy) = (req.clone(), ip.clone(), state.policy);
+            resolved = run_db(&state.pool, move |conn| {
+                Ok(resume::resume(conn, &policy, &r, &i, now, Mode::ReadWrite)?)
+            })
+            .await?;
+        }
+        match resolved {
+            Some(Resumed::Done(out)) => return Ok(out),
+            Some(Resumed::Continue(s)) => anon_session = s,
+            None => {}
+        }
+    }
+    match (&req.username, req.password.is_empty()) {
+        (Some(_), false) => authenticate(state, req, ip, anon_session, now).await,
+        _ => anonymous(state, req, ip, anon_session, now).await,
+    }
+}
+
+/// No login attempted: operations open to anyone run; their successful replies get an
+/// anonymous API session (the presented one, or a new row) so the id is real. Everything
+/// else replies without a session and writes nothing.
+async fn anonymous(
+    state: &AppState,
+    req: Arc<ApiRequest>,
+    ip: Arc<String>,
+    session: Option<CamcopsSession>,
+    now: NaiveDateTime,
+) -> Result<Outcome, AppError> {
+    if !ops::is_anyone_op(&req.operation) {
+        return Ok(Outcome::sessionless(ops::without_user(&req.operation)));
+    }
+    run_db(&state.pool, move |conn| {
+        let ctx = Ctx {
+            req: &req,
+            user: None,
+            now,
+            ip: &ip,
+        };
+        let reply = ops::run(conn, &ctx)?;
+        if !reply.success {
+            return Ok(Outcome::sessionless(reply));
+        }
+        let mut s = session.unwrap_or_else(|| {
+            let mut s = CamcopsSession::new_unsaved(&ip, now);
+            s.mark_api();
+            s
+        });
+        s.ensure_saved(conn)?;
+        Ok(Outcome::with(reply, &s))
+    })
+    .await
+}
+
+/// Username and password: lockout check and lookup (read-only unit), bcrypt (blocking
+/// thread, no transaction open), then the failure or the login and the operation (one unit).
+async fn authenticate(
+    state: &AppState,
+    req: Arc<ApiRequest>,
+    ip: Arc<String>,
+    session: Option<CamcopsSession>,
+    now: NaiveDateTime,
+) -> Result<Outcome, AppError> {
+    let username = req.username.clone().unwrap_or_default();
+    let found: LoginLookup = {
+        let name = username.clone();
+        run_db_read(&state.pool, move |conn| Ok(svc::lookup(conn, &name, now)?)).await?
+    };
+    if let Some(until) = found.locked_until {
+        log::warn!(
+            "API login refused for locked account {username} from {ip} (locked until {until} UTC)"
+        );
+        return Ok(Outcome::sessionless(Reply::error(INVALID_USER)));
+    }
+    let (ok, upgraded) = check_password(state, &req, found.user.as_ref()).await?;
+    let user = match (ok, found.user) {
+        (true, Some(u)) => u,
+        _ => {
+            let (threshold, inc) = (
+                state.settings.lockout_threshold,
+                state.settings.lockout_duration_increment_minutes,
+            );
+            let (name, i) = (username.clone(), ip.clone());
+            run_db(&state.pool, move |conn| {
+                svc::record_failure(conn, &name, now, threshold, inc, AuditSource::Tablet, &i)?;
+                Ok(())
+            })
+            .await?;
+            log::warn!("API login failed for user {username} from {ip}");
+            return Ok(Outcome::sessionless(Reply::error(INVALID_USER)));
+        }
+    };
+    let out = run_db(&state.pool, move |conn| {
+        let mut s = session.unwrap_or_else(|| CamcopsSession::new_unsaved(&ip, now));
+        s.mark_api();
+        let device_id =
+            crate::models::device::Device::find_by_name(conn, &req.device)?.map(|d| d.id);
+        lockout::clear_failures(conn, &user.user.username)?;
+        if let Some(h) = upgraded.as_deref() {
+            User::upgrade_hash(conn, user.id(), h)?;
+        }
+        s.login(conn, user.id(), now)?;
+        audit(
+            conn,
+            now,
+            AuditSource::Tablet,
+            Some(&ip),
+            Some(user.id()),
+            device_id,
+            "Login",
+        )?;
+        let ctx = Ctx {
+            req: &req,
+            user: Some(&user),
+            now,
+            ip: &ip,
+        };
+        let reply = ops::run(conn, &ctx)?;
+        Ok(Outcome::with(reply, &s))
+    })
+    .await?;
+    log::info!(
+        "API login: user {username} (session {:?})",
+        out.session.as_ref().map(|s| s.0)
+    );
+    Ok(out)
+}
+
+/// bcrypt on a blocking thread; an unknown user still costs one hash. Returns whether the
+/// password matched and, if the stored hash is weaker than `BCRYPT_COST`, a stronger one.
+async fn check_password(
+    state: &AppState,
+    req: &ApiRequest,
+    user: Option<&AuthUser>,
+) -> Result<(bool, Option<String>), AppError> {
+    let cost = state.settings.bcrypt_cost;
+    let counter = state.bcrypt_verifications.clone();
+    let stored = user.map(|u| u.user.hashedpw.clone());
+    let pw = req.password.clone();
+    let r = web::block(move || -> anyhow::Result<(bool, Option<String>)> {
+        match stored {
+            Some(h) => {
+                let ok = password::verify(&pw, &h, &counter);
+                let upgraded = if ok && password::needs_upgrade(&h, cost) {
+                    Some(password::hash(&pw, cost)?)
+                } else {
+                    None
+                };
+                Ok((ok, upgraded))
+            }
+            None => {
+                password::dummy_verify(&pw, cost, &counter);
+                Ok((false, None))
+            }
+        }
+    })
+    .await??;
+    Ok(r)
+}
