@@ -115,12 +115,7 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
-    let pool = pool.clone();
-    web::block(move || {
-        let mut conn = pool.get()?;
-        transaction(&mut conn, f)
-    })
-    .await?
+    run_db_conn(pool, move |conn| transaction(conn, f)).await
 }
 
 /// Like [`run_db`] but for read-only work: a plain (deferred) transaction, so that on SQLite
@@ -130,13 +125,7 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
-    let pool = pool.clone();
-    web::block(move || {
-        let mut pooled = pool.get()?;
-        let conn: &mut DbConnection = &mut pooled;
-        conn.transaction(f)
-    })
-    .await?
+    run_db_conn(pool, move |conn| conn.transaction(f)).await
 }
 
 /// Runs one unit of database work off the async workers on one pooled connection, without an

@@ -202,42 +202,44 @@ impl FromRequest for HappyUser {
 #[derive(Clone)]
 pub struct GroupAdmin(pub LoggedIn);
 
+/// A happy superuser.
+#[derive(Clone)]
+pub struct Superuser(pub LoggedIn);
+
+/// A happy user who also passes `allowed`, else 403.
+fn happy_and(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    allowed: fn(&AuthUser) -> bool,
+) -> LocalFuture<LoggedIn> {
+    let fut = LoggedIn::from_request(req, payload);
+    let req = req.clone();
+    Box::pin(async move {
+        let li = happy(&req, fut.await?)?;
+        if allowed(&li.user) {
+            Ok(li)
+        } else {
+            Err(AppError::Forbidden)
+        }
+    })
+}
+
 impl FromRequest for GroupAdmin {
     type Error = AppError;
     type Future = LocalFuture<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let fut = LoggedIn::from_request(req, payload);
-        let req = req.clone();
-        Box::pin(async move {
-            let li = happy(&req, fut.await?)?;
-            if li.user.authorized_as_groupadmin() {
-                Ok(GroupAdmin(li))
-            } else {
-                Err(AppError::Forbidden)
-            }
-        })
+        let fut = happy_and(req, payload, AuthUser::authorized_as_groupadmin);
+        Box::pin(async move { fut.await.map(GroupAdmin) })
     }
 }
-
-/// A happy superuser.
-#[derive(Clone)]
-pub struct Superuser(pub LoggedIn);
 
 impl FromRequest for Superuser {
     type Error = AppError;
     type Future = LocalFuture<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let fut = LoggedIn::from_request(req, payload);
-        let req = req.clone();
-        Box::pin(async move {
-            let li = happy(&req, fut.await?)?;
-            if li.user.is_superuser() {
-                Ok(Superuser(li))
-            } else {
-                Err(AppError::Forbidden)
-            }
-        })
+        let fut = happy_and(req, payload, AuthUser::is_superuser);
+        Box::pin(async move { fut.await.map(Superuser) })
     }
 }
