@@ -110,9 +110,11 @@ impl DbUrl {
             "sqlite" => Backend::Sqlite,
             "postgres" | "postgresql" => Backend::Postgres,
             "mysql" | "mariadb" => Backend::Mysql,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown database URL scheme '{other}://'; use sqlite://, postgres:// or mysql://"
-            )),
+            ))
+            }
         };
         let mut notice = driver.as_ref().map(|d| {
             format!("DB_URL: SQLAlchemy driver '+{d}' ignored; using diesel's {backend} driver")

@@ -5,6 +5,7 @@
 mod account_pages;
 mod admin_pages;
 mod api;
+mod health;
 mod helpers;
 mod migrations;
 mod session_http;
