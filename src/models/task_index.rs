@@ -371,6 +371,34 @@ impl<L, S> ValidGrouping<()> for InSubquery<L, S> {
     type IsAggregate = is_aggregate::Never;
 }
 
+/// A column that SQLite must not use an index for when the flag is set: rendered `+col`, which
+/// leaves the value alone but hides the column from the planner. The task list uses it to make
+/// SQLite walk the `when_created_utc` index (newest first) when many rows match, instead of
+/// collecting every match through another index and sorting them all.
+#[derive(Debug, Clone, Copy, QueryId)]
+struct NoIndex<C>(C, bool);
+
+impl<C: Expression> Expression for NoIndex<C> {
+    type SqlType = C::SqlType;
+}
+
+impl<DB: diesel::backend::Backend, C: QueryFragment<DB>> QueryFragment<DB> for NoIndex<C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        if self.1 {
+            out.push_sql("+");
+        }
+        self.0.walk_ast(out)
+    }
+}
+
+impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for NoIndex<C> {}
+
+impl<C: SelectableExpression<QS>, QS> SelectableExpression<QS> for NoIndex<C> {}
+
+impl<C: ValidGrouping<()>> ValidGrouping<()> for NoIndex<C> {
+    type IsAggregate = C::IsAggregate;
+}
+
 type TaskQuery = _task_index::BoxedQuery<'static, MultiBackend>;
 
 /// The task types the filter allows: `None` = every type, `Some(empty)` = none.
@@ -398,34 +426,45 @@ fn permitted_types(filter: &TaskFilter) -> Option<Vec<String>> {
 }
 
 /// `_task_index` restricted by visibility and filter; `None` when nothing can match.
-fn filtered_query(backend: Backend, vis: &Visibility, filter: &TaskFilter) -> Option<TaskQuery> {
+fn filtered_query(
+    backend: Backend,
+    vis: &Visibility,
+    filter: &TaskFilter,
+    hint: bool,
+) -> Option<TaskQuery> {
     use _task_index::dsl as t;
+    // With `hint`, SQLite may use no index but the one on `when_created_utc` (see NoIndex).
+    let h = hint && backend == Backend::Sqlite;
 
     if vis.sees_nothing() || filter.dates_inconsistent() {
         return None;
     }
     let mut q = _task_index::table.into_boxed::<MultiBackend>();
     if !vis.all_groups {
-        q = q.filter(t::group_id.eq_any(vis.group_ids.clone()));
+        q = q.filter(NoIndex(t::group_id, h).eq_any(vis.group_ids.clone()));
     }
     if let Some(types) = permitted_types(filter) {
         if types.is_empty() {
             return None;
         }
-        q = q.filter(t::task_table_name.eq_any(types));
+        q = q.filter(NoIndex(t::task_table_name, h).eq_any(types));
     }
     if filter.tasks_with_patient_only.unwrap_or(false) {
-        q = q.filter(t::patient_pk.is_not_null());
+        q = q.filter(NoIndex(t::patient_pk, h).is_not_null());
     }
     if !filter.any_specific_patient_filtering() {
         match &vis.unfiltered {
             UnfilteredPatients::All => {}
-            UnfilteredPatients::AnonymousOnly => q = q.filter(t::patient_pk.is_null()),
+            UnfilteredPatients::AnonymousOnly => q = q.filter(NoIndex(t::patient_pk, h).is_null()),
             UnfilteredPatients::AnonymousAndGroups(g) if g.is_empty() => {
-                q = q.filter(t::patient_pk.is_null())
+                q = q.filter(NoIndex(t::patient_pk, h).is_null())
             }
             UnfilteredPatients::AnonymousAndGroups(g) => {
-                q = q.filter(t::patient_pk.is_null().or(t::group_id.eq_any(g.clone())))
+                q = q.filter(
+                    NoIndex(t::patient_pk, h)
+                        .is_null()
+                        .or(NoIndex(t::group_id, h).eq_any(g.clone())),
+                )
             }
         }
     }
@@ -461,7 +500,7 @@ fn filtered_query(backend: Backend, vis: &Visibility, filter: &TaskFilter) -> Op
         if let Some(s) = sex {
             p = p.filter(upper(patient::sex).eq(upper(s.to_owned())));
         }
-        q = q.filter(InSubquery(t::patient_pk, p));
+        q = q.filter(InSubquery(NoIndex(t::patient_pk, h), p));
     }
     if !filter.idnum_criteria.is_empty() {
         let mut ids = _idnum_index::table
@@ -477,16 +516,16 @@ fn filtered_query(backend: Backend, vis: &Visibility, filter: &TaskFilter) -> Op
                 ids.or_filter(c)
             };
         }
-        q = q.filter(InSubquery(t::patient_pk, ids));
+        q = q.filter(InSubquery(NoIndex(t::patient_pk, h), ids));
     }
     if !filter.device_ids.is_empty() {
-        q = q.filter(t::device_id.eq_any(filter.device_ids.clone()));
+        q = q.filter(NoIndex(t::device_id, h).eq_any(filter.device_ids.clone()));
     }
     if !filter.adding_user_ids.is_empty() {
-        q = q.filter(t::adding_user_id.eq_any(filter.adding_user_ids.clone()));
+        q = q.filter(NoIndex(t::adding_user_id, h).eq_any(filter.adding_user_ids.clone()));
     }
     if !filter.group_ids.is_empty() {
-        q = q.filter(t::group_id.eq_any(filter.group_ids.clone()));
+        q = q.filter(NoIndex(t::group_id, h).eq_any(filter.group_ids.clone()));
     }
     if let Some(start) = filter.start_utc() {
         q = q.filter(t::when_created_utc.ge(start));
@@ -495,7 +534,7 @@ fn filtered_query(backend: Backend, vis: &Visibility, filter: &TaskFilter) -> Op
         q = q.filter(t::when_created_utc.lt(end));
     }
     if filter.complete_only.unwrap_or(false) {
-        q = q.filter(t::task_is_complete.eq(true));
+        q = q.filter(NoIndex(t::task_is_complete, h).eq(true));
     }
     Some(q)
 }
@@ -592,6 +631,73 @@ fn load_details(conn: &mut DbConnection, keys: &[i32]) -> QueryResult<Vec<TaskRo
     Ok(rows)
 }
 
+/// `ORDER BY` of the task list: newest first, ties by upload batch, then by key.
+macro_rules! newest_first {
+    () => {
+        (
+            _task_index::when_created_utc.desc(),
+            _task_index::when_added_batch_utc.desc(),
+            _task_index::index_entry_pk.desc(),
+        )
+    };
+}
+
+/// The keys of rows `offset..offset + per_page` in list order. `matching` is the count, a lower
+/// bound when `capped`.
+///
+/// With few matches (`end × table rows > matches²`, `end` being the last row needed) they are
+/// collected through the most selective index and sorted, in one statement.
+///
+/// When matches are common (that inequality fails, or the count was capped) the page is found
+/// by walking the creation-time index newest first, in two steps: the creation time of the
+/// last row needed (`ORDER BY when_created_utc DESC OFFSET end-1 LIMIT 1`, served by the
+/// index), then the full order over the rows created at or after it only. SQLite serves the
+/// one-column order from its index but not the full one (it then sorts far more than a page:
+/// over 300 ms on a million rows), and left to itself it often collects every match through a
+/// less useful index and sorts them all; the other criteria are hidden from its planner for
+/// the walk (see [`NoIndex`]).
+fn page_keys(
+    conn: &mut DbConnection,
+    vis: &Visibility,
+    filter: &TaskFilter,
+    (matching, capped): (i64, bool),
+    offset: i64,
+    per_page: i64,
+) -> QueryResult<Vec<i32>> {
+    use _task_index::dsl as t;
+    let backend = conn.backend();
+    let end = offset + per_page;
+    let walk = capped || {
+        // The largest key approximates the table's size at the cost of one index probe.
+        let table_rows = t::_task_index
+            .select(diesel::dsl::max(t::index_entry_pk))
+            .first::<Option<i32>>(conn)?
+            .map_or(0, i64::from);
+        i128::from(end) * i128::from(table_rows) <= i128::from(matching) * i128::from(matching)
+    };
+    let cutoff = match filtered_query(backend, vis, filter, walk) {
+        Some(q) if walk => q
+            .select(t::when_created_utc)
+            .order(t::when_created_utc.desc())
+            .offset(end - 1)
+            .limit(1)
+            .first::<NaiveDateTime>(conn)
+            .optional()?,
+        _ => None,
+    };
+    let Some(mut q) = filtered_query(backend, vis, filter, cutoff.is_some()) else {
+        return Ok(Vec::new());
+    };
+    if let Some(c) = cutoff {
+        q = q.filter(t::when_created_utc.ge(c));
+    }
+    q.select(t::index_entry_pk)
+        .order(newest_first!())
+        .limit(per_page)
+        .offset(offset)
+        .load(conn)
+}
+
 /// One page of the tasks `vis` may see that match `filter`, newest first
 /// (`when_created_utc DESC, when_added_batch_utc DESC, index_entry_pk DESC`).
 ///
@@ -610,7 +716,7 @@ pub fn query_tasks(
     let per_page = per_page.clamp(1, MAX_PER_PAGE);
     let text_filter_not_applied = !filter.text_contents.is_empty();
     let backend = conn.backend();
-    let Some(count_query) = filtered_query(backend, vis, filter) else {
+    let Some(count_query) = filtered_query(backend, vis, filter, false) else {
         return Ok(TaskPage::empty(per_page, text_filter_not_applied));
     };
     let mut page = page.max(1);
@@ -630,19 +736,15 @@ pub fn query_tasks(
     if total_is_exact {
         page = page.min((total + per_page - 1) / per_page);
     }
-    let Some(keys_query) = filtered_query(backend, vis, filter) else {
-        return Ok(TaskPage::empty(per_page, text_filter_not_applied));
-    };
-    let keys: Vec<i32> = keys_query
-        .select(_task_index::index_entry_pk)
-        .order((
-            _task_index::when_created_utc.desc(),
-            _task_index::when_added_batch_utc.desc(),
-            _task_index::index_entry_pk.desc(),
-        ))
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-        .load(conn)?;
+    let offset = (page - 1) * per_page;
+    let keys = page_keys(
+        conn,
+        vis,
+        filter,
+        (total, !total_is_exact),
+        offset,
+        per_page,
+    )?;
     let rows = load_details(conn, &keys)?;
     Ok(TaskPage {
         rows,
