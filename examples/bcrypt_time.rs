@@ -4,7 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 fn main() {
-    let cost: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(12);
+    let cost: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(12);
     let n = 5;
     let start = std::time::Instant::now();
     for _ in 0..n {

@@ -19,7 +19,8 @@ impl Clock {
 
     /// Now, as naive UTC (how the database stores times), to the microsecond.
     pub fn now(&self) -> NaiveDateTime {
-        let now = Utc::now().naive_utc() + Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed));
+        let now =
+            Utc::now().naive_utc() + Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed));
         // Microsecond precision: what PostgreSQL and MariaDB DATETIME(6) keep.
         now.with_nanosecond_trunc()
     }

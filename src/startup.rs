@@ -36,8 +36,12 @@ pub struct Application {
 impl Application {
     /// Builds the pool from the settings and binds as `[server]` says.
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
-        let pool = build_pool(&settings.db_url, settings.db_pool_size, POOL_CHECKOUT_TIMEOUT)
-            .with_context(|| format!("cannot connect to the {} database", settings.db_url.backend))?;
+        let pool = build_pool(
+            &settings.db_url,
+            settings.db_pool_size,
+            POOL_CHECKOUT_TIMEOUT,
+        )
+        .with_context(|| format!("cannot connect to the {} database", settings.db_url.backend))?;
         {
             let mut conn = pool.get().context("database connection")?;
             if has_pending_migrations(&mut conn)? {
@@ -114,9 +118,9 @@ impl Application {
                 let uds: Option<std::path::PathBuf> = None;
                 if let Some(path) = uds {
                     #[cfg(unix)]
-                    let server = server
-                        .bind_uds(&path)
-                        .with_context(|| format!("cannot listen on Unix socket {}", path.display()))?;
+                    let server = server.bind_uds(&path).with_context(|| {
+                        format!("cannot listen on Unix socket {}", path.display())
+                    })?;
                     (server, 0)
                 } else if let (Some(cert), Some(key)) =
                     (&settings.ssl_certificate, &settings.ssl_private_key)
@@ -125,13 +129,21 @@ impl Application {
                     let server = server
                         .bind_rustls_0_23(addr, tls)
                         .with_context(|| format!("cannot listen on {place}"))?;
-                    let port = server.addrs().first().map(|a| a.port()).unwrap_or(settings.port);
+                    let port = server
+                        .addrs()
+                        .first()
+                        .map(|a| a.port())
+                        .unwrap_or(settings.port);
                     (server, port)
                 } else {
                     let server = server
                         .bind(addr)
                         .with_context(|| format!("cannot listen on {place}"))?;
-                    let port = server.addrs().first().map(|a| a.port()).unwrap_or(settings.port);
+                    let port = server
+                        .addrs()
+                        .first()
+                        .map(|a| a.port())
+                        .unwrap_or(settings.port);
                     (server, port)
                 }
             }

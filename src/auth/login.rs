@@ -42,7 +42,11 @@ pub struct LoginLookup {
 }
 
 /// Reads lockout state and the user for `username`.
-pub fn lookup(conn: &mut DbConnection, username: &str, now: NaiveDateTime) -> QueryResult<LoginLookup> {
+pub fn lookup(
+    conn: &mut DbConnection,
+    username: &str,
+    now: NaiveDateTime,
+) -> QueryResult<LoginLookup> {
     let locked_until = lockout::locked_until(conn, username, now)?;
     let user = match User::find_by_username(conn, username)? {
         Some(u) => AuthUser::load(conn, u.id)?,
@@ -61,7 +65,15 @@ pub fn record_failure(
     source: AuditSource,
     remote_addr: &str,
 ) -> QueryResult<lockout::FailureOutcome> {
-    audit(conn, now, source, Some(remote_addr), None, None, &format!("Failed login as user: {username}"))?;
+    audit(
+        conn,
+        now,
+        source,
+        Some(remote_addr),
+        None,
+        None,
+        &format!("Failed login as user: {username}"),
+    )?;
     let outcome = lockout::record_failure(conn, username, now, threshold, increment_minutes)?;
     if let Some(minutes) = outcome.locked_for_minutes {
         audit(
@@ -112,7 +124,15 @@ pub fn complete_web_login(
     }
     session.form_state.finish();
     session.login(conn, user.id, now)?;
-    audit(conn, now, AuditSource::Webviewer, Some(remote_addr), Some(user.id), None, "Login")?;
+    audit(
+        conn,
+        now,
+        AuditSource::Webviewer,
+        Some(remote_addr),
+        Some(user.id),
+        None,
+        "Login",
+    )?;
     Ok(())
 }
 

@@ -6,7 +6,12 @@ use totp_rs::{Algorithm, Secret, TOTP};
 
 /// A fresh random base32 secret (32 characters, as pyotp's `random_base32`).
 pub fn new_secret() -> String {
-    Secret::generate_secret().to_encoded().to_string().chars().take(32).collect()
+    Secret::generate_secret()
+        .to_encoded()
+        .to_string()
+        .chars()
+        .take(32)
+        .collect()
 }
 
 fn totp(secret_b32: &str) -> Option<TOTP> {

@@ -102,20 +102,33 @@ mod tests {
     #[test]
     fn camcops_2a_hashes_verify() {
         // A py-bcrypt style $2a$ hash at cost 6 (as the original stores) verifies.
-        let h = hash("monkeybusiness", 6).unwrap().replacen("$2b$", "$2a$", 1);
+        let h = hash("monkeybusiness", 6)
+            .unwrap()
+            .replacen("$2b$", "$2a$", 1);
         let c = AtomicU64::new(0);
         assert!(verify("monkeybusiness", &h, &c));
     }
 
     #[test]
     fn new_password_rules() {
-        assert_eq!(validate_new_password("   ", None).unwrap_err(), "Passwords can't be blank");
-        assert!(validate_new_password("short", None).unwrap_err().contains("shorter than 10"));
-        assert!(validate_new_password("qwertyuiop", None).unwrap_err().contains("too commonly"));
-        assert!(validate_new_password("Password123", None).unwrap_err().contains("too commonly"));
-        assert!(validate_new_password("monkeybusiness", Some("monkeybusiness"))
+        assert_eq!(
+            validate_new_password("   ", None).unwrap_err(),
+            "Passwords can't be blank"
+        );
+        assert!(validate_new_password("short", None)
             .unwrap_err()
-            .contains("differ"));
+            .contains("shorter than 10"));
+        assert!(validate_new_password("qwertyuiop", None)
+            .unwrap_err()
+            .contains("too commonly"));
+        assert!(validate_new_password("Password123", None)
+            .unwrap_err()
+            .contains("too commonly"));
+        assert!(
+            validate_new_password("monkeybusiness", Some("monkeybusiness"))
+                .unwrap_err()
+                .contains("differ")
+        );
         assert!(validate_new_password("plum-tractor-violin-42", None).is_ok());
     }
 }

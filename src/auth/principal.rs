@@ -149,7 +149,10 @@ impl AuthUser {
 
     /// Ids of groups the user may see: own groups plus those they can see; None = all
     /// (superuser).
-    pub fn ids_of_groups_user_may_see(&self, conn: &mut DbConnection) -> QueryResult<Option<Vec<i32>>> {
+    pub fn ids_of_groups_user_may_see(
+        &self,
+        conn: &mut DbConnection,
+    ) -> QueryResult<Option<Vec<i32>>> {
         if self.is_superuser() {
             return Ok(None);
         }
@@ -166,7 +169,8 @@ impl AuthUser {
         if self.is_superuser() {
             return true;
         }
-        if other.is_superuser() || other.user.username == crate::models::user::USER_NAME_FOR_SYSTEM {
+        if other.is_superuser() || other.user.username == crate::models::user::USER_NAME_FOR_SYSTEM
+        {
             return false;
         }
         let mine = self.groupadmin_group_ids();
@@ -212,10 +216,8 @@ mod tests {
     }
 
     fn settings(methods: Vec<MfaMethod>) -> Settings {
-        let mut s = Settings::with_defaults(
-            crate::db::DbUrl::parse("x.sqlite").unwrap(),
-            "x".repeat(40),
-        );
+        let mut s =
+            Settings::with_defaults(crate::db::DbUrl::parse("x.sqlite").unwrap(), "x".repeat(40));
         s.mfa_methods = methods;
         s
     }
@@ -232,7 +234,10 @@ mod tests {
         u.user.must_change_password = Some(true);
         assert_eq!(u.state(&s), UserState::MustChangePassword);
         u.user.must_change_password = Some(false);
-        assert_eq!(u.state(&settings(vec![MfaMethod::HotpEmail])), UserState::MustSetMfa);
+        assert_eq!(
+            u.state(&settings(vec![MfaMethod::HotpEmail])),
+            UserState::MustSetMfa
+        );
         u.memberships[0].may_use_webviewer = Some(false);
         assert_eq!(u.state(&s), UserState::NoWebviewer);
         assert!(!u.authorized_as_groupadmin());

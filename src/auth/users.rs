@@ -12,14 +12,27 @@ use crate::session::model::end_user_sessions;
 
 /// Creates `username` as a superuser with `hash`, or, if the user exists, makes them a
 /// superuser and sets the password. Returns (user id, created?).
-pub fn make_superuser(conn: &mut DbConnection, username: &str, hash: &str, now: NaiveDateTime) -> QueryResult<(i32, bool)> {
+pub fn make_superuser(
+    conn: &mut DbConnection,
+    username: &str,
+    hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<(i32, bool)> {
     use crate::db::schema::_security_users as u;
     use diesel::prelude::*;
     if let Some(existing) = User::find_by_username(conn, username)? {
         diesel::update(u::table.find(existing.id))
             .set(u::superuser.eq(Some(true)))
             .execute(conn)?;
-        set_password(conn, existing.id, username, hash, now, None, AuditSource::Console)?;
+        set_password(
+            conn,
+            existing.id,
+            username,
+            hash,
+            now,
+            None,
+            AuditSource::Console,
+        )?;
         return Ok((existing.id, false));
     }
     let id = User::insert(
@@ -39,7 +52,15 @@ pub fn make_superuser(conn: &mut DbConnection, username: &str, hash: &str, now: 
             auto_generated: false,
         },
     )?;
-    audit(conn, now, AuditSource::Console, None, Some(id), None, &format!("SUPERUSER CREATED: {username}"))?;
+    audit(
+        conn,
+        now,
+        AuditSource::Console,
+        None,
+        Some(id),
+        None,
+        &format!("SUPERUSER CREATED: {username}"),
+    )?;
     Ok((id, true))
 }
 
@@ -56,23 +77,58 @@ pub fn set_password(
 ) -> QueryResult<usize> {
     User::set_password_hash(conn, user_id, hash, now)?;
     let ended = end_user_sessions(conn, user_id, keep_session)?;
-    audit(conn, now, source, None, Some(user_id), None, &format!("Password changed for user {username}"))?;
+    audit(
+        conn,
+        now,
+        source,
+        None,
+        Some(user_id),
+        None,
+        &format!("Password changed for user {username}"),
+    )?;
     Ok(ended)
 }
 
 /// `reset_password`: sets the password and unlocks the account. None if no such user.
-pub fn reset_password(conn: &mut DbConnection, username: &str, hash: &str, now: NaiveDateTime) -> QueryResult<Option<usize>> {
+pub fn reset_password(
+    conn: &mut DbConnection,
+    username: &str,
+    hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<usize>> {
     let Some(user) = User::find_by_username(conn, username)? else {
         return Ok(None);
     };
-    let ended = set_password(conn, user.id, username, hash, now, None, AuditSource::Console)?;
+    let ended = set_password(
+        conn,
+        user.id,
+        username,
+        hash,
+        now,
+        None,
+        AuditSource::Console,
+    )?;
     lockout::enable_user(conn, username)?;
     Ok(Some(ended))
 }
 
 /// `enable_user`: deletes the username's lockouts and failures and audits it.
-pub fn enable_user(conn: &mut DbConnection, username: &str, now: NaiveDateTime, source: AuditSource, by_user: Option<i32>) -> QueryResult<usize> {
+pub fn enable_user(
+    conn: &mut DbConnection,
+    username: &str,
+    now: NaiveDateTime,
+    source: AuditSource,
+    by_user: Option<i32>,
+) -> QueryResult<usize> {
     let n = lockout::enable_user(conn, username)?;
-    audit(conn, now, source, None, by_user, None, &format!("User {username} re-enabled"))?;
+    audit(
+        conn,
+        now,
+        source,
+        None,
+        by_user,
+        None,
+        &format!("User {username} re-enabled"),
+    )?;
     Ok(n)
 }

@@ -74,7 +74,11 @@ impl Group {
     }
 
     /// Lets `group_id` see `can_see_group_id`.
-    pub fn add_can_see(conn: &mut DbConnection, group_id: i32, can_see_group_id: i32) -> QueryResult<usize> {
+    pub fn add_can_see(
+        conn: &mut DbConnection,
+        group_id: i32,
+        can_see_group_id: i32,
+    ) -> QueryResult<usize> {
         diesel::insert_into(_security_group_group::table)
             .values((
                 _security_group_group::group_id.eq(group_id),

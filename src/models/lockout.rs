@@ -5,7 +5,9 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::dsl::{exists, max, not};
 use diesel::prelude::*;
 
-use crate::db::schema::{_security_account_lockouts as lk, _security_login_failures as lf, _security_users};
+use crate::db::schema::{
+    _security_account_lockouts as lk, _security_login_failures as lf, _security_users,
+};
 use crate::db::DbConnection;
 
 /// What recording a failure did.
@@ -39,7 +41,10 @@ pub fn record_failure(
     if k >= 1 && r == 0 {
         let minutes = k * increment_minutes;
         diesel::insert_into(lk::table)
-            .values((lk::username.eq(username), lk::locked_until.eq(now + Duration::minutes(minutes))))
+            .values((
+                lk::username.eq(username),
+                lk::locked_until.eq(now + Duration::minutes(minutes)),
+            ))
             .execute(conn)?;
         locked_for_minutes = Some(minutes);
     }
@@ -50,7 +55,11 @@ pub fn record_failure(
 }
 
 /// The end of the username's current lockout, if locked at `now`.
-pub fn locked_until(conn: &mut DbConnection, username: &str, now: NaiveDateTime) -> QueryResult<Option<NaiveDateTime>> {
+pub fn locked_until(
+    conn: &mut DbConnection,
+    username: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<NaiveDateTime>> {
     lk::table
         .filter(lk::username.eq(username))
         .filter(lk::locked_until.gt(now))
@@ -73,7 +82,10 @@ pub fn locked_until_many(
 }
 
 /// Stored failures of each of `usernames` that has any (admin page).
-pub fn failure_counts(conn: &mut DbConnection, usernames: &[String]) -> QueryResult<Vec<(String, i64)>> {
+pub fn failure_counts(
+    conn: &mut DbConnection,
+    usernames: &[String],
+) -> QueryResult<Vec<(String, i64)>> {
     lf::table
         .filter(lf::username.eq_any(usernames))
         .group_by(lf::username)
@@ -83,7 +95,10 @@ pub fn failure_counts(conn: &mut DbConnection, usernames: &[String]) -> QueryRes
 
 /// Number of stored failures for the username.
 pub fn failure_count(conn: &mut DbConnection, username: &str) -> QueryResult<i64> {
-    lf::table.filter(lf::username.eq(username)).count().get_result(conn)
+    lf::table
+        .filter(lf::username.eq(username))
+        .count()
+        .get_result(conn)
 }
 
 /// Clears the username's failures (successful login).

@@ -34,7 +34,10 @@ pub fn set_last_dummy_clearance(conn: &mut DbConnection, now: NaiveDateTime) -> 
         .execute(conn)?;
     if n == 0 {
         diesel::insert_into(ss::table)
-            .values((ss::id.eq(1), ss::last_dummy_login_failure_clearance_at_utc.eq(Some(now))))
+            .values((
+                ss::id.eq(1),
+                ss::last_dummy_login_failure_clearance_at_utc.eq(Some(now)),
+            ))
             .execute(conn)?;
     }
     Ok(())

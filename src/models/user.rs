@@ -204,7 +204,11 @@ impl User {
     }
 
     /// Records a successful web login.
-    pub fn set_last_login(conn: &mut DbConnection, id: i32, now: NaiveDateTime) -> QueryResult<usize> {
+    pub fn set_last_login(
+        conn: &mut DbConnection,
+        id: i32,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
         diesel::update(_security_users::table.find(id))
             .set(_security_users::last_login_at_utc.eq(Some(now)))
             .execute(conn)

@@ -15,5 +15,7 @@ pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, AppErro
             .map_err(|e| AppError::ServiceUnavailable(format!("health check: {e}")))
     })
     .await?;
-    Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n"))
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n"))
 }

@@ -18,16 +18,22 @@ struct MainMenu {
 }
 
 /// `GET /`.
-pub async fn main_menu(state: web::Data<AppState>, HappyUser(li): HappyUser) -> Result<HttpResponse, AppError> {
-    let now = chrono::DateTime::<chrono::Utc>::from_naive_utc_and_offset(state.clock.now(), chrono::Utc)
-        .with_timezone(&chrono::Local)
-        .format("%d %b %Y, %H:%M:%S %z")
-        .to_string();
+pub async fn main_menu(
+    state: web::Data<AppState>,
+    HappyUser(li): HappyUser,
+) -> Result<HttpResponse, AppError> {
+    let now =
+        chrono::DateTime::<chrono::Utc>::from_naive_utc_and_offset(state.clock.now(), chrono::Utc)
+            .with_timezone(&chrono::Local)
+            .format("%d %b %Y, %H:%M:%S %z")
+            .to_string();
     let page = MainMenu {
         ctx: PageCtx::new(&li.cs),
         groupadmin: li.user.authorized_as_groupadmin(),
         superuser: li.user.is_superuser(),
         now,
     };
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page.render()?))
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
 }

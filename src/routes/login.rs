@@ -56,7 +56,9 @@ struct TokenPage<'a> {
 }
 
 fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body)
 }
 
 fn autocomplete(state: &AppState) -> &'static str {
@@ -89,7 +91,12 @@ pub async fn login_form(
 }
 
 /// A failure: flash (danger), wizard finished, 303 back to the login page.
-async fn fail(state: &AppState, cs: &CurrentSession, redirect_url: &str, message: &str) -> Result<HttpResponse, AppError> {
+async fn fail(
+    state: &AppState,
+    cs: &CurrentSession,
+    redirect_url: &str,
+    message: &str,
+) -> Result<HttpResponse, AppError> {
     let mut session = cs.session.clone();
     if session.id.is_some() {
         session.form_state.finish();
@@ -97,7 +104,10 @@ async fn fail(state: &AppState, cs: &CurrentSession, redirect_url: &str, message
     }
     cs.cookie.flash("danger", message);
     Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", format!("/login?redirect_url={}", url_encode(redirect_url))))
+        .insert_header((
+            "Location",
+            format!("/login?redirect_url={}", url_encode(redirect_url)),
+        ))
         .finish())
 }
 
@@ -127,7 +137,11 @@ async fn password_step(
         let page = LoginPage {
             ctx: PageCtx::new(&cs),
             redirect_url: &redirect_url,
-            username: if form.username.chars().count() <= 191 { &form.username } else { "" },
+            username: if form.username.chars().count() <= 191 {
+                &form.username
+            } else {
+                ""
+            },
             error: Some(error),
             autocomplete: autocomplete(&state),
         };
@@ -147,7 +161,10 @@ async fn password_step(
     }
     let now = state.clock.now();
     let username = form.username.clone();
-    let found = run_db_read(&state.pool, move |conn| Ok(svc::lookup(conn, &username, now)?)).await?;
+    let found = run_db_read(&state.pool, move |conn| {
+        Ok(svc::lookup(conn, &username, now)?)
+    })
+    .await?;
     if let Some(until) = found.locked_until {
         return fail(&state, &cs, &redirect_url, &svc::locked_message(until)).await;
     }
@@ -185,7 +202,15 @@ async fn password_step(
             let ip = cs.client_ip.clone();
             let mut session = cs.session.clone();
             run_db(&state.pool, move |conn| {
-                svc::record_failure(conn, &username, now, threshold, inc, AuditSource::Webviewer, &ip)?;
+                svc::record_failure(
+                    conn,
+                    &username,
+                    now,
+                    threshold,
+                    inc,
+                    AuditSource::Webviewer,
+                    &ip,
+                )?;
                 session.logout(conn)?;
                 Ok(())
             })
@@ -230,8 +255,18 @@ async fn mfa_step(
         return fail(&state, &cs, &redirect_url, "Please log in again.").await;
     };
     let timeout = state.settings.mfa_timeout_s;
-    if timeout > 0 && fs.mfa_time.is_some_and(|t| now.and_utc().timestamp() > t + timeout) {
-        return fail(&state, &cs, &redirect_url, "Your code expired. Please try again.").await;
+    if timeout > 0
+        && fs
+            .mfa_time
+            .is_some_and(|t| now.and_utc().timestamp() > t + timeout)
+    {
+        return fail(
+            &state,
+            &cs,
+            &redirect_url,
+            "Your code expired. Please try again.",
+        )
+        .await;
     }
     let user = run_db_read(&state.pool, move |conn| {
         Ok(crate::auth::principal::AuthUser::load(conn, user_id)?)
@@ -241,13 +276,17 @@ async fn mfa_step(
         return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
     };
     let valid = user.user.mfa_method == "totp"
-        && user
-            .user
-            .mfa_secret_key
-            .as_deref()
-            .is_some_and(|s| mfa::verify_totp(s, &form.one_time_password, now.and_utc().timestamp()));
+        && user.user.mfa_secret_key.as_deref().is_some_and(|s| {
+            mfa::verify_totp(s, &form.one_time_password, now.and_utc().timestamp())
+        });
     if !valid || !user.may_use_webviewer() {
-        return fail(&state, &cs, &redirect_url, "You entered an invalid code. Please try again.").await;
+        return fail(
+            &state,
+            &cs,
+            &redirect_url,
+            "You entered an invalid code. Please try again.",
+        )
+        .await;
     }
     let session = cs.session.clone();
     finish_login(&state, &cs, session, user.user, None, &redirect_url).await
@@ -266,7 +305,15 @@ async fn finish_login(
     let ip = cs.client_ip.clone();
     let username = user.username.clone();
     let session = run_db(&state.pool, move |conn| {
-        svc::complete_web_login(conn, &mut session, &user, upgraded.as_deref(), freq, now, &ip)?;
+        svc::complete_web_login(
+            conn,
+            &mut session,
+            &user,
+            upgraded.as_deref(),
+            freq,
+            now,
+            &ip,
+        )?;
         Ok(session)
     })
     .await?;

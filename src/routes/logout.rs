@@ -36,7 +36,9 @@ pub async fn logout_form(li: LoggedIn) -> Result<HttpResponse, AppError> {
     let page = LogoutPage {
         ctx: PageCtx::new(&li.cs),
     };
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page.render()?))
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
 }
 
 /// `POST /logout`: audit "Logout", then user NULL and token "" on the row (§2.8).
@@ -51,12 +53,24 @@ pub async fn log_out(
         let ip = cs.client_ip.clone();
         let mut session = cs.session.clone();
         run_db(&state.pool, move |conn| {
-            audit(conn, now, AuditSource::Webviewer, Some(&ip), Some(user.id()), None, "Logout")?;
+            audit(
+                conn,
+                now,
+                AuditSource::Webviewer,
+                Some(&ip),
+                Some(user.id()),
+                None,
+                "Logout",
+            )?;
             session.logout(conn)?;
             Ok(())
         })
         .await?;
-        log::info!("Logout: user {} from {}", cs.username().unwrap_or(""), cs.client_ip);
+        log::info!(
+            "Logout: user {} from {}",
+            cs.username().unwrap_or(""),
+            cs.client_ip
+        );
     }
     cs.cookie.0.purge();
     let page = LoggedOutPage {

@@ -11,8 +11,8 @@ pub mod login;
 pub mod logout;
 pub mod own_user_info;
 pub mod page;
-pub mod set_filters;
 pub mod server_info;
+pub mod set_filters;
 pub mod static_files;
 pub mod view_tasks;
 
@@ -59,13 +59,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(set_filters::set_filters_form))
                 .route(web::post().to(set_filters::set_filters)),
         )
-        .service(web::resource("/view_all_users").route(web::get().to(admin::users::view_all_users)))
+        .service(
+            web::resource("/view_all_users").route(web::get().to(admin::users::view_all_users)),
+        )
         .service(
             web::resource("/unlock_user")
                 .route(web::get().to(admin::users::unlock_user_get))
                 .route(web::post().to(admin::users::unlock_user)),
         )
-        .service(web::resource("/view_sessions").route(web::get().to(admin::sessions::view_sessions)))
+        .service(
+            web::resource("/view_sessions").route(web::get().to(admin::sessions::view_sessions)),
+        )
         .service(
             web::resource("/end_session")
                 .route(web::get().to(admin::sessions::end_session_get))

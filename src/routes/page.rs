@@ -54,7 +54,10 @@ mod tests {
     #[test]
     fn only_same_site_paths_are_accepted() {
         assert_eq!(safe_redirect(None, "/").unwrap(), "/");
-        assert_eq!(safe_redirect(Some("/view_tasks?page=2"), "/").unwrap(), "/view_tasks?page=2");
+        assert_eq!(
+            safe_redirect(Some("/view_tasks?page=2"), "/").unwrap(),
+            "/view_tasks?page=2"
+        );
         for bad in [
             "https://evil.example/",
             "//evil.example/x",

@@ -119,6 +119,9 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&s.to_column()).unwrap();
         assert_eq!(json.as_object().unwrap().len(), 3);
         assert_eq!(FormState::from_column(Some(&s.to_column())), s);
-        assert_eq!(FormState::from_column(Some("not json")), FormState::default());
+        assert_eq!(
+            FormState::from_column(Some("not json")),
+            FormState::default()
+        );
     }
 }
