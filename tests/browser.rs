@@ -77,6 +77,8 @@ fn tbody_rows(html: &str) -> Vec<&str> {
 #[actix_web::test]
 #[ignore = "needs chromium and chromedriver; .ci/run runs it with --ignored"]
 async fn browser_login_filter_page_size_logout_back() {
+    // fantoccini's rustls client needs a process-wide crypto provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let db = TestDb::new(Backend::Sqlite);
     {
         let mut conn = db.conn();
