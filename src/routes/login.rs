@@ -221,6 +221,17 @@ async fn password_step(
     if !user.may_use_webviewer() {
         return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
     }
+    if matches!(user.user.mfa_method.as_str(), "hotp_email" | "hotp_sms") {
+        // Codes by e-mail or SMS are not sent by this server: never fall back to the
+        // password alone for an account that has a second factor.
+        return fail(
+            &state,
+            &cs,
+            &redirect_url,
+            "Your account uses a multi-factor method (codes by e-mail or SMS) that this server does not offer. Ask an administrator to switch it to an authenticator app or to reset it.",
+        )
+        .await;
+    }
     let mut session = cs.session.clone();
     if user.user.mfa_method == "totp" && user.user.mfa_secret_key.is_some() {
         // Second step: the user id stays server-side in form_state.

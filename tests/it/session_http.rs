@@ -246,3 +246,21 @@ fn base64_of(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
 }
+
+backend_test! {
+    /// An account with an e-mail/SMS code method (not offered here) never logs in with the
+    /// password alone.
+    async fn hotp_accounts_do_not_fall_back_to_password_only(db) {
+        let app = TestApp::spawn_with(db, |s| {
+            s.mfa_methods = vec![camcops_web::config::MfaMethod::NoMfa, camcops_web::config::MfaMethod::HotpEmail]
+        })
+        .await;
+        let uid = app.create_user("ivy", "correct horse battery");
+        camcops_web::models::user::User::set_mfa(&mut app.conn(), uid, "hotp_email", Some("JBSWY3DPEHPK3PXP"), 0).unwrap();
+        let r = app.login("ivy", "correct horse battery").await;
+        assert_eq!(location(&r), "/login?redirect_url=%2F");
+        assert!(app.get("/login").await.text().await.unwrap().contains("does not offer"));
+        assert_eq!(app.get("/").await.status(), 303);
+        assert_eq!(count_sessions(&mut app.conn()), 0);
+    }
+}
