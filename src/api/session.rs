@@ -205,23 +205,8 @@ async fn check_password(
     let counter = state.bcrypt_verifications.clone();
     let stored = user.map(|u| u.user.hashedpw.clone());
     let pw = req.password.clone();
-    let r = web::block(move || -> anyhow::Result<(bool, Option<String>)> {
-        match stored {
-            Some(h) => {
-                let ok = password::verify(&pw, &h, &counter);
-                let upgraded = if ok && password::needs_upgrade(&h, cost) {
-                    Some(password::hash(&pw, cost)?)
-                } else {
-                    None
-                };
-                Ok((ok, upgraded))
-            }
-            None => {
-                password::dummy_verify(&pw, cost, &counter);
-                Ok((false, None))
-            }
-        }
-    })
-    .await??;
+    let r =
+        web::block(move || password::check_login_password(&pw, stored.as_deref(), cost, &counter))
+            .await??;
     Ok(r)
 }

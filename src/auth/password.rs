@@ -32,6 +32,32 @@ pub fn dummy_verify(password: &str, cost: u32, counter: &AtomicU64) {
     let _ = verify(password, dummy, counter);
 }
 
+/// A login's password check (blocking: call it inside `web::block`): verifies against the
+/// stored hash, or spends a dummy verification for an unknown user (no timing oracle). On
+/// success with a hash weaker than `cost`, also returns a new hash at `cost`.
+pub fn check_login_password(
+    password: &str,
+    stored: Option<&str>,
+    cost: u32,
+    counter: &AtomicU64,
+) -> anyhow::Result<(bool, Option<String>)> {
+    match stored {
+        Some(h) => {
+            let ok = verify(password, h, counter);
+            let upgraded = if ok && needs_upgrade(h, cost) {
+                Some(hash(password, cost)?)
+            } else {
+                None
+            };
+            Ok((ok, upgraded))
+        }
+        None => {
+            dummy_verify(password, cost, counter);
+            Ok((false, None))
+        }
+    }
+}
+
 /// The cost a bcrypt hash was made with.
 pub fn hash_cost(hashed: &str) -> Option<u32> {
     let mut parts = hashed.split('$');

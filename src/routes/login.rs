@@ -173,24 +173,9 @@ async fn password_step(
     let counter = state.bcrypt_verifications.clone();
     let stored = found.user.as_ref().map(|u| u.user.hashedpw.clone());
     let pw = form.password.clone();
-    let (ok, upgraded) = web::block(move || -> anyhow::Result<(bool, Option<String>)> {
-        match stored {
-            Some(h) => {
-                let ok = password::verify(&pw, &h, &counter);
-                let upgraded = if ok && password::needs_upgrade(&h, cost) {
-                    Some(password::hash(&pw, cost)?)
-                } else {
-                    None
-                };
-                Ok((ok, upgraded))
-            }
-            None => {
-                password::dummy_verify(&pw, cost, &counter);
-                Ok((false, None))
-            }
-        }
-    })
-    .await??;
+    let (ok, upgraded) =
+        web::block(move || password::check_login_password(&pw, stored.as_deref(), cost, &counter))
+            .await??;
     let user = match (ok, found.user) {
         (true, Some(u)) => u,
         _ => {
