@@ -50,6 +50,9 @@ enum Cmd {
         /// Print the SQL and the query plan of each variant.
         #[arg(long)]
         explain: bool,
+        /// SQL to run on the connection first (e.g. a PRAGMA).
+        #[arg(long)]
+        setup: Option<String>,
     },
     /// Time and explain literal SQL statements (no binds).
     Sql { db_url: String, sql: Vec<String> },
@@ -208,9 +211,14 @@ struct CountRow {
     n: i64,
 }
 
-/// Renders diesel's debug bind list entries as SQL literals for `EXPLAIN` (benchmark only).
+/// Renders one entry of diesel's debug bind list as an SQL literal for `EXPLAIN` on
+/// PostgreSQL (benchmark only: strings, numbers, booleans, timestamps and arrays of them).
 fn literal(bind: &str) -> String {
     let b = bind.trim();
+    if let Some(inner) = b.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        let items: Vec<String> = split_top(inner).iter().map(|i| literal(i)).collect();
+        return format!("ARRAY[{}]", items.join(","));
+    }
     if let Some(s) = b.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
         return format!("'{}'", s.replace('\'', "''"));
     }
@@ -220,24 +228,36 @@ fn literal(bind: &str) -> String {
     b.to_owned()
 }
 
-fn split_binds(list: &str) -> Vec<String> {
-    let inner = list.trim().trim_start_matches('[').trim_end_matches(']');
+/// Splits at commas outside strings and brackets.
+fn split_top(inner: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let (mut cur, mut in_str) = (String::new(), false);
+    let (mut cur, mut in_str, mut depth) = (String::new(), false, 0);
     for c in inner.chars() {
         match c {
-            '"' => {
-                in_str = !in_str;
-                cur.push(c);
+            '"' => in_str = !in_str,
+            '[' if !in_str => depth += 1,
+            ']' if !in_str => depth -= 1,
+            ',' if !in_str && depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
             }
-            ',' if !in_str => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
+            _ => {}
         }
+        cur.push(c);
     }
     if !cur.trim().is_empty() {
         out.push(cur);
     }
     out
+}
+
+fn split_binds(list: &str) -> Vec<String> {
+    let list = list.trim();
+    let inner = list
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(list);
+    split_top(inner)
 }
 
 fn explain(conn: &mut DbConnection, statements: &[String]) -> anyhow::Result<()> {
@@ -278,8 +298,16 @@ fn explain(conn: &mut DbConnection, statements: &[String]) -> anyhow::Result<()>
     Ok(())
 }
 
-fn run_queries(url: &str, runs: usize, show_plans: bool) -> anyhow::Result<()> {
+fn run_queries(
+    url: &str,
+    runs: usize,
+    show_plans: bool,
+    setup: Option<&str>,
+) -> anyhow::Result<()> {
     let mut conn = open(url)?;
+    if let Some(sql) = setup {
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, sql)?;
+    }
     let captured: Arc<Mutex<Vec<String>>> = Arc::default();
     let sink = captured.clone();
     let variants = variants(&mut conn)?;
@@ -416,7 +444,8 @@ fn main() -> anyhow::Result<()> {
             db_url,
             runs,
             explain,
-        } => run_queries(&db_url, runs, explain)?,
+            setup,
+        } => run_queries(&db_url, runs, explain, setup.as_deref())?,
         Cmd::Sql { db_url, sql } => {
             let mut conn = open(&db_url)?;
             for s in sql {

@@ -110,37 +110,22 @@ fn bar(show: bool, len: u64, what: &'static str) -> ProgressBar {
     bar
 }
 
-/// Adds demo data ending now; see [`seed_demo_data_at`].
-pub fn seed_demo_data(conn: &mut DbConnection, opts: &DemoOptions) -> anyhow::Result<DemoReport> {
-    seed_demo_data_at(conn, opts, Utc::now().naive_utc())
+/// SQLite page cache while loading (negative: KiB).
+const LOAD_CACHE_KIB: i64 = -131_072;
+
+#[derive(QueryableByName)]
+struct CacheSize {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    cache_size: i64,
 }
 
-/// Adds demo data whose task dates span the two years up to `now`. Fails, adding nothing, if
-/// a demo group or user already exists. Staff rows are written in one transaction, patients,
-/// ID numbers and tasks in transactions of a few thousand rows; an error part-way leaves the
-/// rows already written. Ends with `ANALYZE` (SQLite, PostgreSQL) for the query planner.
-pub fn seed_demo_data_at(
+/// Patients, their ID numbers and the tasks; returns how many of each were written.
+fn load(
     conn: &mut DbConnection,
     opts: &DemoOptions,
     now: NaiveDateTime,
-) -> anyhow::Result<DemoReport> {
-    let started = Instant::now();
-    let now = now.trunc_subsecs(0);
-    if !(4..=31).contains(&opts.bcrypt_cost) {
-        anyhow::bail!("bcrypt cost must be between 4 and 31");
-    }
-    if opts.patients > MAX_PATIENTS {
-        anyhow::bail!("at most {MAX_PATIENTS} demo patients");
-    }
-    staff::check_absent(conn)?;
-
-    let password = Alphanumeric.sample_string(&mut OsRng, 16);
-    let hashes = staff::USERS
-        .iter()
-        .map(|_| bcrypt::hash(&password, opts.bcrypt_cost))
-        .collect::<Result<Vec<_>, _>>()?;
-    let ids = staff::create_staff(conn, &hashes, now)?;
-
+    ids: &staff::StaffIds,
+) -> anyhow::Result<(u64, u64, u64)> {
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let pbar = bar(opts.progress, u64::from(opts.patients), "patients");
     let patients = generate::insert_patients(
@@ -171,9 +156,66 @@ pub fn seed_demo_data_at(
     };
     let tasks = generate::insert_tasks(conn, &mut rng, opts.tasks, &ctx, now, &tbar)?;
     tbar.finish_and_clear();
+    Ok((patients.len() as u64, idnums, tasks))
+}
+
+/// Adds demo data ending now; see [`seed_demo_data_at`].
+pub fn seed_demo_data(conn: &mut DbConnection, opts: &DemoOptions) -> anyhow::Result<DemoReport> {
+    seed_demo_data_at(conn, opts, Utc::now().naive_utc())
+}
+
+/// Adds demo data whose task dates span the two years up to `now`. Fails, adding nothing, if
+/// a demo group or user already exists. Staff rows are written in one transaction, patients,
+/// ID numbers and tasks in transactions of a few thousand rows; an error part-way leaves the
+/// rows already written. Ends with `ANALYZE` (SQLite) or `VACUUM ANALYZE` (PostgreSQL) of the
+/// loaded tables, for the query planner.
+pub fn seed_demo_data_at(
+    conn: &mut DbConnection,
+    opts: &DemoOptions,
+    now: NaiveDateTime,
+) -> anyhow::Result<DemoReport> {
+    let started = Instant::now();
+    let now = now.trunc_subsecs(0);
+    if !(4..=31).contains(&opts.bcrypt_cost) {
+        anyhow::bail!("bcrypt cost must be between 4 and 31");
+    }
+    if opts.patients > MAX_PATIENTS {
+        anyhow::bail!("at most {MAX_PATIENTS} demo patients");
+    }
+    staff::check_absent(conn)?;
+
+    let password = Alphanumeric.sample_string(&mut OsRng, 16);
+    let hashes = staff::USERS
+        .iter()
+        .map(|_| bcrypt::hash(&password, opts.bcrypt_cost))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ids = staff::create_staff(conn, &hashes, now)?;
+
+    // A bigger SQLite page cache while loading: the task index's indexes are updated at
+    // scattered places, and the default 2 MB cache makes every insert re-read pages.
+    let sqlite_cache = match conn.backend() {
+        Backend::Sqlite => {
+            let previous = diesel::sql_query("PRAGMA cache_size")
+                .get_result::<CacheSize>(conn)?
+                .cache_size;
+            conn.batch_execute(&format!("PRAGMA cache_size = {LOAD_CACHE_KIB}"))?;
+            Some(previous)
+        }
+        _ => None,
+    };
+    let loaded = load(conn, opts, now, &ids);
+    if let Some(previous) = sqlite_cache {
+        conn.batch_execute(&format!("PRAGMA cache_size = {previous}"))?;
+    }
+    let (patients, idnums, tasks) = loaded?;
 
     match conn.backend() {
-        Backend::Sqlite | Backend::Postgres => conn.batch_execute("ANALYZE")?,
+        Backend::Sqlite => conn.batch_execute("ANALYZE")?,
+        // VACUUM also sets the visibility map, which index-only scans (the task list's counts)
+        // need; on a live server autovacuum does this after bulk inserts.
+        Backend::Postgres => {
+            conn.batch_execute("VACUUM ANALYZE patient, _idnum_index, _task_index")?
+        }
         // InnoDB keeps persistent statistics up to date by itself.
         Backend::Mysql => {}
     }
@@ -187,7 +229,7 @@ pub fn seed_demo_data_at(
         group_names: staff::GROUPS.iter().map(|g| g.0.to_owned()).collect(),
         devices: ids.devices.len(),
         idnum_definitions_added: ids.idnum_definitions_added,
-        patients: patients.len() as u64,
+        patients,
         idnums,
         tasks,
         elapsed: started.elapsed(),
