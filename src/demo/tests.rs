@@ -172,6 +172,11 @@ fn seeding_is_deterministic_for_a_seed() {
     assert!(a.0 != c.0 && a.2 != c.2, "different seed, same data");
 }
 
+/// (key, created, added, group, complete)
+type Row = (i32, NaiveDateTime, NaiveDateTime, i32, bool);
+/// Which rows a filter keeps.
+type Keep = Box<dyn Fn(&Row) -> bool>;
+
 #[test]
 fn count_is_capped_and_deep_pages_clamp() {
     let (_dir, mut conn) = temp_db();
@@ -206,6 +211,54 @@ fn count_is_capped_and_deep_pages_clamp() {
     assert!(!near.total_is_exact);
     assert_eq!(near.page, 402);
     assert!(near.has_next());
+
+    // Pages agree with a full sort done here, on both the index-walking path (many matches)
+    // and the sorted path (few), for a few filters.
+    let rows: Vec<Row> = _task_index::table
+        .select((
+            _task_index::index_entry_pk,
+            _task_index::when_created_utc,
+            _task_index::when_added_batch_utc,
+            _task_index::group_id,
+            _task_index::task_is_complete,
+        ))
+        .load(&mut conn)
+        .unwrap();
+    let filters: [(TaskFilter, Keep); 3] = [
+        (TaskFilter::default(), Box::new(|_| true)),
+        (
+            TaskFilter {
+                group_ids: vec![2],
+                complete_only: Some(true),
+                ..TaskFilter::default()
+            },
+            Box::new(|r| r.3 == 2 && r.4),
+        ),
+        (
+            TaskFilter {
+                group_ids: vec![4],
+                complete_only: Some(false),
+                ..TaskFilter::default()
+            },
+            Box::new(|r| r.3 == 4),
+        ),
+    ];
+    for (filter, keep) in &filters {
+        let mut want: Vec<_> = rows.iter().filter(|r| keep(r)).collect();
+        want.sort_by_key(|r| std::cmp::Reverse((r.1, r.2, r.0)));
+        for (page, per_page) in [(1, 25), (2, 25), (7, 100), (40, 25), (3, 1)] {
+            let got = query_tasks(&mut conn, &all, filter, page, per_page).unwrap();
+            let start = usize::try_from((got.page - 1) * per_page).unwrap();
+            let expect: Vec<i32> = want
+                .iter()
+                .skip(start)
+                .take(usize::try_from(per_page).unwrap())
+                .map(|r| r.0)
+                .collect();
+            let keys: Vec<i32> = got.rows.iter().map(|r| r.index_entry_pk).collect();
+            assert_eq!(keys, expect, "{filter:?} page {page}");
+        }
+    }
 }
 
 #[test]

@@ -7,9 +7,9 @@
 //!    [`COUNT_CAP`] + 1 and at least one row past the requested page, so the page number can be
 //!    clamped when the total is small and the count stops early when it is large ("more than
 //!    10,000 tasks");
-//! 2. the page's keys from `_task_index` alone (`ORDER BY when_created_utc DESC,
-//!    when_added_batch_utc DESC, index_entry_pk DESC LIMIT/OFFSET`), so skipped rows are
-//!    never joined;
+//! 2. the page's keys from `_task_index` alone, so skipped rows are never joined: with few
+//!    matches in one sorted statement; with many, by walking the `when_created_utc` index
+//!    newest first (see `page_keys`);
 //! 3. the display columns for those keys (patient, device, adding user, group), and the
 //!    patients' ID numbers.
 //!
