@@ -375,8 +375,14 @@ impl<L, S> ValidGrouping<()> for InSubquery<L, S> {
 /// leaves the value alone but hides the column from the planner. The task list uses it to make
 /// SQLite walk the `when_created_utc` index (newest first) when many rows match, instead of
 /// collecting every match through another index and sorting them all.
-#[derive(Debug, Clone, Copy, QueryId)]
+#[derive(Debug, Clone, Copy)]
 struct NoIndex<C>(C, bool);
+
+// The SQL depends on the flag, so no type-based statement caching.
+impl<C> QueryId for NoIndex<C> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
 
 impl<C: Expression> Expression for NoIndex<C> {
     type SqlType = C::SqlType;
