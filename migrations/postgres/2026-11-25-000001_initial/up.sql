@@ -146,6 +146,11 @@ CREATE INDEX ix__task_index_when_created_utc ON _task_index (when_created_utc);
 CREATE INDEX ix__task_index_when_created_iso ON _task_index (when_created_iso);
 CREATE INDEX ix__task_index_group_id ON _task_index (group_id);
 CREATE INDEX ix__task_index_group_created ON _task_index (group_id, when_created_utc);
+-- The list order (newest first) straight from an index; restricted users' counts index-only;
+-- the adding-user filter.
+CREATE INDEX ix__task_index_created_batch ON _task_index (when_created_utc, when_added_batch_utc, index_entry_pk);
+CREATE INDEX ix__task_index_patient_group ON _task_index (patient_pk, group_id);
+CREATE INDEX ix__task_index_adding_user_id ON _task_index (adding_user_id);
 
 CREATE TABLE _task_filters (
     id SERIAL PRIMARY KEY,
