@@ -63,6 +63,19 @@ async fn start_chromedriver() -> (Driver, String) {
     panic!("chromedriver did not start");
 }
 
+/// The page source once `ok` holds for it (a click's navigation may still be in flight).
+async fn source_when(c: &fantoccini::Client, ok: impl Fn(&str) -> bool) -> String {
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = c.source().await.unwrap();
+        if ok(&html) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    html
+}
+
 fn tbody_rows(html: &str) -> Vec<&str> {
     let Some(start) = html.find("<tbody>") else {
         return vec![];
@@ -135,7 +148,7 @@ async fn browser_login_filter_page_size_logout_back() {
         .click()
         .await
         .unwrap();
-    let menu = c.source().await.unwrap();
+    let menu = source_when(&c, |h| h.contains("Logged in as")).await;
     assert!(menu.contains("Logged in as"), "{menu}");
 
     // Set a filter: PHQ-9 tasks only.
@@ -152,6 +165,7 @@ async fn browser_login_filter_page_size_logout_back() {
         .click()
         .await
         .unwrap();
+    source_when(&c, |h| h.contains("Set n/page")).await;
     assert!(c
         .current_url()
         .await
@@ -172,7 +186,7 @@ async fn browser_login_filter_page_size_logout_back() {
         .click()
         .await
         .unwrap();
-    let html = c.source().await.unwrap();
+    let html = source_when(&c, |h| tbody_rows(h).len() == 10).await;
     let rows = tbody_rows(&html);
     assert_eq!(rows.len(), 10, "ten rows per page");
     assert!(
@@ -192,9 +206,10 @@ async fn browser_login_filter_page_size_logout_back() {
         .click()
         .await
         .unwrap();
-    assert!(c.source().await.unwrap().contains("You have logged out."));
+    let out = source_when(&c, |h| h.contains("You have logged out.")).await;
+    assert!(out.contains("You have logged out."));
     c.back().await.unwrap();
-    let after = c.source().await.unwrap();
+    let after = source_when(&c, |h| h.contains("Log in to CamCOPS")).await;
     assert!(
         tbody_rows(&after).is_empty(),
         "going back must not show task rows"
