@@ -372,3 +372,56 @@ backend_test! {
         }
     }
 }
+
+backend_test! {
+    /// Unsaved sessions: touching writes nothing; saving settings or a filter first writes the
+    /// row; saving twice keeps one id.
+    fn unsaved_session_writes_only_when_needed(db) {
+        let mut conn = db.conn();
+        let mut s = CamcopsSession::new_unsaved("192.0.2.1", t0());
+        assert!(!transaction(&mut conn, |c| Ok(s.touch(c, t0())?)).unwrap());
+        assert_eq!(crate::helpers::count_sessions(&mut conn), 0);
+        transaction(&mut conn, |c| Ok(s.set_number_to_view(c, 10)?)).unwrap();
+        let id = s.id.unwrap();
+        assert_eq!(transaction(&mut conn, |c| Ok(s.ensure_saved(c)?)).unwrap(), id);
+        let mut f = CamcopsSession::new_unsaved("192.0.2.1", t0());
+        transaction(&mut conn, |c| Ok(f.get_task_filter_id(c)?)).unwrap();
+        assert!(f.id.is_some());
+        assert_eq!(crate::helpers::count_sessions(&mut conn), 2);
+        let n: Option<i32> = sess::table.find(id).select(sess::number_to_view).first(&mut conn).unwrap();
+        assert_eq!(n, Some(10));
+    }
+
+    /// A login on a row that was logged out meanwhile starts a fresh row (never revives it).
+    fn login_on_a_row_logged_out_meanwhile_makes_a_new_row(db) {
+        let mut conn = db.conn();
+        let u = make_user(&mut conn, "pat");
+        let mut s = CamcopsSession::new_unsaved("192.0.2.1", t0());
+        transaction(&mut conn, |c| Ok(s.ensure_saved(c)?)).unwrap();
+        let old_id = s.id.unwrap();
+        let mut other = s.clone();
+        transaction(&mut conn, |c| Ok(other.logout(c)?)).unwrap();
+        transaction(&mut conn, |c| Ok(s.login(c, u, t0())?)).unwrap();
+        assert_ne!(s.id, Some(old_id));
+        let (tok, uid): (Option<String>, Option<i32>) =
+            sess::table.find(old_id).select((sess::token, sess::user_id)).first(&mut conn).unwrap();
+        assert_eq!((tok.as_deref(), uid), (Some(""), None));
+        assert_eq!(resolve(&mut conn, &policy(), &s, "192.0.2.1", t0()).session.user_id, Some(u));
+    }
+
+    /// Failures of unknown usernames are cleared at most once a week.
+    fn dummy_failures_are_cleared_weekly(db) {
+        let mut conn = db.conn();
+        make_user(&mut conn, "real");
+        camcops_web::models::lockout::record_failure(&mut conn, "ghost", t0(), 10, 10).unwrap();
+        camcops_web::models::lockout::record_failure(&mut conn, "real", t0(), 10, 10).unwrap();
+        let r = housekeeping::run(&mut conn, &policy(), t0()).unwrap();
+        assert_eq!(r.dummy_failures, 1);
+        camcops_web::models::lockout::record_failure(&mut conn, "ghost", t0(), 10, 10).unwrap();
+        let r = housekeeping::run(&mut conn, &policy(), t0() + Duration::days(6)).unwrap();
+        assert_eq!(r.dummy_failures, 0, "not yet a week");
+        let r = housekeeping::run(&mut conn, &policy(), t0() + Duration::days(7)).unwrap();
+        assert_eq!(r.dummy_failures, 1);
+        assert_eq!(camcops_web::models::lockout::failure_count(&mut conn, "real").unwrap(), 1);
+    }
+}
