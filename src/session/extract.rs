@@ -16,7 +16,6 @@ use crate::auth::principal::{AuthUser, UserState};
 use crate::db::{run_db_conn, transaction};
 use crate::error::AppError;
 use crate::state::AppState;
-use diesel::Connection;
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
 
@@ -82,17 +81,15 @@ impl CurrentSession {
         let (session, user, miss) = if presented {
             let policy = state.policy;
             let ip2 = ip.clone();
-            // One unit on one connection: a read transaction for the lookup and the user, then,
-            // only when the coalesced activity write is due, a short write transaction.
+            // One unit on one connection: the lookup and the user's rows as plain reads (no
+            // BEGIN/COMMIT round trips; each is a primary-key or indexed lookup), then, only
+            // when the coalesced activity write is due, a short write transaction.
             run_db_conn(&state.pool, move |conn| {
-                let (mut r, user) = conn.transaction(|conn| {
-                    let r = CamcopsSession::lookup(conn, &policy, id, &token, &ip2, now)?;
-                    let user = match r.session.user_id {
-                        Some(uid) => AuthUser::load(conn, uid)?,
-                        None => None,
-                    };
-                    Ok::<_, AppError>((r, user))
-                })?;
+                let mut r = CamcopsSession::lookup(conn, &policy, id, &token, &ip2, now)?;
+                let user = match r.session.user_id {
+                    Some(uid) => AuthUser::load(conn, uid)?,
+                    None => None,
+                };
                 if r.touched {
                     r.touched = transaction(conn, |conn| Ok(r.session.touch(conn, now)?))?;
                 }
