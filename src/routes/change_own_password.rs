@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::page::PageCtx;
+use super::page::{see_other, PageCtx};
 use crate::auth::principal::AuthUser;
 use crate::auth::{mfa, password, users};
 use crate::db::run_db;
@@ -137,9 +137,7 @@ async fn fail(
     fs.finish();
     save(state, li, fs).await?;
     li.cs.cookie.flash("danger", message);
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", FAILURE_URL))
-        .finish())
+    Ok(see_other(FAILURE_URL))
 }
 
 /// `GET /change_own_password`: starts the wizard at its first step.
@@ -264,7 +262,5 @@ async fn change_step(
         li.cs.client_ip
     );
     li.cs.cookie.flash("success", CHANGED);
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/"))
-        .finish())
+    Ok(see_other("/"))
 }

@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::own_user_info::mfa_description;
-use super::page::PageCtx;
+use super::page::{see_other, PageCtx};
 use crate::auth::mfa;
 use crate::config::MfaMethod;
 use crate::db::run_db;
@@ -188,9 +188,7 @@ async fn store(
     })
     .await?;
     li.cs.cookie.flash("success", message);
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/"))
-        .finish())
+    Ok(see_other("/"))
 }
 
 /// `GET /edit_own_user_mfa`: the choice of method (restarts the wizard).

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::page::{safe_redirect, PageCtx};
+use super::page::{safe_redirect, see_other, PageCtx};
 use crate::auth::login::{self as svc, GENERIC_FAILURE};
 use crate::auth::{mfa, password};
 use crate::db::{run_db, run_db_read};
@@ -316,7 +316,5 @@ async fn finish_login(
     log::info!("Login: user {username} from {}", cs.client_ip);
     cs.remember(&session);
     cs.cookie.rotate_csrf();
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", redirect_url))
-        .finish())
+    Ok(see_other(redirect_url))
 }

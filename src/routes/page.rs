@@ -1,6 +1,8 @@
 //! What every page template shares (user bar, CSRF token, flash messages), and the
 //! `redirect_url` rule: same-site relative paths only.
 
+use actix_web::HttpResponse;
+
 use crate::error::AppError;
 use crate::session::cookie::Flash;
 use crate::session::extract::CurrentSession;
@@ -24,6 +26,13 @@ impl PageCtx {
             flashes: cs.cookie.take_flashes(),
         }
     }
+}
+
+/// 303 to `location` (a path on this site).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", location))
+        .finish()
 }
 
 /// Validates a `redirect_url`: a same-site absolute path ("/..."), not "//host" or "/\host",

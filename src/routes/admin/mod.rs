@@ -42,12 +42,7 @@ pub fn local_time(t: NaiveDateTime) -> String {
         .to_string()
 }
 
-/// 303 to `location`.
-pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header(("Location", location))
-        .finish()
-}
+pub use super::page::see_other;
 
 /// `GET` on a POST-only action: a 405 page with `Allow: POST` that points to the page with the
 /// button. (The original acted on GET; that side effect is gone.)
