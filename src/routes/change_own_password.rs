@@ -168,10 +168,7 @@ pub async fn change_own_password(
 ) -> Result<HttpResponse, AppError> {
     li.cs.check_csrf(&form.csrf_token)?;
     let mut fs = li.cs.session.form_state.clone();
-    fs.enter(ROUTE, false);
-    if fs.finished {
-        fs.enter(ROUTE, true);
-    }
+    fs.resume(ROUTE);
     match effective_step(&fs, &li.user) {
         STEP_MFA => mfa_step(&state, &li, fs, &form).await,
         _ => change_step(&state, &li, fs, &form).await,

@@ -212,10 +212,7 @@ pub async fn edit_own_user_mfa(
 ) -> Result<HttpResponse, AppError> {
     li.cs.check_csrf(&form.csrf_token)?;
     let mut fs = li.cs.session.form_state.clone();
-    fs.enter(ROUTE, false);
-    if fs.finished {
-        fs.enter(ROUTE, true);
-    }
+    fs.resume(ROUTE);
     match (fs.step_or(STEP_METHOD), fs.pending_secret.clone()) {
         (STEP_TOTP, Some(secret)) => totp_step(&state, &li, fs, &form, secret).await,
         _ => method_step(&state, &li, fs, &form).await,

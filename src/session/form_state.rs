@@ -52,6 +52,15 @@ impl FormState {
         }
     }
 
+    /// For a wizard's POST: [`enter`](Self::enter) the route, and start afresh if the stored
+    /// state had finished (a POST without state starts at the first step, as the original).
+    pub fn resume(&mut self, route: &str) {
+        self.enter(route, false);
+        if self.finished {
+            self.enter(route, true);
+        }
+    }
+
     /// The current step, or `first` when none is stored.
     pub fn step_or<'a>(&'a self, first: &'a str) -> &'a str {
         self.step.as_deref().unwrap_or(first)

@@ -10,6 +10,12 @@ use crate::config::Settings;
 use crate::db::schema::{_security_webviewer_sessions as sess, _task_filters};
 use crate::db::{last_insert_id, Backend, DbConnection, MultiBackend};
 
+/// The session row filtered by id and token hash.
+type GuardedRow = diesel::dsl::Filter<
+    diesel::dsl::Filter<sess::table, diesel::dsl::Eq<sess::id, i32>>,
+    diesel::dsl::Eq<sess::token, String>,
+>;
+
 /// Default tasks per page when the session has none stored (§2.13).
 pub const DEFAULT_NUMBER_TO_VIEW: i32 = 25;
 
@@ -223,16 +229,12 @@ impl CamcopsSession {
     /// Writes `last_activity_utc = now`, guarded by the token's hash so that a logout (or a
     /// login elsewhere) committed meanwhile wins. Returns whether the row was written.
     pub fn touch(&mut self, conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
-        let Some((id, hash)) = self.guarded() else {
+        let Some(row) = self.guarded_row() else {
             return Ok(false);
         };
-        let n = diesel::update(
-            sess::table
-                .filter(sess::id.eq(id))
-                .filter(sess::token.eq(hash)),
-        )
-        .set(sess::last_activity_utc.eq(Some(now)))
-        .execute(conn)?;
+        let n = diesel::update(row)
+            .set(sess::last_activity_utc.eq(Some(now)))
+            .execute(conn)?;
         if n > 0 {
             self.last_activity_utc = now;
         }
@@ -262,7 +264,17 @@ impl CamcopsSession {
         Ok(id)
     }
 
-    /// The filter matching this saved session's row while its token is still valid.
+    /// This saved session's row, only while its token is still the stored one (so a logout
+    /// committed meanwhile wins over any later write).
+    fn guarded_row(&self) -> Option<GuardedRow> {
+        self.guarded().map(|(id, hash)| {
+            sess::table
+                .filter(sess::id.eq(id))
+                .filter(sess::token.eq(hash))
+        })
+    }
+
+    /// The id and token hash of this saved session.
     fn guarded(&self) -> Option<(i32, String)> {
         self.id.map(|id| (id, hash_token(&self.token)))
     }
@@ -354,14 +366,10 @@ impl CamcopsSession {
             self.ensure_saved(conn)?;
             return Ok(());
         }
-        if let Some((id, hash)) = self.guarded() {
-            diesel::update(
-                sess::table
-                    .filter(sess::id.eq(id))
-                    .filter(sess::token.eq(hash)),
-            )
-            .set(sess::form_state.eq(Some(self.form_state.to_column())))
-            .execute(conn)?;
+        if let Some(row) = self.guarded_row() {
+            diesel::update(row)
+                .set(sess::form_state.eq(Some(self.form_state.to_column())))
+                .execute(conn)?;
         }
         Ok(())
     }
@@ -373,14 +381,10 @@ impl CamcopsSession {
             self.ensure_saved(conn)?;
             return Ok(());
         }
-        if let Some((id, hash)) = self.guarded() {
-            diesel::update(
-                sess::table
-                    .filter(sess::id.eq(id))
-                    .filter(sess::token.eq(hash)),
-            )
-            .set(sess::number_to_view.eq(Some(n)))
-            .execute(conn)?;
+        if let Some(row) = self.guarded_row() {
+            diesel::update(row)
+                .set(sess::number_to_view.eq(Some(n)))
+                .execute(conn)?;
         }
         Ok(())
     }
@@ -405,14 +409,10 @@ impl CamcopsSession {
         self.task_filter_id = Some(fid);
         if self.id.is_none() {
             self.ensure_saved(conn)?;
-        } else if let Some((id, hash)) = self.guarded() {
-            diesel::update(
-                sess::table
-                    .filter(sess::id.eq(id))
-                    .filter(sess::token.eq(hash)),
-            )
-            .set(sess::task_filter_id.eq(Some(fid)))
-            .execute(conn)?;
+        } else if let Some(row) = self.guarded_row() {
+            diesel::update(row)
+                .set(sess::task_filter_id.eq(Some(fid)))
+                .execute(conn)?;
         }
         Ok(fid)
     }
