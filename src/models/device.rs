@@ -65,7 +65,7 @@ impl Device {
         _security_devices::table
             .find(id)
             .select(Device::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 
@@ -74,7 +74,7 @@ impl Device {
         _security_devices::table
             .filter(_security_devices::name.eq(name))
             .select(Device::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 

@@ -61,7 +61,7 @@ impl Group {
         _security_groups::table
             .find(id)
             .select(Group::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 
@@ -161,11 +161,12 @@ pub struct NewMembership {
 impl Membership {
     /// All memberships of a user.
     pub fn for_user(conn: &mut DbConnection, user_id: i32) -> QueryResult<Vec<Membership>> {
-        _security_user_group::table
+        // Run on every authenticated request: on the backend's own connection.
+        crate::on_native_connection!(conn, |c| _security_user_group::table
             .filter(_security_user_group::user_id.eq(user_id))
             .order(_security_user_group::group_id.asc())
             .select(Membership::as_select())
-            .load(conn)
+            .load(c))
     }
 
     /// All memberships of the given users.

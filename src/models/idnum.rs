@@ -55,7 +55,7 @@ impl IdNumDefinition {
         _idnum_definitions::table
             .find(which_idnum)
             .select(IdNumDefinition::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 

@@ -64,7 +64,7 @@ pub fn locked_until(
         .filter(lk::username.eq(username))
         .filter(lk::locked_until.gt(now))
         .select(max(lk::locked_until))
-        .first(conn)
+        .get_result(conn)
 }
 
 /// The end of the current lockout of each of `usernames` that is locked at `now` (admin page).

@@ -70,7 +70,7 @@ impl Patient {
         patient::table
             .find(pk)
             .select(Patient::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 

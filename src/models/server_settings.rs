@@ -11,7 +11,7 @@ pub fn database_title(conn: &mut DbConnection) -> QueryResult<String> {
     Ok(ss::table
         .find(1)
         .select(ss::database_title)
-        .first::<Option<String>>(conn)
+        .get_result::<Option<String>>(conn)
         .optional()?
         .flatten()
         .unwrap_or_else(|| "CamCOPS".into()))
@@ -22,7 +22,7 @@ pub fn last_dummy_clearance(conn: &mut DbConnection) -> QueryResult<Option<Naive
     Ok(ss::table
         .find(1)
         .select(ss::last_dummy_login_failure_clearance_at_utc)
-        .first::<Option<NaiveDateTime>>(conn)
+        .get_result::<Option<NaiveDateTime>>(conn)
         .optional()?
         .flatten())
 }

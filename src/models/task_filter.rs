@@ -218,7 +218,7 @@ impl TaskFilter {
         let row = _task_filters::table
             .find(id)
             .select(TaskFilterRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         Ok(row.as_ref().map(TaskFilter::from_row))
     }

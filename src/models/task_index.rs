@@ -677,7 +677,7 @@ fn page_keys(
         // The largest key approximates the table's size at the cost of one index probe.
         let table_rows = t::_task_index
             .select(diesel::dsl::max(t::index_entry_pk))
-            .first::<Option<i32>>(conn)?
+            .get_result::<Option<i32>>(conn)?
             .map_or(0, i64::from);
         i128::from(end) * i128::from(table_rows) <= i128::from(matching) * i128::from(matching)
     };

@@ -94,11 +94,12 @@ impl User {
 
     /// Finds a user by primary key.
     pub fn find(conn: &mut DbConnection, id: i32) -> QueryResult<Option<User>> {
-        _security_users::table
+        // Run on every authenticated request: on the backend's own connection.
+        crate::on_native_connection!(conn, |c| _security_users::table
             .find(id)
             .select(User::as_select())
-            .first(conn)
-            .optional()
+            .get_result(c)
+            .optional())
     }
 
     /// Finds a user by exact username.
@@ -106,7 +107,7 @@ impl User {
         _security_users::table
             .filter(_security_users::username.eq(username))
             .select(User::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 

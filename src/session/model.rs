@@ -184,11 +184,12 @@ impl CamcopsSession {
             Some(id) if id > 0 && !token.is_empty() => id,
             _ => return Ok(miss(Miss::NoCredentials)),
         };
-        let Some(row) = sess::table
+        // Run on every request with credentials: on the backend's own connection.
+        let Some(row) = crate::on_native_connection!(conn, |c| sess::table
             .find(id)
             .select(SessionRow::as_select())
-            .first(conn)
-            .optional()?
+            .get_result(c)
+            .optional())?
         else {
             return Ok(miss(Miss::NoSuchRow));
         };
@@ -232,9 +233,10 @@ impl CamcopsSession {
         let Some(row) = self.guarded_row() else {
             return Ok(false);
         };
-        let n = diesel::update(row)
+        // Every request when the write interval is 0: on the backend's own connection.
+        let n = crate::on_native_connection!(conn, |c| diesel::update(row)
             .set(sess::last_activity_utc.eq(Some(now)))
-            .execute(conn)?;
+            .execute(c))?;
         if n > 0 {
             self.last_activity_utc = now;
         }
@@ -460,7 +462,7 @@ pub fn find_row(conn: &mut DbConnection, id: i32) -> QueryResult<Option<SessionR
     sess::table
         .find(id)
         .select(SessionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
