@@ -54,11 +54,13 @@ for backend in sqlite postgres; do
       psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $PGDB" >/dev/null
       URL="postgres://postgres@127.0.0.1:5432/$PGDB"
     fi
+    # SQLite works in-process: one connection per core; PostgreSQL waits on a socket: 16.
+    if [ "$backend" = sqlite ]; then POOL=$(nproc); else POOL=16; fi
     CONF=$WORK/bench.conf
     "$BIN" demo-camcops-config --db-url "$URL" \
       | sed -e "s/^SESSION_ACTIVITY_WRITE_INTERVAL_S = .*/SESSION_ACTIVITY_WRITE_INTERVAL_S = $interval/" \
             -e "s/^ALLOW_INSECURE_COOKIES = .*/ALLOW_INSECURE_COOKIES = True/" \
-            -e "s/^PORT = .*/PORT = $PORT/" -e "s/^DB_POOL_SIZE = .*/DB_POOL_SIZE = 16/" > "$CONF"
+            -e "s/^PORT = .*/PORT = $PORT/" -e "s/^DB_POOL_SIZE = .*/DB_POOL_SIZE = $POOL/" > "$CONF"
     "$BIN" --config "$CONF" upgrade-db >/dev/null
     "$BIN" --config "$CONF" make-superuser --username bench --password 'bench-password-42' >/dev/null
     RUST_LOG=warn "$BIN" --config "$CONF" serve & SERVER=$!

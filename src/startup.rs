@@ -64,6 +64,11 @@ impl Application {
         let app_state = state.clone();
         let hsts = settings.tls();
         let app_settings = settings.clone();
+        // See `blocking`: each worker's blocking threads are its share of the pool plus one
+        // hashing slot.
+        let workers = crate::blocking::worker_count();
+        let blocking_threads =
+            crate::blocking::blocking_threads_per_worker(settings.db_pool_size, workers);
         let server = HttpServer::new(move || {
             let mut headers = DefaultHeaders::new()
                 .add((
@@ -103,6 +108,8 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(|| async { Err::<String, _>(AppError::NotFound) }))
         })
+        .workers(workers)
+        .worker_max_blocking_threads(blocking_threads)
         .shutdown_timeout(10);
         let (server, port) = match listener {
             Some(l) => {

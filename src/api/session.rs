@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use actix_web::web;
 use chrono::NaiveDateTime;
 
 use super::fields::ApiRequest;
@@ -17,6 +16,7 @@ use super::wire::Reply;
 use crate::auth::login::{self as svc, LoginLookup};
 use crate::auth::password;
 use crate::auth::principal::AuthUser;
+use crate::blocking::run_hashing;
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::audit::{audit, AuditSource};
@@ -206,7 +206,7 @@ async fn check_password(
     let stored = user.map(|u| u.user.hashedpw.clone());
     let pw = req.password.clone();
     let r =
-        web::block(move || password::check_login_password(&pw, stored.as_deref(), cost, &counter))
+        run_hashing(move || password::check_login_password(&pw, stored.as_deref(), cost, &counter))
             .await??;
     Ok(r)
 }

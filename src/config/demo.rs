@@ -52,7 +52,8 @@ pub fn demo_config_text(db_url: &str) -> String {
 # mysql://USER:PASSWORD@HOST:3306/DATABASE (MySQL/MariaDB). An SQLAlchemy URL
 # such as mysql+pymysql://... is accepted and translated.
 # DB_ECHO: log every SQL statement.
-# DB_POOL_SIZE (new in camcops-web): maximum pooled connections, 1-1000.
+# DB_POOL_SIZE (new in camcops-web): maximum pooled connections, 1-1000; database
+#   work runs on as many threads. On SQLite, the number of cores is plenty.
 
 DB_URL = {db_url}
 DB_ECHO = False

@@ -108,22 +108,6 @@ where
     conn.transaction(f)
 }
 
-/// Runs read-only `f` as one snapshot where that is cheap: on SQLite inside a deferred
-/// transaction (one WAL read lock for all of `f`'s statements instead of one per statement,
-/// each of which costs file-lock system calls); on the client/server backends as plain
-/// statements (a BEGIN/COMMIT there costs two round trips). `f` must not write.
-#[allow(irrefutable_let_patterns)] // only one variant when built with SQLite alone
-pub fn read_snapshot<T, F>(conn: &mut DbConnection, f: F) -> Result<T, AppError>
-where
-    F: FnOnce(&mut DbConnection) -> Result<T, AppError>,
-{
-    #[cfg(feature = "sqlite")]
-    if let DbConnection::Sqlite(_) = conn {
-        return conn.transaction(f);
-    }
-    f(conn)
-}
-
 /// Runs one unit of database work off the async workers: checks out one pooled connection,
 /// runs `f` inside one transaction and returns its result. Pool exhaustion becomes a 503.
 pub async fn run_db<T, F>(pool: &DbPool, f: F) -> Result<T, AppError>

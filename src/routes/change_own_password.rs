@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::page::{see_other, PageCtx};
 use crate::auth::principal::AuthUser;
 use crate::auth::{mfa, password, users};
+use crate::blocking::run_hashing;
 use crate::db::run_db;
 use crate::error::AppError;
 use crate::models::audit::AuditSource;
@@ -223,7 +224,7 @@ async fn change_step(
     let (old, new) = (form.old_password.clone(), form.new_password.clone());
     let cost = state.settings.bcrypt_cost;
     let counter = state.bcrypt_verifications.clone();
-    let hashed = web::block(move || -> anyhow::Result<Option<String>> {
+    let hashed = run_hashing(move || -> anyhow::Result<Option<String>> {
         if password::verify(&old, &stored, &counter) {
             Ok(Some(password::hash(&new, cost)?))
         } else {

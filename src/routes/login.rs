@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::page::{safe_redirect, see_other, PageCtx};
 use crate::auth::login::{self as svc, GENERIC_FAILURE};
 use crate::auth::{mfa, password};
+use crate::blocking::run_hashing;
 use crate::db::{run_db, run_db_read};
 use crate::error::{url_encode, AppError};
 use crate::models::audit::AuditSource;
@@ -174,7 +175,7 @@ async fn password_step(
     let stored = found.user.as_ref().map(|u| u.user.hashedpw.clone());
     let pw = form.password.clone();
     let (ok, upgraded) =
-        web::block(move || password::check_login_password(&pw, stored.as_deref(), cost, &counter))
+        run_hashing(move || password::check_login_password(&pw, stored.as_deref(), cost, &counter))
             .await??;
     let user = match (ok, found.user) {
         (true, Some(u)) => u,

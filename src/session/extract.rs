@@ -13,7 +13,7 @@ use super::client_ip::client_ip;
 use super::cookie::CookieData;
 use super::model::{CamcopsSession, Miss};
 use crate::auth::principal::{AuthUser, UserState};
-use crate::db::{read_snapshot, run_db_conn, transaction};
+use crate::db::{run_db_conn, transaction};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -81,18 +81,12 @@ impl CurrentSession {
         let (session, user, miss) = if presented {
             let policy = state.policy;
             let ip2 = ip.clone();
-            // One unit on one connection: the lookup and the user's rows as one read (see
-            // `read_snapshot`; each is a primary-key or indexed lookup), then, only when the
-            // coalesced activity write is due, a short write transaction.
+            // One unit on one connection: the session, its user and their memberships in one
+            // read statement (no BEGIN/COMMIT), then, only when the coalesced activity write
+            // is due, a short write transaction.
             run_db_conn(&state.pool, move |conn| {
-                let (mut r, user) = read_snapshot(conn, |conn| {
-                    let r = CamcopsSession::lookup(conn, &policy, id, &token, &ip2, now)?;
-                    let user = match r.session.user_id {
-                        Some(uid) => AuthUser::load(conn, uid)?,
-                        None => None,
-                    };
-                    Ok((r, user))
-                })?;
+                let (mut r, user) =
+                    CamcopsSession::lookup_with_user(conn, &policy, id, &token, &ip2, now)?;
                 if r.touched {
                     r.touched = transaction(conn, |conn| Ok(r.session.touch(conn, now)?))?;
                 }

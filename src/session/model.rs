@@ -6,15 +6,23 @@ use diesel::prelude::*;
 
 use super::form_state::FormState;
 use super::token::{generate_token, hash_token, token_matches};
+use crate::auth::principal::AuthUser;
 use crate::config::Settings;
 use crate::db::schema::{_security_webviewer_sessions as sess, _task_filters};
 use crate::db::{last_insert_id, Backend, DbConnection, MultiBackend};
+use crate::models::group::Membership;
+use crate::models::user::User;
 
 /// The session row filtered by id and token hash.
 type GuardedRow = diesel::dsl::Filter<
     diesel::dsl::Filter<sess::table, diesel::dsl::Eq<sess::id, i32>>,
     diesel::dsl::Eq<sess::token, String>,
 >;
+
+/// The id to look up: only a positive id that comes with a token.
+fn presented_id(id: Option<i32>, token: &str) -> Option<i32> {
+    id.filter(|&id| id > 0 && !token.is_empty())
+}
 
 /// Default tasks per page when the session has none stored (§2.13).
 pub const DEFAULT_NUMBER_TO_VIEW: i32 = 25;
@@ -175,41 +183,100 @@ impl CamcopsSession {
         client_ip: &str,
         now: NaiveDateTime,
     ) -> QueryResult<Resolved> {
+        let row = match presented_id(id, token) {
+            // Run on every request with credentials: on the backend's own connection.
+            Some(id) => crate::on_native_connection!(conn, |c| sess::table
+                .find(id)
+                .select(SessionRow::as_select())
+                .get_result(c)
+                .optional())?,
+            None => None,
+        };
+        Ok(Self::judge(policy, id, row, token, client_ip, now))
+    }
+
+    /// [`lookup`](Self::lookup) and the logged-in user with their memberships, in one
+    /// statement (the session row left-joined to its user and the user's memberships, one row
+    /// per membership): what every authenticated page view needs. The user is returned only on
+    /// a hit.
+    pub fn lookup_with_user(
+        conn: &mut DbConnection,
+        policy: &SessionPolicy,
+        id: Option<i32>,
+        token: &str,
+        client_ip: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<(Resolved, Option<AuthUser>)> {
+        use crate::db::schema::{_security_user_group as ug, _security_users as users};
+        let rows: Vec<(SessionRow, Option<User>, Option<Membership>)> =
+            match presented_id(id, token) {
+                Some(id) => crate::on_native_connection!(conn, |c| sess::table
+                    .left_join(users::table)
+                    .left_join(ug::table.on(ug::user_id.eq(sess::user_id)))
+                    .filter(sess::id.eq(id))
+                    .select((
+                        SessionRow::as_select(),
+                        Option::<User>::as_select(),
+                        Option::<Membership>::as_select(),
+                    ))
+                    .load(c))?,
+                None => Vec::new(),
+            };
+        let mut rows = rows.into_iter();
+        let Some((row, user, first)) = rows.next() else {
+            return Ok((Self::judge(policy, id, None, token, client_ip, now), None));
+        };
+        let r = Self::judge(policy, id, Some(row), token, client_ip, now);
+        let user = match (&r.miss, user) {
+            (None, Some(user)) => {
+                // Sorted here rather than by the statement (no sorter for a handful of rows).
+                let mut memberships: Vec<Membership> =
+                    first.into_iter().chain(rows.filter_map(|r| r.2)).collect();
+                memberships.sort_by_key(|m| m.group_id);
+                Some(AuthUser { user, memberships })
+            }
+            _ => None,
+        };
+        Ok((r, user))
+    }
+
+    /// The rules of `get_session` (§2.4) applied to the row found for `id` (if any).
+    fn judge(
+        policy: &SessionPolicy,
+        id: Option<i32>,
+        row: Option<SessionRow>,
+        token: &str,
+        client_ip: &str,
+        now: NaiveDateTime,
+    ) -> Resolved {
         let miss = |m| Resolved {
             session: CamcopsSession::new_unsaved(client_ip, now),
             miss: Some(m),
             touched: false,
         };
-        let id = match id {
-            Some(id) if id > 0 && !token.is_empty() => id,
-            _ => return Ok(miss(Miss::NoCredentials)),
-        };
-        // Run on every request with credentials: on the backend's own connection.
-        let Some(row) = crate::on_native_connection!(conn, |c| sess::table
-            .find(id)
-            .select(SessionRow::as_select())
-            .get_result(c)
-            .optional())?
-        else {
-            return Ok(miss(Miss::NoSuchRow));
+        if presented_id(id, token).is_none() {
+            return miss(Miss::NoCredentials);
+        }
+        let Some(row) = row else {
+            return miss(Miss::NoSuchRow);
         };
         if !token_matches(token, row.token.as_deref()) {
-            return Ok(miss(Miss::BadToken));
+            return miss(Miss::BadToken);
         }
         let last = row.last_activity_utc.unwrap_or(row.created_at_utc);
         if last < now - policy.timeout {
-            return Ok(miss(Miss::IdleExpired));
+            return miss(Miss::IdleExpired);
         }
         if let Some(max) = policy.max_lifetime {
             if row.created_at_utc < now - max {
-                return Ok(miss(Miss::LifetimeExpired));
+                return miss(Miss::LifetimeExpired);
             }
         }
         if policy.check_ip && row.ip_address.as_deref().unwrap_or("") != truncate(client_ip, 45) {
-            return Ok(miss(Miss::IpChanged));
+            return miss(Miss::IpChanged);
         }
         let due = policy.write_interval <= Duration::zero() || last < now - policy.write_interval;
-        Ok(Resolved {
+        Resolved {
             session: CamcopsSession {
                 id: Some(row.id),
                 token: token.to_string(),
@@ -224,7 +291,7 @@ impl CamcopsSession {
             },
             miss: None,
             touched: due,
-        })
+        }
     }
 
     /// Writes `last_activity_utc = now`, guarded by the token's hash so that a logout (or a
