@@ -6,7 +6,8 @@
 //! 1. a *capped* count: `SELECT COUNT(*) FROM (SELECT 1 … WHERE … LIMIT n)`, with `n` at least
 //!    [`COUNT_CAP`] + 1 and at least one row past the requested page, so the page number can be
 //!    clamped when the total is small and the count stops early when it is large ("more than
-//!    10,000 tasks");
+//!    1,000 tasks": counting further costs time in proportion and tells a reader nothing a
+//!    pager can use);
 //! 2. the page's keys from `_task_index` alone, so skipped rows are never joined: with few
 //!    matches in one sorted statement; with many, by walking the `when_created_utc` index
 //!    newest first (see `page_keys`);
@@ -38,7 +39,7 @@ use crate::models::task_registry;
 use crate::models::user::User;
 
 /// The count stops after this many matching tasks (then the page says "more than").
-pub const COUNT_CAP: i64 = 10_000;
+pub const COUNT_CAP: i64 = 1_000;
 /// Largest page size accepted; larger requests are cut to this.
 pub const MAX_PER_PAGE: i64 = 1_000;
 
@@ -637,6 +638,10 @@ fn load_details(conn: &mut DbConnection, keys: &[i32]) -> QueryResult<Vec<TaskRo
     Ok(rows)
 }
 
+/// The deepest page end for which the index walk loads the rows before the page (see
+/// `page_keys`).
+const HEAD_WALK_MAX: i64 = 250;
+
 /// `ORDER BY` of the task list: newest first, ties by upload batch, then by key.
 macro_rules! newest_first {
     () => {
@@ -655,13 +660,16 @@ macro_rules! newest_first {
 /// collected through the most selective index and sorted, in one statement.
 ///
 /// When matches are common (that inequality fails, or the count was capped) the page is found
-/// by walking the creation-time index newest first, in two steps: the creation time of the
-/// last row needed (`ORDER BY when_created_utc DESC OFFSET end-1 LIMIT 1`, served by the
-/// index), then the full order over the rows created at or after it only. SQLite serves the
-/// one-column order from its index but not the full one (it then sorts far more than a page:
-/// over 300 ms on a million rows), and left to itself it often collects every match through a
-/// less useful index and sorts them all; the other criteria are hidden from its planner for
-/// the walk (see [`NoIndex`]).
+/// by walking the creation-time index newest first. For the first pages (`end` up to
+/// [`HEAD_WALK_MAX`]) once: the first `end` matches in `when_created_utc` order (served by the
+/// index), then the matches created at exactly the last one's time (an equality seek: the walk
+/// may have stopped among rows of that time); the full order is applied to those rows here.
+/// For deeper pages, without loading the rows before the page: the creation time of the last
+/// row needed (`OFFSET end-1 LIMIT 1`), then the full order over the rows created at or after
+/// it. SQLite serves the one-column order from its index
+/// but not the full one (it then sorts far more than a page: over 300 ms on a million rows),
+/// and left to itself it often collects every match through a less useful index and sorts
+/// them all; the other criteria are hidden from its planner for the walk (see [`NoIndex`]).
 fn page_keys(
     conn: &mut DbConnection,
     vis: &Visibility,
@@ -681,27 +689,83 @@ fn page_keys(
             .map_or(0, i64::from);
         i128::from(end) * i128::from(table_rows) <= i128::from(matching) * i128::from(matching)
     };
-    let cutoff = match filtered_query(backend, vis, filter, walk) {
-        Some(q) if walk => q
+    if !walk {
+        let Some(q) = filtered_query(backend, vis, filter, false) else {
+            return Ok(Vec::new());
+        };
+        return q
+            .select(t::index_entry_pk)
+            .order(newest_first!())
+            .limit(per_page)
+            .offset(offset)
+            .load(conn);
+    }
+    if end > HEAD_WALK_MAX {
+        // Deep pages: find the creation time of the last row needed without loading the rows
+        // before it, then apply the full order to the rows created at or after it.
+        let Some(q) = filtered_query(backend, vis, filter, true) else {
+            return Ok(Vec::new());
+        };
+        let Some(cutoff) = q
             .select(t::when_created_utc)
             .order(t::when_created_utc.desc())
             .offset(end - 1)
             .limit(1)
             .first::<NaiveDateTime>(conn)
-            .optional()?,
-        _ => None,
-    };
-    let Some(mut q) = filtered_query(backend, vis, filter, cutoff.is_some()) else {
+            .optional()?
+        else {
+            return Ok(Vec::new());
+        };
+        let Some(q) = filtered_query(backend, vis, filter, true) else {
+            return Ok(Vec::new());
+        };
+        return q
+            .filter(t::when_created_utc.ge(cutoff))
+            .select(t::index_entry_pk)
+            .order(newest_first!())
+            .limit(per_page)
+            .offset(offset)
+            .load(conn);
+    }
+    type Key = (NaiveDateTime, NaiveDateTime, i32);
+    let Some(q) = filtered_query(backend, vis, filter, true) else {
         return Ok(Vec::new());
     };
-    if let Some(c) = cutoff {
-        q = q.filter(t::when_created_utc.ge(c));
-    }
-    q.select(t::index_entry_pk)
-        .order(newest_first!())
-        .limit(per_page)
-        .offset(offset)
-        .load(conn)
+    let head: Vec<Key> = q
+        .select((
+            t::when_created_utc,
+            t::when_added_batch_utc,
+            t::index_entry_pk,
+        ))
+        .order(t::when_created_utc.desc())
+        .limit(end)
+        .load(conn)?;
+    let Some(cutoff) = head.last().map(|k| k.0) else {
+        return Ok(Vec::new());
+    };
+    let Some(q) = filtered_query(backend, vis, filter, true) else {
+        return Ok(Vec::new());
+    };
+    let ties: Vec<Key> = q
+        .filter(t::when_created_utc.eq(cutoff))
+        .select((
+            t::when_created_utc,
+            t::when_added_batch_utc,
+            t::index_entry_pk,
+        ))
+        .load(conn)?;
+    let mut rows: Vec<Key> = head.into_iter().filter(|k| k.0 > cutoff).collect();
+    rows.extend(ties);
+    // Newest first: creation time, then upload batch, then key, all descending.
+    rows.sort_unstable_by(|a, b| b.cmp(a));
+    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+    let take = usize::try_from(per_page).unwrap_or(0);
+    Ok(rows
+        .into_iter()
+        .skip(skip)
+        .take(take)
+        .map(|k| k.2)
+        .collect())
 }
 
 /// One page of the tasks `vis` may see that match `filter`, newest first
