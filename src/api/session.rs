@@ -14,9 +14,6 @@ use super::ops::{self, Ctx, INVALID_USER};
 use super::resume::{self, Mode, Resumed};
 use super::wire::Reply;
 use crate::auth::login::{self as svc, LoginLookup};
-use crate::auth::password;
-use crate::auth::principal::AuthUser;
-use crate::blocking::run_hashing;
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::audit::{audit, AuditSource};
@@ -140,7 +137,7 @@ async fn authenticate(
         );
         return Ok(Outcome::sessionless(Reply::error(INVALID_USER)));
     }
-    let (ok, upgraded) = check_password(state, &req, found.user.as_ref()).await?;
+    let (ok, upgraded) = svc::check_password(state, found.user.as_ref(), &req.password).await?;
     let user = match (ok, found.user) {
         (true, Some(u)) => u,
         _ => {
@@ -192,21 +189,4 @@ async fn authenticate(
         out.session.as_ref().map(|s| s.0)
     );
     Ok(out)
-}
-
-/// bcrypt on a blocking thread; an unknown user still costs one hash. Returns whether the
-/// password matched and, if the stored hash is weaker than `BCRYPT_COST`, a stronger one.
-async fn check_password(
-    state: &AppState,
-    req: &ApiRequest,
-    user: Option<&AuthUser>,
-) -> Result<(bool, Option<String>), AppError> {
-    let cost = state.settings.bcrypt_cost;
-    let counter = state.bcrypt_verifications.clone();
-    let stored = user.map(|u| u.user.hashedpw.clone());
-    let pw = req.password.clone();
-    let r =
-        run_hashing(move || password::check_login_password(&pw, stored.as_deref(), cost, &counter))
-            .await??;
-    Ok(r)
 }

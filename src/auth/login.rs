@@ -4,12 +4,16 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::QueryResult;
 
+use super::password;
 use super::principal::AuthUser;
+use crate::blocking::run_hashing;
 use crate::db::DbConnection;
+use crate::error::AppError;
 use crate::models::audit::{audit, AuditSource};
 use crate::models::lockout;
 use crate::models::user::User;
 use crate::session::CamcopsSession;
+use crate::state::AppState;
 
 /// The generic failure message (same for unknown user, wrong password, not authorised).
 pub const GENERIC_FAILURE: &str = "Invalid username/password (or user not authorized).";
@@ -21,6 +25,24 @@ pub fn valid_username(username: &str) -> bool {
         && username
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, ',' | '_' | '-' | '{' | '}'))
+}
+
+/// The password check of a login (web or tablet): bcrypt in a hashing slot, off the async
+/// workers; an unknown user still costs one hash. Returns whether the password matched and,
+/// if the stored hash is weaker than `BCRYPT_COST`, a stronger one.
+pub async fn check_password(
+    state: &AppState,
+    user: Option<&AuthUser>,
+    password: &str,
+) -> Result<(bool, Option<String>), AppError> {
+    let cost = state.settings.bcrypt_cost;
+    let counter = state.bcrypt_verifications.clone();
+    let stored = user.map(|u| u.user.hashedpw.clone());
+    let pw = password.to_string();
+    let checked =
+        run_hashing(move || password::check_login_password(&pw, stored.as_deref(), cost, &counter))
+            .await??;
+    Ok(checked)
 }
 
 /// The lockout message with its time (server local time, as the original).

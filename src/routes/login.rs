@@ -7,8 +7,7 @@ use serde::Deserialize;
 
 use super::page::{safe_redirect, see_other, PageCtx};
 use crate::auth::login::{self as svc, GENERIC_FAILURE};
-use crate::auth::{mfa, password};
-use crate::blocking::run_hashing;
+use crate::auth::mfa;
 use crate::db::{run_db, run_db_read};
 use crate::error::{url_encode, AppError};
 use crate::models::audit::AuditSource;
@@ -169,14 +168,7 @@ async fn password_step(
     if let Some(until) = found.locked_until {
         return fail(&state, &cs, &redirect_url, &svc::locked_message(until)).await;
     }
-    // bcrypt off the async workers; an unknown user still costs one hash.
-    let cost = state.settings.bcrypt_cost;
-    let counter = state.bcrypt_verifications.clone();
-    let stored = found.user.as_ref().map(|u| u.user.hashedpw.clone());
-    let pw = form.password.clone();
-    let (ok, upgraded) =
-        run_hashing(move || password::check_login_password(&pw, stored.as_deref(), cost, &counter))
-            .await??;
+    let (ok, upgraded) = svc::check_password(&state, found.user.as_ref(), &form.password).await?;
     let user = match (ok, found.user) {
         (true, Some(u)) => u,
         _ => {
