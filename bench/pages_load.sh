@@ -4,6 +4,7 @@
 # range) at 16 connections; POST /login throughput (bounded by bcrypt) against
 # cores / bcrypt time; and the p99 of authenticated page views while a login storm runs.
 # Loopback only. Usage: bench/pages_load.sh [tasks] [seconds-per-run]   (needs wrk)
+# BACKENDS="postgres" runs one backend only (default: sqlite postgres).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TASKS=${1:-1000000}
@@ -44,7 +45,7 @@ set_filter() { # cookie, extra form fields
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F); tasks: $TASKS"
 echo "bcrypt cost 12: $BCRYPT_MS ms per hash; cores / bcrypt time = $(awk -v c="$(nproc)" -v m="$BCRYPT_MS" 'BEGIN {printf "%.1f", c*1000/m}') logins/s at most"
-for backend in sqlite postgres; do
+for backend in ${BACKENDS:-sqlite postgres}; do
   if [ "$backend" = sqlite ]; then
     URL="sqlite://$WORK/pages.sqlite"
   else

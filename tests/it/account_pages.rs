@@ -301,6 +301,49 @@ backend_test! {
         assert_eq!(form_state(&app, uid).step.as_deref(), Some("change_password"));
     }
 
+    /// Wrong old passwords count as failed logins (§1.6): the threshold locks the account, the
+    /// right old password is refused while locked, and works once the lockout has passed.
+    async fn change_password_wrong_old_password_locks(db) {
+        let app = TestApp::spawn_with(db, |s| {
+            s.lockout_threshold = 3;
+            s.lockout_duration_increment_minutes = 10;
+        }).await;
+        let uid = app.create_user("alice", PW);
+        let c = browser(&app, "alice", PW).await;
+        assert_eq!(get(&app, &c, "/change_own_password").await.0, 200);
+        let before = hashedpw(&app, uid);
+        let attempt = |old: &'static str| {
+            let (app, c) = (&app, &c);
+            async move {
+                post(app, c, "/change_own_password", &[
+                    ("old_password", old), ("new_password", NEW_PW), ("new_password_confirm", NEW_PW),
+                ]).await
+            }
+        };
+        for _ in 0..2 {
+            let (status, _, body) = attempt("wrong old password").await;
+            assert_eq!(status, 200);
+            assert!(body.contains("Old password incorrect"), "{body}");
+        }
+        let (status, _, body) = attempt("wrong old password").await;
+        assert_eq!(status, 200);
+        assert!(body.contains("Account locked until"), "third failure locks: {body}");
+        assert_eq!(lockout::failure_count(&mut app.conn(), "alice").unwrap(), 3);
+        assert!(lockout::locked_until(&mut app.conn(), "alice", app.clock().now()).unwrap().is_some());
+        let (status, _, body) = attempt(PW).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("Account locked until"), "refused while locked: {body}");
+        assert_eq!(hashedpw(&app, uid), before, "nothing changed while locked");
+        let audits: i64 = _security_audit::table
+            .filter(_security_audit::details.eq("Failed login as user: alice"))
+            .count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(audits, 3);
+        app.clock().advance(Duration::minutes(11));
+        let (status, loc, _) = attempt(PW).await;
+        assert_eq!((status, loc.as_str()), (303, "/"), "works after the lockout");
+        assert_ne!(hashedpw(&app, uid), before);
+    }
+
     /// Success: new hash, change time, the user's other sessions (here an API session) ended,
     /// this one kept, audit row, flash, 303 to `/`; deform's `new_password-confirm` works.
     async fn change_password_success(db) {

@@ -390,7 +390,7 @@ pub(super) const INDEXES: &[(&str, &str, &[&str], bool)] = &[
     ("_task_index", "ix__task_index_when_created_iso", &["when_created_iso"], false),
     ("_task_index", "ix__task_index_group_id", &["group_id"], false),
     ("_task_index", "ix__task_index_group_created", &["group_id", "when_created_utc"], false),
-    ("_task_index", "ix__task_index_created_batch", &["when_created_utc", "when_added_batch_utc", "index_entry_pk"], false),
+    ("_task_index", "ix__task_index_created_batch", &["when_created_utc", "when_added_batch_utc", "index_entry_pk", "patient_pk", "group_id"], false),
     ("_task_index", "ix__task_index_patient_group", &["patient_pk", "group_id"], false),
     ("_task_index", "ix__task_index_adding_user_id", &["adding_user_id"], false),
 ];
