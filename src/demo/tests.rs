@@ -285,6 +285,7 @@ fn patient_criteria_listed_or_subquery_give_the_same_pages() {
         .order(patient::_pk)
         .first(&mut conn)
         .unwrap();
+    type KeepFull = Box<dyn Fn(&Full) -> bool>;
     type Full = (
         i32,
         NaiveDateTime,
@@ -305,7 +306,7 @@ fn patient_criteria_listed_or_subquery_give_the_same_pages() {
         .unwrap();
     let all = Visibility::superuser();
     let upper = surname.to_uppercase();
-    let cases: [(TaskFilter, Box<dyn Fn(&Full) -> bool>); 3] = [
+    let cases: [(TaskFilter, KeepFull); 3] = [
         (
             TaskFilter {
                 sex: Some("f".into()),

@@ -3,6 +3,7 @@
 //! page at a time.
 //!
 //! Query plan, chosen to stay fast on millions of tasks:
+//! 0. the filter's patient criteria, if any, looked up in `patient`/`_idnum_index` (see below);
 //! 1. a *capped* count: `SELECT COUNT(*) FROM (SELECT 1 … WHERE … LIMIT n)`, with `n` at least
 //!    [`COUNT_CAP`] + 1 and at least one row past the requested page, so the page number can be
 //!    clamped when the total is small and the count stops early when it is large ("more than
@@ -515,7 +516,7 @@ enum PatientKeys {
 impl PatientKeys {
     /// Runs the criteria's subquery once, keeping its keys if there are few. With a list, the
     /// walk in creation order tests each row against it instead of probing `patient` per row
-    /// (PostgreSQL: about 12× faster for a surname on 0.4 % of a million tasks).
+    /// (PostgreSQL, a surname on 0.4 % of a million tasks: the walk 8.2 → 0.6 ms).
     fn resolve<Q>(conn: &mut DbConnection, query: Option<Q>) -> QueryResult<PatientKeys>
     where
         Q: diesel::query_dsl::methods::LimitDsl<Output = Q>
