@@ -285,7 +285,7 @@ fn patient_criteria_listed_or_subquery_give_the_same_pages() {
         .order(patient::_pk)
         .first(&mut conn)
         .unwrap();
-    type KeepFull = Box<dyn Fn(&Full) -> bool>;
+    type KeepFull<'a> = Box<dyn Fn(&Full) -> bool + 'a>;
     type Full = (
         i32,
         NaiveDateTime,
@@ -306,7 +306,7 @@ fn patient_criteria_listed_or_subquery_give_the_same_pages() {
         .unwrap();
     let all = Visibility::superuser();
     let upper = surname.to_uppercase();
-    let cases: [(TaskFilter, KeepFull); 3] = [
+    let cases: [(TaskFilter, KeepFull<'_>); 3] = [
         (
             TaskFilter {
                 sex: Some("f".into()),
