@@ -9,7 +9,7 @@ use crate::db::schema::{
 };
 use crate::models::idnum::is_valid_nhs_number;
 use crate::models::task_filter::{IdNumReference, TaskFilter, TaskFilterRow};
-use crate::models::task_index::{query_tasks, Visibility, COUNT_CAP, PATIENT_KEYS_MAX};
+use crate::models::task_index::{query_tasks, Visibility, COUNT_CAP};
 
 /// A fresh, migrated SQLite database in a temporary directory (kept alive by the guard).
 pub(crate) fn temp_db() -> (tempfile::TempDir, DbConnection) {
@@ -173,10 +173,6 @@ fn seeding_is_deterministic_for_a_seed() {
 }
 
 /// (key, created, added, group, complete)
-type Row = (i32, NaiveDateTime, NaiveDateTime, i32, bool);
-/// Which rows a filter keeps.
-type Keep = Box<dyn Fn(&Row) -> bool>;
-
 #[test]
 fn count_is_capped_and_deep_pages_clamp() {
     let (_dir, mut conn) = temp_db();
@@ -211,144 +207,7 @@ fn count_is_capped_and_deep_pages_clamp() {
     assert!(!near.total_is_exact);
     assert_eq!(near.page, 402);
     assert!(near.has_next());
-
-    // Pages agree with a full sort done here, on both the index-walking path (many matches)
-    // and the sorted path (few), for a few filters.
-    let rows: Vec<Row> = _task_index::table
-        .select((
-            _task_index::index_entry_pk,
-            _task_index::when_created_utc,
-            _task_index::when_added_batch_utc,
-            _task_index::group_id,
-            _task_index::task_is_complete,
-        ))
-        .load(&mut conn)
-        .unwrap();
-    let filters: [(TaskFilter, Keep); 3] = [
-        (TaskFilter::default(), Box::new(|_| true)),
-        (
-            TaskFilter {
-                group_ids: vec![2],
-                complete_only: Some(true),
-                ..TaskFilter::default()
-            },
-            Box::new(|r| r.3 == 2 && r.4),
-        ),
-        (
-            TaskFilter {
-                group_ids: vec![4],
-                complete_only: Some(false),
-                ..TaskFilter::default()
-            },
-            Box::new(|r| r.3 == 4),
-        ),
-    ];
-    for (filter, keep) in &filters {
-        let mut want: Vec<_> = rows.iter().filter(|r| keep(r)).collect();
-        want.sort_by_key(|r| std::cmp::Reverse((r.1, r.2, r.0)));
-        for (page, per_page) in [(1, 25), (2, 25), (7, 100), (40, 25), (3, 1)] {
-            let got = query_tasks(&mut conn, &all, filter, page, per_page).unwrap();
-            let start = usize::try_from((got.page - 1) * per_page).unwrap();
-            let expect: Vec<i32> = want
-                .iter()
-                .skip(start)
-                .take(usize::try_from(per_page).unwrap())
-                .map(|r| r.0)
-                .collect();
-            let keys: Vec<i32> = got.rows.iter().map(|r| r.index_entry_pk).collect();
-            assert_eq!(keys, expect, "{filter:?} page {page}");
-        }
-    }
-}
-
-/// Patient criteria are looked up first and listed when few patients match, kept as a
-/// subquery when many do (§1.7 semantics either way): pages agree with a full sort done here.
-#[test]
-fn patient_criteria_listed_or_subquery_give_the_same_pages() {
-    let (_dir, mut conn) = temp_db();
-    let opts = DemoOptions {
-        patients: 2_400,
-        tasks: 3_000,
-        seed: 5,
-        bcrypt_cost: 4,
-        progress: false,
-    };
-    seed_demo_data_at(&mut conn, &opts, fixed_now()).unwrap();
-    let female: i64 = patient::table
-        .filter(patient::sex.eq("F"))
-        .count()
-        .get_result(&mut conn)
-        .unwrap();
-    assert!(female > PATIENT_KEYS_MAX, "{female} female patients");
-    let surname: String = patient::table
-        .select(patient::surname.assume_not_null())
-        .order(patient::_pk)
-        .first(&mut conn)
-        .unwrap();
-    type KeepFull<'a> = Box<dyn Fn(&Full) -> bool + 'a>;
-    type Full = (
-        i32,
-        NaiveDateTime,
-        NaiveDateTime,
-        Option<String>,
-        Option<String>,
-    );
-    let rows: Vec<Full> = _task_index::table
-        .left_join(patient::table.on(patient::_pk.nullable().eq(_task_index::patient_pk)))
-        .select((
-            _task_index::index_entry_pk,
-            _task_index::when_created_utc,
-            _task_index::when_added_batch_utc,
-            patient::sex.nullable(),
-            patient::surname.nullable(),
-        ))
-        .load(&mut conn)
-        .unwrap();
-    let all = Visibility::superuser();
-    let upper = surname.to_uppercase();
-    let cases: [(TaskFilter, KeepFull<'_>); 3] = [
-        (
-            TaskFilter {
-                sex: Some("f".into()),
-                ..TaskFilter::default()
-            },
-            Box::new(|r| r.3.as_deref() == Some("F")),
-        ),
-        (
-            TaskFilter {
-                surname: Some(surname.to_lowercase()),
-                ..TaskFilter::default()
-            },
-            Box::new(|r| r.4.as_deref().map(str::to_uppercase).as_deref() == Some(&upper)),
-        ),
-        (
-            TaskFilter {
-                surname: Some("NoSuchSurname".into()),
-                ..TaskFilter::default()
-            },
-            Box::new(|_| false),
-        ),
-    ];
-    for (filter, keep) in &cases {
-        let mut want: Vec<&Full> = rows.iter().filter(|r| keep(r)).collect();
-        want.sort_by_key(|r| std::cmp::Reverse((r.1, r.2, r.0)));
-        for (page, per_page) in [(1, 25), (3, 25), (2, 100)] {
-            let got = query_tasks(&mut conn, &all, filter, page, per_page).unwrap();
-            let start = usize::try_from((got.page - 1) * per_page).unwrap();
-            let expect: Vec<i32> = want
-                .iter()
-                .skip(start)
-                .take(usize::try_from(per_page).unwrap())
-                .map(|r| r.0)
-                .collect();
-            let keys: Vec<i32> = got.rows.iter().map(|r| r.index_entry_pk).collect();
-            assert_eq!(keys, expect, "{filter:?} page {page}");
-            let total = i64::try_from(want.len()).unwrap();
-            if total <= COUNT_CAP {
-                assert_eq!((got.total, got.total_is_exact), (total, true), "{filter:?}");
-            }
-        }
-    }
+    // Pages against a full sort, on every backend: tests/it/task_query.rs.
 }
 
 #[test]

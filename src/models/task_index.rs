@@ -540,6 +540,29 @@ impl PatientKeys {
     }
 }
 
+/// A boolean condition on `_task_index`, boxed.
+type Condition = Box<dyn BoxableExpression<_task_index::table, MultiBackend, SqlType = Bool>>;
+
+impl PatientKeys {
+    /// `q` restricted to these patients (`subquery` builds the condition when they are too many
+    /// to list); `None` when no patient matches.
+    fn restrict(
+        &self,
+        q: TaskQuery,
+        hint: bool,
+        subquery: impl FnOnce() -> Option<Condition>,
+    ) -> Option<TaskQuery> {
+        match self {
+            PatientKeys::Any => Some(q),
+            PatientKeys::Listed(keys) if keys.is_empty() => None,
+            PatientKeys::Listed(keys) => {
+                Some(q.filter(NoIndex(_task_index::patient_pk, hint).eq_any(keys.clone())))
+            }
+            PatientKeys::Subquery => Some(q.filter(subquery()?)),
+        }
+    }
+}
+
 /// Everything that decides which tasks match: who is asking, the filter, and the filter's
 /// patient criteria resolved once per request.
 struct Criteria<'a> {
@@ -609,27 +632,14 @@ impl<'a> Criteria<'a> {
                 }
             }
         }
-        match &self.demographics {
-            PatientKeys::Any => {}
-            PatientKeys::Listed(keys) if keys.is_empty() => return None,
-            PatientKeys::Listed(keys) => {
-                q = q.filter(NoIndex(t::patient_pk, h).eq_any(keys.clone()));
-            }
-            PatientKeys::Subquery => {
-                let p = demographics_query(backend, filter)?;
-                q = q.filter(InSubquery(NoIndex(t::patient_pk, h), p));
-            }
-        }
-        match &self.idnums {
-            PatientKeys::Any => {}
-            PatientKeys::Listed(keys) if keys.is_empty() => return None,
-            PatientKeys::Listed(keys) => {
-                q = q.filter(NoIndex(t::patient_pk, h).eq_any(keys.clone()));
-            }
-            PatientKeys::Subquery => {
-                q = q.filter(InSubquery(NoIndex(t::patient_pk, h), idnum_query(filter)?));
-            }
-        }
+        q = self.demographics.restrict(q, h, || {
+            let p = demographics_query(backend, filter)?;
+            Some(Box::new(InSubquery(NoIndex(t::patient_pk, h), p)))
+        })?;
+        q = self.idnums.restrict(q, h, || {
+            let ids = idnum_query(filter)?;
+            Some(Box::new(InSubquery(NoIndex(t::patient_pk, h), ids)))
+        })?;
         if !filter.device_ids.is_empty() {
             q = q.filter(NoIndex(t::device_id, h).eq_any(filter.device_ids.clone()));
         }

@@ -11,6 +11,7 @@ mod migrations;
 mod session_http;
 mod session_model;
 mod task_pages;
+mod task_query;
 // A shared harness: not every binary that includes it uses every helper.
 #[allow(dead_code)]
 mod testdb;
