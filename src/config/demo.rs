@@ -63,8 +63,9 @@ DB_POOL_SIZE = 10
 # Login and session configuration
 # -----------------------------------------------------------------------------
 # MFA_METHODS: the second factors users may choose, one per line, from
-#   no_mfa, totp, hotp_email, hotp_sms. Leave out no_mfa to force MFA.
-# MFA_TIMEOUT_S: seconds to enter an e-mailed/texted code; 0 = no limit.
+#   no_mfa, totp, hotp_email, hotp_sms. Leave out no_mfa to force MFA. This
+#   server sends no e-mail or SMS: hotp_* are accepted but not offered.
+# MFA_TIMEOUT_S: seconds to enter a code; 0 = no limit.
 # SESSION_COOKIE_SECRET (required): at least 32 bytes; keep it secret.
 #   Changing it logs everybody out.
 # SESSION_TIMEOUT_MINUTES: a session ends after this much inactivity.

@@ -243,6 +243,22 @@ fn mfa_methods(
             methods.push(method);
         }
     }
+    if !methods.iter().any(|m| m.is_offered()) {
+        let listed: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+        return Err(site.bad(
+            "MFA_METHODS",
+            &listed.join(" "),
+            Shown::Plain,
+            "at least one of no_mfa, totp: this server sends no codes by e-mail or SMS, so \
+             with only hotp_email/hotp_sms nobody could log in",
+        ));
+    }
+    if methods.iter().any(|m| !m.is_offered()) {
+        log::warn!(
+            "config: MFA_METHODS lists hotp_email/hotp_sms, which this server does not offer \
+             (it sends no e-mail or SMS); users are offered the other methods"
+        );
+    }
     Ok(methods)
 }
 

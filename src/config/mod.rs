@@ -84,6 +84,12 @@ impl MfaMethod {
         }
     }
 
+    /// Whether this server can deliver the method: it sends no e-mail or SMS, so the HOTP
+    /// methods are accepted in the config (CamCOPS files keep working) but never offered.
+    pub fn is_offered(self) -> bool {
+        matches!(self, MfaMethod::NoMfa | MfaMethod::Totp)
+    }
+
     /// Parses a config/column value (case-insensitive).
     pub fn parse(s: &str) -> Option<MfaMethod> {
         match s.trim().to_ascii_lowercase().as_str() {

@@ -166,6 +166,16 @@ fn bad_value_messages_say_what_is_accepted() {
     assert!(msg.contains("from 4 to 31"), "{msg}");
     let msg = assert_bad(with("MFA_METHODS = email", ""), "MFA_METHODS", "site");
     assert!(msg.contains("hotp_email"), "{msg}");
+    // Only methods this server cannot deliver: nobody could log in.
+    let msg = assert_bad(
+        with("MFA_METHODS =\n    hotp_email\n    hotp_sms", ""),
+        "MFA_METHODS",
+        "site",
+    );
+    assert!(
+        msg.contains("no_mfa, totp") && msg.contains("e-mail or SMS"),
+        "{msg}"
+    );
     let msg = assert_bad(
         with("", "TRUSTED_PROXY_HEADERS = HTTP_FORWARDED"),
         "TRUSTED_PROXY_HEADERS",

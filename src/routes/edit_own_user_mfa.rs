@@ -45,11 +45,6 @@ const ALL_CHOICES: [(MfaMethod, &str); 4] = [
     (MfaMethod::NoMfa, "Disable multi-factor authentication"),
 ];
 
-/// Whether this server can deliver the method (no e-mail or SMS sending here).
-pub fn supported(m: MfaMethod) -> bool {
-    matches!(m, MfaMethod::NoMfa | MfaMethod::Totp)
-}
-
 /// Fields of `POST /edit_own_user_mfa` (the original's names; its hidden `mfa_secret_key`
 /// is deliberately not read).
 #[derive(Deserialize, Default)]
@@ -102,7 +97,7 @@ fn render_method(
 ) -> Result<HttpResponse, AppError> {
     let allowed = &state.settings.mfa_methods;
     let current = MfaMethod::parse(&li.user.user.mfa_method);
-    let offered = |m: MfaMethod| allowed.contains(&m) && supported(m);
+    let offered = |m: MfaMethod| allowed.contains(&m) && m.is_offered();
     let preselect = match current {
         Some(m) if offered(m) => Some(m),
         _ => [MfaMethod::Totp, MfaMethod::NoMfa]
@@ -115,7 +110,7 @@ fn render_method(
         .map(|&(m, label)| Choice {
             value: m.as_str(),
             label,
-            available: supported(m),
+            available: m.is_offered(),
             checked: preselect == Some(m),
         })
         .collect();
@@ -229,7 +224,7 @@ async fn method_step(
         MfaMethod::parse(&form.mfa_method).filter(|m| state.settings.mfa_methods.contains(m));
     match chosen {
         None => render_method(state, li, Some(NOT_ALLOWED)),
-        Some(m) if !supported(m) => render_method(state, li, Some(NOT_AVAILABLE)),
+        Some(m) if !m.is_offered() => render_method(state, li, Some(NOT_AVAILABLE)),
         Some(MfaMethod::Totp) => {
             let secret = mfa::new_secret();
             fs.step = Some(STEP_TOTP.into());
