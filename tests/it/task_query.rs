@@ -3,6 +3,8 @@
 //! statement, or PostgreSQL's own choice) must give the same pages as a full sort done here
 //! (§1.7, §4.5).
 
+use std::collections::HashMap;
+
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -40,6 +42,10 @@ fn seed(conn: &mut DbConnection, patients: u32, tasks: u32) -> Vec<Row> {
         progress: false,
     };
     seed_demo_data_at(conn, &opts, now).unwrap();
+    rows(conn)
+}
+
+fn rows(conn: &mut DbConnection) -> Vec<Row> {
     _task_index::table
         .left_join(patient::table.on(patient::_pk.nullable().eq(_task_index::patient_pk)))
         .select((
@@ -118,11 +124,32 @@ backend_test! {
         check_pages(&mut conn, &rows, &cases, &[(1, 25), (3, 25), (2, 100)]);
     }
 
-    /// Many matches (index walk, first and deep pages) and few (sorted), with ties in creation
-    /// time: 10,100 tasks on 50 patients.
+    /// Many matches (index walk, first and deep pages) and few (sorted), with ties: 10,100
+    /// tasks on 50 patients; among the newest 1,100, every run of 5 shares its creation time
+    /// and the first 2 of each run also their batch time (then the key decides).
     fn walk_and_sorted_paths_give_the_same_pages(db) {
         let mut conn = db.conn();
-        let rows = seed(&mut conn, 50, 10_100);
+        let seeded = seed(&mut conn, 50, 10_100);
+        let mut newest: Vec<&Row> = seeded.iter().collect();
+        newest.sort_by_key(|r| std::cmp::Reverse((r.1, r.2, r.0)));
+        for run in newest[..1_100].chunks(5) {
+            let keys: Vec<i32> = run.iter().map(|r| r.0).collect();
+            diesel::update(_task_index::table.filter(_task_index::index_entry_pk.eq_any(&keys)))
+                .set(_task_index::when_created_utc.eq(run[0].1))
+                .execute(&mut conn)
+                .unwrap();
+            diesel::update(_task_index::table.filter(_task_index::index_entry_pk.eq_any(&keys[..2])))
+                .set(_task_index::when_added_batch_utc.eq(run[0].2))
+                .execute(&mut conn)
+                .unwrap();
+        }
+        let rows = rows(&mut conn);
+        let mut by_time: HashMap<(NaiveDateTime, NaiveDateTime), usize> = HashMap::new();
+        for r in &rows {
+            *by_time.entry((r.1, r.2)).or_default() += 1;
+        }
+        let full_ties: usize = by_time.values().filter(|&&n| n > 1).sum();
+        assert!(full_ties >= 440, "{full_ties} rows in full ties");
         let cases: [(TaskFilter, Keep); 3] = [
             (TaskFilter::default(), Box::new(|_| true)),
             (
