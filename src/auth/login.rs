@@ -7,7 +7,7 @@ use diesel::QueryResult;
 use super::password;
 use super::principal::AuthUser;
 use crate::blocking::run_hashing;
-use crate::db::DbConnection;
+use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::audit::{audit, AuditSource};
 use crate::models::lockout;
@@ -43,6 +43,51 @@ pub async fn check_password(
         run_hashing(move || password::check_login_password(&pw, stored.as_deref(), cost, &counter))
             .await??;
     Ok(checked)
+}
+
+/// Before a logged-in user re-authenticates (old password to change it, current code to
+/// change MFA): such checks count like logins (§1.6), so that a session left open is no
+/// guessing oracle. `Some(message)` while the account is locked: then try nothing.
+pub async fn reauth_locked(state: &AppState, username: &str) -> Result<Option<String>, AppError> {
+    let (name, now) = (username.to_owned(), state.clock.now());
+    let until = run_db_read(&state.pool, move |conn| {
+        Ok(lockout::locked_until(conn, &name, now)?)
+    })
+    .await?;
+    Ok(until.map(locked_message))
+}
+
+/// A failed re-authentication: recorded and audited as a failed login. `Some(message)` when
+/// it locked the account.
+pub async fn reauth_failed(
+    state: &AppState,
+    username: &str,
+    remote_addr: &str,
+) -> Result<Option<String>, AppError> {
+    let (name, ip, now) = (
+        username.to_owned(),
+        remote_addr.to_owned(),
+        state.clock.now(),
+    );
+    let (threshold, minutes) = (
+        state.settings.lockout_threshold,
+        state.settings.lockout_duration_increment_minutes,
+    );
+    let outcome = run_db(&state.pool, move |conn| {
+        Ok(record_failure(
+            conn,
+            &name,
+            now,
+            threshold,
+            minutes,
+            AuditSource::Webviewer,
+            &ip,
+        )?)
+    })
+    .await?;
+    Ok(outcome
+        .locked_for_minutes
+        .map(|m| locked_message(now + Duration::minutes(m))))
 }
 
 /// The lockout message with its time (server local time, as the original).

@@ -10,10 +10,9 @@ use super::page::{see_other, PageCtx};
 use crate::auth::principal::AuthUser;
 use crate::auth::{login, mfa, password, users};
 use crate::blocking::run_hashing;
-use crate::db::{run_db, run_db_read};
+use crate::db::run_db;
 use crate::error::AppError;
 use crate::models::audit::AuditSource;
-use crate::models::lockout;
 use crate::session::extract::LoggedIn;
 use crate::session::FormState;
 use crate::state::AppState;
@@ -220,16 +219,9 @@ async fn change_step(
     if let Err(e) = password::validate_new_password(&form.new_password, Some(&form.old_password)) {
         return rerender(&e);
     }
-    // Wrong old passwords count as failed logins (§1.6), so that a session left open is not an
-    // unlimited oracle for guessing the password: while the account is locked nothing is tried.
-    let now = state.clock.now();
-    let name = li.user.user.username.clone();
-    let locked = run_db_read(&state.pool, move |conn| {
-        Ok(lockout::locked_until(conn, &name, now)?)
-    })
-    .await?;
-    if let Some(until) = locked {
-        return rerender(&login::locked_message(until));
+    let username = li.user.user.username.clone();
+    if let Some(locked) = login::reauth_locked(state, &username).await? {
+        return rerender(&locked);
     }
     // bcrypt off the async workers, outside any transaction.
     let stored = li.user.user.hashedpw.clone();
@@ -245,29 +237,11 @@ async fn change_step(
     })
     .await??;
     let Some(hash) = hashed else {
-        let (name, ip) = (li.user.user.username.clone(), li.cs.client_ip.clone());
-        let (threshold, minutes) = (
-            state.settings.lockout_threshold,
-            state.settings.lockout_duration_increment_minutes,
-        );
-        let outcome = run_db(&state.pool, move |conn| {
-            Ok(login::record_failure(
-                conn,
-                &name,
-                now,
-                threshold,
-                minutes,
-                AuditSource::Webviewer,
-                &ip,
-            )?)
-        })
-        .await?;
-        return match outcome.locked_for_minutes {
-            Some(m) => rerender(&login::locked_message(now + chrono::Duration::minutes(m))),
-            None => rerender(OLD_INCORRECT),
-        };
+        let locked = login::reauth_failed(state, &username, &li.cs.client_ip).await?;
+        return rerender(locked.as_deref().unwrap_or(OLD_INCORRECT));
     };
-    let (uid, username) = (li.user.id(), li.user.user.username.clone());
+    let now = state.clock.now();
+    let uid = li.user.id();
     let mut session = li.cs.session.clone();
     fs.finish();
     session.form_state = fs;

@@ -1,7 +1,9 @@
 //! `/edit_own_user_mfa` (§2.12 wizard 5): choose an MFA method among the configured
 //! `MFA_METHODS` this server supports (`no_mfa`, `totp`). For TOTP a new secret is kept
 //! server-side in `form_state` (never in the page's form) and is stored on the user only
-//! after a correct code (fixing §7.3 item 9).
+//! after a correct code (fixing §7.3 item 9). A user whose TOTP is on must give a current code
+//! to change or switch it off (ASVS V7.5.1: re-authentication before an MFA change; the
+//! original asks for nothing); wrong codes count as failed logins.
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -9,7 +11,7 @@ use serde::Deserialize;
 
 use super::own_user_info::mfa_description;
 use super::page::{see_other, PageCtx};
-use crate::auth::mfa;
+use crate::auth::{login, mfa};
 use crate::config::MfaMethod;
 use crate::db::run_db;
 use crate::error::AppError;
@@ -31,6 +33,9 @@ pub const DISABLED: &str = "Multi-factor authentication disabled.";
 pub const BAD_CODE: &str = "You entered an invalid code. Please try again.";
 /// A method listed in `MFA_METHODS` that this server cannot deliver.
 pub const NOT_AVAILABLE: &str = "That method is not available on this server.";
+/// TOTP is on and the method step came without a valid current code.
+pub const NEED_CODE: &str =
+    "Enter a current code from your authenticator app to change multi-factor authentication.";
 /// A method not listed in `MFA_METHODS`, or nothing chosen.
 pub const NOT_ALLOWED: &str = "Please choose one of the methods offered.";
 
@@ -72,6 +77,8 @@ struct MethodPage<'a> {
     choices: Vec<Choice>,
     current: &'static str,
     must_set: bool,
+    /// TOTP is on: changing it needs a current code.
+    needs_code: bool,
     error: Option<&'a str>,
 }
 
@@ -119,6 +126,7 @@ fn render_method(
         choices,
         current: mfa_description(&li.user.user.mfa_method),
         must_set: li.user.must_set_mfa(&state.settings),
+        needs_code: active_totp(li).is_some(),
         error,
     };
     Ok(html(page.render()?))
@@ -222,18 +230,40 @@ async fn method_step(
 ) -> Result<HttpResponse, AppError> {
     let chosen =
         MfaMethod::parse(&form.mfa_method).filter(|m| state.settings.mfa_methods.contains(m));
+    let chosen = match chosen {
+        None => return render_method(state, li, Some(NOT_ALLOWED)),
+        Some(m) if !m.is_offered() => return render_method(state, li, Some(NOT_AVAILABLE)),
+        Some(m) => m,
+    };
+    if let Some(secret) = active_totp(li) {
+        let username = &li.user.user.username;
+        if let Some(locked) = login::reauth_locked(state, username).await? {
+            return render_method(state, li, Some(&locked));
+        }
+        let now = state.clock.now().and_utc().timestamp();
+        if !mfa::verify_totp(secret, &form.one_time_password, now) {
+            let locked = login::reauth_failed(state, username, &li.cs.client_ip).await?;
+            return render_method(state, li, Some(locked.as_deref().unwrap_or(NEED_CODE)));
+        }
+    }
     match chosen {
-        None => render_method(state, li, Some(NOT_ALLOWED)),
-        Some(m) if !m.is_offered() => render_method(state, li, Some(NOT_AVAILABLE)),
-        Some(MfaMethod::Totp) => {
+        MfaMethod::Totp => {
             let secret = mfa::new_secret();
             fs.step = Some(STEP_TOTP.into());
             fs.pending_secret = Some(secret.clone());
             save(state, li, fs).await?;
             render_totp(li, &secret, None)
         }
-        Some(m) => store(state, li, fs, m, None, DISABLED).await,
+        m => store(state, li, fs, m, None, DISABLED).await,
     }
+}
+
+/// The user's TOTP secret when TOTP is their method.
+fn active_totp(li: &LoggedIn) -> Option<&str> {
+    let u = &li.user.user;
+    u.mfa_secret_key
+        .as_deref()
+        .filter(|_| u.mfa_method == "totp")
 }
 
 async fn totp_step(
