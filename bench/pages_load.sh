@@ -4,7 +4,8 @@
 # range) at 16 connections; POST /login throughput (bounded by bcrypt) against
 # cores / bcrypt time; and the p99 of authenticated page views while a login storm runs.
 # Loopback only. Usage: bench/pages_load.sh [tasks] [seconds-per-run]   (needs wrk)
-# BACKENDS="postgres" runs one backend only (default: sqlite postgres).
+# BACKENDS="postgres" runs one backend only (default: sqlite postgres); PG_URL_PARAMS is
+# appended to the PostgreSQL URL (e.g. "?sslmode=disable").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TASKS=${1:-1000000}
@@ -51,7 +52,7 @@ for backend in ${BACKENDS:-sqlite postgres}; do
   else
     psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null
     psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $PGDB" >/dev/null
-    URL="postgres://postgres@127.0.0.1:5432/$PGDB"
+    URL="postgres://postgres@127.0.0.1:5432/$PGDB${PG_URL_PARAMS:-}"
   fi
   CONF=$WORK/$backend.conf
   "$BIN" demo-camcops-config --db-url "$URL" \
