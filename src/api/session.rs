@@ -141,16 +141,7 @@ async fn authenticate(
     let user = match (ok, found.user) {
         (true, Some(u)) => u,
         _ => {
-            let (threshold, inc) = (
-                state.settings.lockout_threshold,
-                state.settings.lockout_duration_increment_minutes,
-            );
-            let (name, i) = (username.clone(), ip.clone());
-            run_db(&state.pool, move |conn| {
-                svc::record_failure(conn, &name, now, threshold, inc, AuditSource::Tablet, &i)?;
-                Ok(())
-            })
-            .await?;
+            svc::failed_login(state, &username, &ip, AuditSource::Tablet, now).await?;
             log::warn!("API login failed for user {username} from {ip}");
             return Ok(Outcome::sessionless(Reply::error(INVALID_USER)));
         }

@@ -57,31 +57,23 @@ pub async fn reauth_locked(state: &AppState, username: &str) -> Result<Option<St
     Ok(until.map(locked_message))
 }
 
-/// A failed re-authentication: recorded and audited as a failed login. `Some(message)` when
-/// it locked the account.
-pub async fn reauth_failed(
+/// A failed login or re-authentication, in a unit of its own: recorded and audited as a
+/// failed login (see [`record_failure`]). `Some(message)` when it locked the account.
+pub async fn failed_login(
     state: &AppState,
     username: &str,
     remote_addr: &str,
+    source: AuditSource,
+    now: NaiveDateTime,
 ) -> Result<Option<String>, AppError> {
-    let (name, ip, now) = (
-        username.to_owned(),
-        remote_addr.to_owned(),
-        state.clock.now(),
-    );
+    let (name, ip) = (username.to_owned(), remote_addr.to_owned());
     let (threshold, minutes) = (
         state.settings.lockout_threshold,
         state.settings.lockout_duration_increment_minutes,
     );
     let outcome = run_db(&state.pool, move |conn| {
         Ok(record_failure(
-            conn,
-            &name,
-            now,
-            threshold,
-            minutes,
-            AuditSource::Webviewer,
-            &ip,
+            conn, &name, now, threshold, minutes, source, &ip,
         )?)
     })
     .await?;

@@ -237,7 +237,14 @@ async fn change_step(
     })
     .await??;
     let Some(hash) = hashed else {
-        let locked = login::reauth_failed(state, &username, &li.cs.client_ip).await?;
+        let locked = login::failed_login(
+            state,
+            &username,
+            &li.cs.client_ip,
+            AuditSource::Webviewer,
+            state.clock.now(),
+        )
+        .await?;
         return rerender(locked.as_deref().unwrap_or(OLD_INCORRECT));
     };
     let now = state.clock.now();

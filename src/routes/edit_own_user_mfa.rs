@@ -242,7 +242,14 @@ async fn method_step(
         }
         let now = state.clock.now().and_utc().timestamp();
         if !mfa::verify_totp(secret, &form.one_time_password, now) {
-            let locked = login::reauth_failed(state, username, &li.cs.client_ip).await?;
+            let locked = login::failed_login(
+                state,
+                username,
+                &li.cs.client_ip,
+                AuditSource::Webviewer,
+                state.clock.now(),
+            )
+            .await?;
             return render_method(state, li, Some(locked.as_deref().unwrap_or(NEED_CODE)));
         }
     }
