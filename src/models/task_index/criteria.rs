@@ -105,6 +105,9 @@ fn idnum_query(filter: &TaskFilter) -> Option<IdNumQuery> {
     Some(ids)
 }
 
+/// A boolean condition on `_task_index`, boxed.
+type Condition = Box<dyn BoxableExpression<_task_index::table, MultiBackend, SqlType = Bool>>;
+
 /// How one group of patient criteria restricts `_task_index.patient_pk`.
 enum PatientKeys {
     /// No such criteria.
@@ -140,12 +143,7 @@ impl PatientKeys {
         keys.dedup();
         Ok(PatientKeys::Listed(keys))
     }
-}
 
-/// A boolean condition on `_task_index`, boxed.
-type Condition = Box<dyn BoxableExpression<_task_index::table, MultiBackend, SqlType = Bool>>;
-
-impl PatientKeys {
     /// `q` restricted to these patients (`subquery` builds the condition when they are too many
     /// to list); `None` when no patient matches.
     fn restrict(
@@ -182,8 +180,15 @@ impl<'a> Criteria<'a> {
         filter: &'a TaskFilter,
     ) -> QueryResult<Criteria<'a>> {
         let backend = conn.backend();
-        let demographics = PatientKeys::resolve(conn, demographics_query(backend, filter))?;
-        let idnums = PatientKeys::resolve(conn, idnum_query(filter))?;
+        // When nothing can match, `query` says so without the patients: look none up.
+        let (demographics, idnums) = if Self::matches_nothing(vis, filter) {
+            (PatientKeys::Any, PatientKeys::Any)
+        } else {
+            (
+                PatientKeys::resolve(conn, demographics_query(backend, filter))?,
+                PatientKeys::resolve(conn, idnum_query(filter))?,
+            )
+        };
         Ok(Criteria {
             backend,
             vis,
@@ -193,6 +198,11 @@ impl<'a> Criteria<'a> {
         })
     }
 
+    /// No task can match, whatever the table holds.
+    fn matches_nothing(vis: &Visibility, filter: &TaskFilter) -> bool {
+        vis.sees_nothing() || filter.dates_inconsistent()
+    }
+
     /// `_task_index` restricted by visibility and filter; `None` when nothing can match.
     /// With `hint`, SQLite may use no index but the one on `when_created_utc` (see NoIndex).
     pub(super) fn query(&self, hint: bool) -> Option<TaskQuery> {
@@ -200,7 +210,7 @@ impl<'a> Criteria<'a> {
         let (backend, vis, filter) = (self.backend, self.vis, self.filter);
         let h = hint && backend == Backend::Sqlite;
 
-        if vis.sees_nothing() || filter.dates_inconsistent() {
+        if Self::matches_nothing(vis, filter) {
             return None;
         }
         let mut q = _task_index::table.into_boxed::<MultiBackend>();
