@@ -720,13 +720,14 @@ backend_test! {
         // one changes nothing and counts as a failed login.
         let (_, _, body) = get(&app, &c, "/edit_own_user_mfa").await;
         assert!(body.contains("<label for=\"one_time_password\">"), "{body}");
-        for bad in ["", wrong_code(&app, &key).as_str()] {
+        let long = "9".repeat(5_000);
+        for bad in ["", wrong_code(&app, &key).as_str(), "'; DROP TABLE _security_users; --", long.as_str()] {
             let (status, _, body) = post(&app, &c, "/edit_own_user_mfa", &[("mfa_method", "no_mfa"), ("one_time_password", bad)]).await;
             assert_eq!(status, 200);
             assert!(body.contains("Enter a current code from your authenticator app"), "{body}");
             assert_eq!(user_row(&app, uid).mfa_method, "totp");
         }
-        assert_eq!(lockout::failure_count(&mut app.conn(), "alice").unwrap(), 2);
+        assert_eq!(lockout::failure_count(&mut app.conn(), "alice").unwrap(), 4);
         let (status, loc, _) = post(&app, &c, "/edit_own_user_mfa", &[("mfa_method", "no_mfa"), ("one_time_password", &code(&app, &key))]).await;
         assert_eq!((status, loc.as_str()), (303, "/"));
         let (_, _, body) = get(&app, &c, "/").await;
