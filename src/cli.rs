@@ -32,6 +32,10 @@ pub enum Command {
     /// Create or upgrade the database schema to the current version.
     #[command(alias = "upgrade_db")]
     UpgradeDb,
+    /// Undo what `upgrade-db` added to a CamCOPS database (camcops-web's sessions, column,
+    /// indexes and bookkeeping); CamCOPS' own tables and rows are left as they are.
+    #[command(alias = "undo_adoption")]
+    UndoAdoption,
     /// Print a complete, commented demonstration config file with a fresh secret.
     #[command(alias = "demo_camcops_config")]
     DemoCamcopsConfig {
@@ -109,8 +113,8 @@ pub fn connect(url: &DbUrl) -> anyhow::Result<DbConnection> {
 
 fn connect_migrated(url: &DbUrl) -> anyhow::Result<DbConnection> {
     let mut conn = connect(url)?;
-    if db::has_pending_migrations(&mut conn)? {
-        bail!("the database schema is not up to date: run `camcops-web upgrade-db` first");
+    if let Some(problem) = db::schema_problem(&mut conn)? {
+        bail!("{problem}");
     }
     Ok(conn)
 }
@@ -172,11 +176,32 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
         Command::UpgradeDb => {
             let settings = load_settings(cli)?;
             let mut conn = connect(&settings.db_url)?;
-            let applied = db::run_migrations(&mut conn)?;
-            if applied.is_empty() {
-                println!("Database already up to date.");
+            match db::upgrade(&mut conn)? {
+                db::Upgrade::Migrated(applied) if applied.is_empty() => {
+                    println!("Database already up to date.");
+                }
+                db::Upgrade::Migrated(applied) => {
+                    println!("Applied migrations: {}", applied.join(", "));
+                }
+                db::Upgrade::Adopted { revision, steps } if steps.is_empty() => {
+                    println!("CamCOPS database (revision {revision}) already adopted.");
+                }
+                db::Upgrade::Adopted { revision, steps } => {
+                    println!(
+                        "Adopted the CamCOPS database (revision {revision}): applied {}.",
+                        steps.join(", ")
+                    );
+                }
+            }
+        }
+        Command::UndoAdoption => {
+            let settings = load_settings(cli)?;
+            let mut conn = connect(&settings.db_url)?;
+            let undone = db::adopt::undo(&mut conn)?;
+            if undone.is_empty() {
+                println!("Nothing to undo: camcops-web has not adopted this CamCOPS database.");
             } else {
-                println!("Applied migrations: {}", applied.join(", "));
+                println!("Undid the adoption steps {}.", undone.join(", "));
             }
         }
         Command::MakeSuperuser {

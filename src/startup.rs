@@ -11,7 +11,7 @@ use anyhow::Context;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::{build_pool, has_pending_migrations, DbPool};
+use crate::db::{build_pool, schema_problem, DbPool};
 use crate::error::{error_page, AppError};
 use crate::routes;
 use crate::session::cookie;
@@ -44,10 +44,8 @@ impl Application {
         .with_context(|| format!("cannot connect to the {} database", settings.db_url.backend))?;
         {
             let mut conn = pool.get().context("database connection")?;
-            if has_pending_migrations(&mut conn)? {
-                anyhow::bail!(
-                    "the database schema is not up to date: run `camcops-web upgrade-db` first"
-                );
+            if let Some(problem) = schema_problem(&mut conn)? {
+                anyhow::bail!("{problem}");
             }
         }
         Self::build_with(settings, pool, Clock::system(), None)

@@ -4,4 +4,5 @@ pub mod login;
 pub mod mfa;
 pub mod password;
 pub mod principal;
+pub mod terms;
 pub mod users;

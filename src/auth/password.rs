@@ -10,9 +10,12 @@ use zxcvbn::matching::Match;
 /// Minimum length of a new password.
 pub const MINIMUM_PASSWORD_LENGTH: usize = 10;
 
-/// Hashes `password` at `cost`.
+/// Hashes `password` at `cost`, in the `$2a$` form: CamCOPS 2.4 verifies passwords with
+/// py-bcrypt 0.4, which rejects `$2b$` hashes, so any other form would lock the user out of
+/// CamCOPS on a shared database. (`$2a$` and `$2b$` differ only for passwords of over 255
+/// bytes, which bcrypt truncates to 72 bytes anyway.)
 pub fn hash(password: &str, cost: u32) -> anyhow::Result<String> {
-    Ok(bcrypt::hash(password, cost)?)
+    Ok(bcrypt::hash_with_result(password, cost)?.format_for_version(bcrypt::Version::TwoA))
 }
 
 /// Whether `password` matches `hashed`; an invalid or empty stored hash never matches.
@@ -66,9 +69,10 @@ pub fn hash_cost(hashed: &str) -> Option<u32> {
     parts.next()?.parse().ok()
 }
 
-/// Whether the stored hash should be replaced by one at `cost` (lower cost than configured).
+/// Whether the stored hash should be replaced by one at `cost`: made at a lower cost than
+/// configured, or in a form CamCOPS cannot read (anything but `$2a$`, see [`hash`]).
 pub fn needs_upgrade(hashed: &str, cost: u32) -> bool {
-    hash_cost(hashed).is_some_and(|c| c < cost)
+    hash_cost(hashed).is_some_and(|c| c < cost || !hashed.starts_with("$2a$"))
 }
 
 /// Whether the password is one of the well-known common passwords (the ranked password list
@@ -127,12 +131,26 @@ mod tests {
 
     #[test]
     fn camcops_2a_hashes_verify() {
-        // A py-bcrypt style $2a$ hash at cost 6 (as the original stores) verifies.
-        let h = hash("monkeybusiness", 6)
-            .unwrap()
-            .replacen("$2b$", "$2a$", 1);
+        // The `admin` user's hash as CamCOPS 2.4.24 wrote it (the fixture databases' README).
+        let c = AtomicU64::new(0);
+        let camcops = "$2a$06$oj5CQnhXtKYng4izhf2n9usFTh7aJu06NXLrioO2N5gFpFnZiftFG";
+        assert_eq!(hash_cost(camcops), Some(6));
+        assert!(verify("Admin-Passw0rd-123", camcops, &c));
+        assert!(!verify("Admin-Passw0rd-124", camcops, &c));
+    }
+
+    #[test]
+    fn hashes_written_are_2a_and_2b_is_upgraded() {
+        // CamCOPS 2.4.24 (py-bcrypt 0.4) rejects `$2b$`: everything written is `$2a$`.
+        let h = hash("monkeybusiness", 4).unwrap();
+        assert!(h.starts_with("$2a$04$"), "{h}");
         let c = AtomicU64::new(0);
         assert!(verify("monkeybusiness", &h, &c));
+        // A `$2b$` hash (as older camcops-web versions wrote) is rewritten at the next login.
+        let b = h.replacen("$2a$", "$2b$", 1);
+        assert!(verify("monkeybusiness", &b, &c));
+        assert!(needs_upgrade(&b, 4));
+        assert!(!needs_upgrade(&h, 4));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Database access: the connection enum over the compiled-in backends, the pool, migrations,
 //! and `run_db`, the one blocking hop per unit of work.
 
+pub mod adopt;
 pub mod connection;
 pub mod schema;
 pub mod url;
@@ -76,6 +77,53 @@ pub fn has_pending_migrations(conn: &mut DbConnection) -> anyhow::Result<bool> {
     let source = migrations_for(conn);
     conn.has_pending_migration(source)
         .map_err(|e| anyhow::anyhow!("cannot read migration state: {e}"))
+}
+
+/// What `upgrade-db` did.
+#[derive(Debug)]
+pub enum Upgrade {
+    /// A database of camcops-web's own (or an empty one): these migrations were applied.
+    Migrated(Vec<String>),
+    /// A CamCOPS database at this revision: these adoption steps were applied.
+    Adopted {
+        /// Its alembic revision.
+        revision: String,
+        /// The steps applied now (empty: it was adopted already).
+        steps: Vec<&'static str>,
+    },
+}
+
+/// `upgrade-db`: a CamCOPS database (recognised by its `_alembic_version` table before diesel's
+/// harness touches anything) is adopted with additive steps only; any other database gets
+/// camcops-web's own migrations.
+pub fn upgrade(conn: &mut DbConnection) -> anyhow::Result<Upgrade> {
+    match adopt::detect(conn)? {
+        adopt::Kind::Own => Ok(Upgrade::Migrated(run_migrations(conn)?)),
+        adopt::Kind::Camcops(db) => {
+            let steps = adopt::adopt(conn, &db)?;
+            Ok(Upgrade::Adopted {
+                revision: db.revision,
+                steps,
+            })
+        }
+    }
+}
+
+/// Why the server must not start on this database, or `None` when the schema is ready.
+pub fn schema_problem(conn: &mut DbConnection) -> anyhow::Result<Option<String>> {
+    Ok(match adopt::detect(conn)? {
+        adopt::Kind::Own => has_pending_migrations(conn)?.then(|| {
+            "the database schema is not up to date: run `camcops-web upgrade-db` first".to_string()
+        }),
+        adopt::Kind::Camcops(db) if !db.revision_supported() => Some(db.unsupported_message()),
+        adopt::Kind::Camcops(db) if !db.pending.is_empty() => Some(
+            "this is a CamCOPS database that camcops-web has not adopted yet: back it up, then \
+             run `camcops-web upgrade-db` (it only adds what camcops-web needs; see the README, \
+             \"Running on an existing CamCOPS database\")"
+                .to_string(),
+        ),
+        adopt::Kind::Camcops(_) => None,
+    })
 }
 
 /// Runs `f` in one transaction on one connection: on SQLite with `BEGIN IMMEDIATE`, so that a

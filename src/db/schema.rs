@@ -135,7 +135,7 @@ diesel::table! {
         task_filter_id -> Nullable<Integer>,
         is_api_session -> Nullable<Bool>,
         form_state -> Nullable<Text>,
-        created_at_utc -> Timestamp,
+        created_at_utc -> Nullable<Timestamp>,
     }
 }
 

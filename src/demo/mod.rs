@@ -187,7 +187,7 @@ pub fn seed_demo_data_at(
     let password = Alphanumeric.sample_string(&mut OsRng, 16);
     let hashes = staff::USERS
         .iter()
-        .map(|_| bcrypt::hash(&password, opts.bcrypt_cost))
+        .map(|_| crate::auth::password::hash(&password, opts.bcrypt_cost))
         .collect::<Result<Vec<_>, _>>()?;
     let ids = staff::create_staff(conn, &hashes, now)?;
 

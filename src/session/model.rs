@@ -75,8 +75,9 @@ pub struct SessionRow {
     pub is_api_session: Option<bool>,
     /// Wizard state JSON.
     pub form_state: Option<String>,
-    /// Creation time (naive UTC).
-    pub created_at_utc: NaiveDateTime,
+    /// Creation time (naive UTC); NULL for a row CamCOPS made on a shared database (it does
+    /// not know the column).
+    pub created_at_utc: Option<NaiveDateTime>,
 }
 
 /// A session as the request sees it: saved (`id` set) or new and not yet written.
@@ -117,6 +118,8 @@ pub enum Miss {
     IdleExpired,
     /// Absolute lifetime passed.
     LifetimeExpired,
+    /// A row CamCOPS made (no `created_at_utc`): never a session of this server.
+    MadeElsewhere,
     /// Client IP differs and IP checking is on.
     IpChanged,
 }
@@ -260,15 +263,20 @@ impl CamcopsSession {
         let Some(row) = row else {
             return miss(Miss::NoSuchRow);
         };
+        // CamCOPS stores its tokens in plain text: a row it made never authenticates here, so
+        // that nobody who reads the table can log in with what they read.
+        let Some(created_at_utc) = row.created_at_utc else {
+            return miss(Miss::MadeElsewhere);
+        };
         if !token_matches(token, row.token.as_deref()) {
             return miss(Miss::BadToken);
         }
-        let last = row.last_activity_utc.unwrap_or(row.created_at_utc);
+        let last = row.last_activity_utc.unwrap_or(created_at_utc);
         if last < now - policy.timeout {
             return miss(Miss::IdleExpired);
         }
         if let Some(max) = policy.max_lifetime {
-            if row.created_at_utc < now - max {
+            if created_at_utc < now - max {
                 return miss(Miss::LifetimeExpired);
             }
         }
@@ -283,7 +291,7 @@ impl CamcopsSession {
                 ip_address: row.ip_address.unwrap_or_default(),
                 user_id: row.user_id,
                 last_activity_utc: last,
-                created_at_utc: row.created_at_utc,
+                created_at_utc,
                 number_to_view: row.number_to_view,
                 task_filter_id: row.task_filter_id,
                 is_api_session: row.is_api_session.unwrap_or(false),
@@ -325,7 +333,7 @@ impl CamcopsSession {
                 sess::task_filter_id.eq(self.task_filter_id),
                 sess::is_api_session.eq(Some(self.is_api_session)),
                 sess::form_state.eq(Some(self.form_state.to_column())),
-                sess::created_at_utc.eq(self.created_at_utc),
+                sess::created_at_utc.eq(Some(self.created_at_utc)),
             ))
             .execute(conn)?;
         let id = last_insert_id(conn)?;
@@ -565,7 +573,12 @@ pub fn list_active(
         .order(sess::last_activity_utc.desc())
         .into_boxed();
     if let Some(max) = policy.max_lifetime {
-        q = q.filter(sess::created_at_utc.ge(now - max));
+        // Rows CamCOPS made have no creation time: only its idle timeout applies to them.
+        q = q.filter(
+            sess::created_at_utc
+                .ge(now - max)
+                .or(sess::created_at_utc.is_null()),
+        );
     }
     if let Some(ids) = user_ids {
         q = q.filter(sess::user_id.eq_any(ids.to_vec()));

@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod account_pages;
+mod adoption;
 mod admin_pages;
 mod api;
+mod camcops_fixture;
 mod health;
 mod helpers;
 mod migrations;

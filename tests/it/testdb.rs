@@ -167,6 +167,19 @@ impl TestDb {
         Some(TestDb::new(backend))
     }
 
+    /// Like [`TestDb::for_test`] but with no tables at all (for tests that load a schema of
+    /// their own, such as CamCOPS' in `camcops_fixture`).
+    pub fn empty_for_test(backend: Backend) -> Option<TestDb> {
+        if let Some(var) = env_var(backend) {
+            if server_url(backend).is_none() {
+                eprintln!("skipped: {var} not set");
+                note_skip_once(backend, var);
+                return None;
+            }
+        }
+        Some(TestDb::empty(backend))
+    }
+
     /// Which backend this database is on.
     pub fn backend(&self) -> Backend {
         self.backend

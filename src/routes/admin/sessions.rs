@@ -23,6 +23,9 @@ use crate::session::model::{
 };
 use crate::state::AppState;
 
+/// What the "Created" column says of a session CamCOPS itself made on a shared database.
+pub const MADE_ELSEWHERE: &str = "made by CamCOPS (no creation time)";
+
 const PAGE: &str = "/view_sessions";
 
 /// Fields of `POST /end_session`.
@@ -104,8 +107,15 @@ pub async fn view_sessions(
                     user_id: user.id,
                     username: user.username.clone(),
                     ip_address: r.ip_address.unwrap_or_default(),
-                    created: local_time(r.created_at_utc),
-                    last_activity: local_time(r.last_activity_utc.unwrap_or(r.created_at_utc)),
+                    created: r
+                        .created_at_utc
+                        .map(local_time)
+                        .unwrap_or_else(|| MADE_ELSEWHERE.to_string()),
+                    last_activity: r
+                        .last_activity_utc
+                        .or(r.created_at_utc)
+                        .map(local_time)
+                        .unwrap_or_default(),
                     kind: if r.is_api_session.unwrap_or(false) {
                         "API (tablet)"
                     } else {

@@ -132,7 +132,7 @@ pub(super) const TABLES: &[Table] = &[
             null("task_filter_id", Int),
             null("is_api_session", Bool),
             null("form_state", Text),
-            req("created_at_utc", TS),
+            null("created_at_utc", TS),
         ],
     },
     Table {

@@ -1,0 +1,2 @@
+DROP INDEX cw_ix__security_webviewer_sessions_last_activity_utc ON _security_webviewer_sessions;
+ALTER TABLE _security_webviewer_sessions DROP COLUMN created_at_utc;

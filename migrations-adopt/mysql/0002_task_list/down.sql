@@ -1,0 +1,4 @@
+DROP INDEX cw_ix__idnum_index_which_idnum_value ON _idnum_index;
+DROP INDEX cw_ix__task_index_group_created ON _task_index;
+DROP INDEX cw_ix__task_index_patient_group ON _task_index;
+DROP INDEX cw_ix__task_index_created_batch ON _task_index;

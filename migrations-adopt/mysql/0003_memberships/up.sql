@@ -1,0 +1,1 @@
+-- Nothing on MySQL/MariaDB: InnoDB's own foreign-key indexes on user_id and group_id serve (see 0001).

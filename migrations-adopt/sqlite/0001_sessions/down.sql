@@ -1,0 +1,4 @@
+DROP INDEX cw_ix__security_webviewer_sessions_task_filter_id;
+DROP INDEX cw_ix__security_webviewer_sessions_last_activity_utc;
+DROP INDEX cw_ix__security_webviewer_sessions_user_id;
+ALTER TABLE _security_webviewer_sessions DROP COLUMN created_at_utc;

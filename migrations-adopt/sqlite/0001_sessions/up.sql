@@ -1,0 +1,4 @@
+ALTER TABLE _security_webviewer_sessions ADD COLUMN created_at_utc TIMESTAMP;
+CREATE INDEX cw_ix__security_webviewer_sessions_user_id ON _security_webviewer_sessions (user_id);
+CREATE INDEX cw_ix__security_webviewer_sessions_last_activity_utc ON _security_webviewer_sessions (last_activity_utc);
+CREATE INDEX cw_ix__security_webviewer_sessions_task_filter_id ON _security_webviewer_sessions (task_filter_id);

@@ -1,0 +1,7 @@
+DROP INDEX cw_ix_patient_upper_forename;
+DROP INDEX cw_ix_patient_upper_surname;
+DROP INDEX cw_ix__idnum_index_which_idnum_value;
+DROP INDEX cw_ix__task_index_adding_user_id;
+DROP INDEX cw_ix__task_index_group_created;
+DROP INDEX cw_ix__task_index_patient_group;
+DROP INDEX cw_ix__task_index_created_batch;

@@ -1,0 +1,2 @@
+DROP INDEX cw_ix__security_user_group_group_id;
+DROP INDEX cw_ix__security_user_group_user_id;
