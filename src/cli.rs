@@ -334,7 +334,10 @@ pub fn prepare_demo(
     let hash = password::hash(&pw, settings.bcrypt_cost)?;
     let now = Clock::system().now();
     db::transaction(&mut conn, |c| {
-        Ok(users::make_superuser(c, DEMO_SUPERUSER, &hash, now)?)
+        let (id, _) = users::make_superuser(c, DEMO_SUPERUSER, &hash, now)?;
+        // The demo's staff have agreed the terms of use; so has its admin.
+        crate::models::user::User::set_agreed_terms(c, id, &crate::auth::terms::agreed_at(now))?;
+        Ok(id)
     })
     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     Ok((settings, pw))

@@ -24,6 +24,8 @@ pub enum UserState {
     Happy,
     /// Must change password first.
     MustChangePassword,
+    /// Must agree the terms of use first (admin-pages spec §5).
+    MustAgreeTerms,
     /// Must set an allowed MFA method first.
     MustSetMfa,
     /// Logged in but without web-viewer permission.
@@ -140,6 +142,8 @@ impl AuthUser {
             UserState::NoWebviewer
         } else if self.user.must_change_password() {
             UserState::MustChangePassword
+        } else if super::terms::must_agree(self.user.when_agreed_terms_of_use.as_deref()) {
+            UserState::MustAgreeTerms
         } else if self.must_set_mfa(settings) {
             UserState::MustSetMfa
         } else {
@@ -197,7 +201,7 @@ mod tests {
             last_password_change_utc: None,
             superuser: Some(superuser),
             must_change_password: None,
-            when_agreed_terms_of_use: None,
+            when_agreed_terms_of_use: Some("2026-12-01T12:00:00.000000+00:00".into()),
             upload_group_id: Some(1),
             language: None,
             auto_generated: false,
@@ -234,6 +238,19 @@ mod tests {
         u.user.must_change_password = Some(true);
         assert_eq!(u.state(&s), UserState::MustChangePassword);
         u.user.must_change_password = Some(false);
+        // Terms (admin-pages spec §5): after the password, before MFA.
+        u.user.when_agreed_terms_of_use = Some("2020-06-28T10:00:00.000000+01:00".into());
+        assert_eq!(u.state(&s), UserState::MustAgreeTerms);
+        assert_eq!(
+            u.state(&settings(vec![MfaMethod::HotpEmail])),
+            UserState::MustAgreeTerms
+        );
+        u.user.must_change_password = Some(true);
+        assert_eq!(u.state(&s), UserState::MustChangePassword);
+        u.user.must_change_password = Some(false);
+        u.user.when_agreed_terms_of_use = None;
+        assert_eq!(u.state(&s), UserState::MustAgreeTerms);
+        u.user.when_agreed_terms_of_use = Some("2020-06-29T00:00:00.000000+00:00".into());
         assert_eq!(
             u.state(&settings(vec![MfaMethod::HotpEmail])),
             UserState::MustSetMfa

@@ -159,16 +159,42 @@ fn load(
     Ok((patients.len() as u64, idnums, tasks))
 }
 
+/// [`load`] with a bigger SQLite page cache: the task index's indexes are updated at scattered
+/// places, and the default 2 MB cache makes every insert re-read pages.
+fn load_with_cache(
+    conn: &mut DbConnection,
+    opts: &DemoOptions,
+    now: NaiveDateTime,
+    ids: &staff::StaffIds,
+) -> anyhow::Result<(u64, u64, u64)> {
+    let sqlite_cache = match conn.backend() {
+        Backend::Sqlite => {
+            let previous = diesel::sql_query("PRAGMA cache_size")
+                .get_result::<CacheSize>(conn)?
+                .cache_size;
+            conn.batch_execute(&format!("PRAGMA cache_size = {LOAD_CACHE_KIB}"))?;
+            Some(previous)
+        }
+        _ => None,
+    };
+    let loaded = load(conn, opts, now, ids);
+    if let Some(previous) = sqlite_cache {
+        conn.batch_execute(&format!("PRAGMA cache_size = {previous}"))?;
+    }
+    loaded
+}
+
 /// Adds demo data ending now; see [`seed_demo_data_at`].
 pub fn seed_demo_data(conn: &mut DbConnection, opts: &DemoOptions) -> anyhow::Result<DemoReport> {
     seed_demo_data_at(conn, opts, Utc::now().naive_utc())
 }
 
-/// Adds demo data whose task dates span the two years up to `now`. Fails, adding nothing, if
-/// a demo group or user already exists. Staff rows are written in one transaction, patients,
-/// ID numbers and tasks in transactions of a few thousand rows; an error part-way leaves the
-/// rows already written. Ends with `ANALYZE` (SQLite) or `VACUUM ANALYZE` (PostgreSQL) of the
-/// loaded tables, for the query planner.
+/// Adds demo data whose task dates span the two years up to `now`, in one transaction: all or
+/// nothing (the batches of a few thousand rows are savepoints inside it). Refuses a CamCOPS
+/// database (demo rows have no place among real patients, and CamCOPS' `patient` table has
+/// columns the demo does not fill) and fails, adding nothing, if a demo group or user already
+/// exists. Ends with `ANALYZE` (SQLite) or `VACUUM ANALYZE` (PostgreSQL) of the loaded tables,
+/// for the query planner.
 pub fn seed_demo_data_at(
     conn: &mut DbConnection,
     opts: &DemoOptions,
@@ -182,6 +208,12 @@ pub fn seed_demo_data_at(
     if opts.patients > MAX_PATIENTS {
         anyhow::bail!("at most {MAX_PATIENTS} demo patients");
     }
+    if let crate::db::adopt::Kind::Camcops(_) = crate::db::adopt::detect(conn)? {
+        anyhow::bail!(
+            "this is a CamCOPS database: demo-data adds made-up patients and tasks only to a \
+             database of camcops-web's own (nothing was written)"
+        );
+    }
     staff::check_absent(conn)?;
 
     let password = Alphanumeric.sample_string(&mut OsRng, 16);
@@ -189,25 +221,10 @@ pub fn seed_demo_data_at(
         .iter()
         .map(|_| crate::auth::password::hash(&password, opts.bcrypt_cost))
         .collect::<Result<Vec<_>, _>>()?;
-    let ids = staff::create_staff(conn, &hashes, now)?;
-
-    // A bigger SQLite page cache while loading: the task index's indexes are updated at
-    // scattered places, and the default 2 MB cache makes every insert re-read pages.
-    let sqlite_cache = match conn.backend() {
-        Backend::Sqlite => {
-            let previous = diesel::sql_query("PRAGMA cache_size")
-                .get_result::<CacheSize>(conn)?
-                .cache_size;
-            conn.batch_execute(&format!("PRAGMA cache_size = {LOAD_CACHE_KIB}"))?;
-            Some(previous)
-        }
-        _ => None,
-    };
-    let loaded = load(conn, opts, now, &ids);
-    if let Some(previous) = sqlite_cache {
-        conn.batch_execute(&format!("PRAGMA cache_size = {previous}"))?;
-    }
-    let (patients, idnums, tasks) = loaded?;
+    let ((patients, idnums, tasks), ids) = conn.transaction::<_, anyhow::Error, _>(|conn| {
+        let ids = staff::create_staff(conn, &hashes, now)?;
+        Ok((load_with_cache(conn, opts, now, &ids)?, ids))
+    })?;
 
     match conn.backend() {
         Backend::Sqlite => conn.batch_execute("ANALYZE")?,

@@ -232,6 +232,14 @@ impl User {
             .execute(conn)
     }
 
+    /// Records that the user agreed the terms of use (`when` as CamCOPS stores it, see
+    /// `auth::terms::agreed_at`).
+    pub fn set_agreed_terms(conn: &mut DbConnection, id: i32, when: &str) -> QueryResult<usize> {
+        diesel::update(_security_users::table.find(id))
+            .set(_security_users::when_agreed_terms_of_use.eq(Some(when)))
+            .execute(conn)
+    }
+
     /// Deletes a user (their sessions go by ON DELETE CASCADE).
     pub fn delete(conn: &mut DbConnection, id: i32) -> QueryResult<usize> {
         diesel::delete(_security_users::table.find(id)).execute(conn)

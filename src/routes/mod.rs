@@ -9,6 +9,7 @@ pub mod health;
 pub mod home;
 pub mod login;
 pub mod logout;
+pub mod offer_terms;
 pub mod own_user_info;
 pub mod page;
 pub mod server_info;
@@ -43,6 +44,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/login")
                 .route(web::get().to(login::login_form))
                 .route(web::post().to(login::login)),
+        )
+        .service(
+            web::resource("/offer_terms")
+                .route(web::get().to(offer_terms::offer_terms_form))
+                .route(web::post().to(offer_terms::agree_terms)),
         )
         .service(
             web::resource("/logout")

@@ -172,6 +172,7 @@ fn happy(req: &HttpRequest, li: LoggedIn) -> Result<LoggedIn, AppError> {
     match li.user.state(&state.settings) {
         UserState::Happy => Ok(li),
         UserState::MustChangePassword => Err(AppError::Redirect("/change_own_password".into())),
+        UserState::MustAgreeTerms => Err(AppError::Redirect("/offer_terms".into())),
         UserState::MustSetMfa => Err(AppError::Redirect("/edit_own_user_mfa".into())),
         UserState::NoWebviewer => Err(AppError::Forbidden),
     }

@@ -30,6 +30,9 @@ pub struct TestApp {
     server: actix_web::dev::ServerHandle,
 }
 
+/// A time of agreeing the terms of use, as CamCOPS stores it.
+pub const AGREED: &str = "2026-12-01T12:00:00.000000+00:00";
+
 /// Test settings: insecure cookies (plain HTTP), bcrypt cost 4, defaults otherwise.
 pub fn test_settings(db: &TestDb) -> Settings {
     let mut s = Settings::with_defaults(db.db_url(), "test-secret-".repeat(4));
@@ -196,7 +199,8 @@ impl TestApp {
                 superuser: Some(superuser),
                 must_change_password: Some(false),
                 last_password_change_utc: None,
-                when_agreed_terms_of_use: None,
+                // Agreed, so that the terms page does not come first (tested in camcops_db).
+                when_agreed_terms_of_use: Some(AGREED.into()),
                 upload_group_id: Some(gid),
                 auto_generated: false,
             },

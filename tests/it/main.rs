@@ -7,6 +7,8 @@ mod adoption;
 mod admin_pages;
 mod api;
 mod camcops_fixture;
+mod camcops_logins;
+mod camcops_sessions;
 mod health;
 mod helpers;
 mod migrations;

@@ -58,7 +58,7 @@ fn user(c: &mut DbConnection, name: &str, superuser: bool, groups: &[(Option<i32
             superuser: Some(superuser),
             must_change_password: Some(false),
             last_password_change_utc: None,
-            when_agreed_terms_of_use: None,
+            when_agreed_terms_of_use: Some(crate::helpers::AGREED.into()),
             upload_group_id: None,
             auto_generated: false,
         },
