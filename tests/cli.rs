@@ -73,6 +73,7 @@ fn help_lists_every_command() {
         "housekeeping",
         "demo-data",
         "demo",
+        "undo-adoption",
     ] {
         assert!(out.contains(c), "{c} missing from --help");
         stdout(cmd().args([c, "--help"]));
@@ -282,4 +283,78 @@ fn serve_refuses_an_unmigrated_database() {
     std::fs::write(&conf, text.replace("PORT = 8000", "PORT = 18999")).unwrap();
     let err = stderr_of_failure(cmd().args(["--config", conf.to_str().unwrap(), "serve"]));
     assert!(err.contains("upgrade-db"), "{err}");
+}
+
+/// CamCOPS 2.4.24's own SQLite database (the fixture dump) in a temporary file, with a config.
+fn camcops_setup() -> Env {
+    use diesel::connection::SimpleConnection;
+    use std::io::Read as _;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("camcops.sqlite");
+    let raw = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/camcops-2.4.24/demo-sqlite.sql.gz"
+    ))
+    .unwrap();
+    let mut dump = String::new();
+    flate2::read::GzDecoder::new(raw.as_slice())
+        .read_to_string(&mut dump)
+        .unwrap();
+    conn(&db).batch_execute(&dump).unwrap();
+    let text = stdout(cmd().args([
+        "demo-camcops-config",
+        "--db-url",
+        &format!("sqlite://{}", db.display()),
+    ]));
+    let conf = dir.path().join("camcops.conf");
+    std::fs::write(&conf, text.replace("BCRYPT_COST = 12", "BCRYPT_COST = 4")).unwrap();
+    Env { dir, conf, db }
+}
+
+#[test]
+fn camcops_database_is_adopted_by_upgrade_db_and_undone() {
+    let env = camcops_setup();
+    let c = env.conf.to_str().unwrap();
+    // serve and the other commands refuse an un-adopted CamCOPS database.
+    let err = stderr_of_failure(cmd().args(["--config", c, "serve"]));
+    assert!(
+        err.contains("not adopted yet") && err.contains("upgrade-db"),
+        "{err}"
+    );
+    let err = stderr_of_failure(cmd().args(["--config", c, "housekeeping"]));
+    assert!(err.contains("upgrade-db"), "{err}");
+    let out = stdout(cmd().args(["--config", c, "upgrade-db"]));
+    assert!(
+        out.contains("Adopted the CamCOPS database (revision 0087)")
+            && out.contains("0001_sessions"),
+        "{out}"
+    );
+    let out = stdout(cmd().args(["--config", c, "upgrade_db"]));
+    assert!(out.contains("already adopted"), "{out}");
+    stdout(cmd().args(["--config", c, "housekeeping"]));
+    // demo-data refuses it, writing nothing.
+    let users_before: i64 = _security_users::table
+        .count()
+        .get_result(&mut conn(&env.db))
+        .unwrap();
+    let err = stderr_of_failure(cmd().args([
+        "--config",
+        c,
+        "demo-data",
+        "--patients",
+        "5",
+        "--tasks",
+        "5",
+    ]));
+    assert!(err.contains("CamCOPS database"), "{err}");
+    let users_after: i64 = _security_users::table
+        .count()
+        .get_result(&mut conn(&env.db))
+        .unwrap();
+    assert_eq!(users_before, users_after);
+    let out = stdout(cmd().args(["--config", c, "undo-adoption"]));
+    assert!(out.contains("0001_sessions"), "{out}");
+    let err = stderr_of_failure(cmd().args(["--config", c, "serve"]));
+    assert!(err.contains("not adopted yet"), "{err}");
+    drop(env.dir);
 }

@@ -10,7 +10,9 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 use reqwest::StatusCode;
 
-use crate::camcops_fixture::{adopt, camcops_test, demo_db, ADMIN, CLINICIAN, GRPADMIN, RESEARCHER};
+use crate::camcops_fixture::{
+    adopt, camcops_test, demo_db, ADMIN, CLINICIAN, GRPADMIN, RESEARCHER,
+};
 use crate::helpers::{count_sessions, csrf_from, location, new_client, TestApp};
 
 #[derive(QueryableByName)]

@@ -9,7 +9,7 @@ use camcops_web::models::user::{NewUser, User};
 use camcops_web::session::housekeeping;
 use camcops_web::session::model::{CamcopsSession, Miss, SessionPolicy};
 use chrono::{Duration, NaiveDateTime};
-use diesel::sql_types::{BigInt, Nullable, Timestamp};
+use diesel::sql_types::{BigInt, Integer, Nullable, Timestamp};
 use diesel::{QueryableByName, RunQueryDsl};
 
 use crate::camcops_fixture::{adopt, camcops_test, schema_db};
@@ -57,13 +57,25 @@ struct Id {
 }
 
 #[derive(QueryableByName)]
+struct MaxId {
+    #[diesel(sql_type = Integer)]
+    id: i32,
+}
+
+#[derive(QueryableByName)]
 struct Created {
     #[diesel(sql_type = Nullable<Timestamp>)]
     created_at_utc: Option<NaiveDateTime>,
 }
 
 /// A row as CamCOPS 2.4.24 writes it: a plain token, no `created_at_utc`.
-fn camcops_row(conn: &mut DbConnection, user: i32, token: &str, last: NaiveDateTime, api: &str) -> i32 {
+fn camcops_row(
+    conn: &mut DbConnection,
+    user: i32,
+    token: &str,
+    last: NaiveDateTime,
+    api: &str,
+) -> i32 {
     diesel::sql_query(format!(
         "INSERT INTO _security_webviewer_sessions \
          (token, ip_address, user_id, last_activity_utc, number_to_view, is_api_session) \
@@ -72,21 +84,21 @@ fn camcops_row(conn: &mut DbConnection, user: i32, token: &str, last: NaiveDateT
     ))
     .execute(conn)
     .expect("CamCOPS-style session row");
-    let id = diesel::sql_query(format!(
+    diesel::sql_query(format!(
         "SELECT MAX(id) AS id FROM _security_webviewer_sessions WHERE token = '{token}'"
     ))
-    .get_result::<Id>(conn)
+    .get_result::<MaxId>(conn)
     .expect("its id")
-    .id;
-    i32::try_from(id).expect("id")
+    .id
 }
 
 fn exists(conn: &mut DbConnection, id: i32) -> bool {
-    diesel::sql_query(format!("SELECT COUNT(*) AS id FROM _security_webviewer_sessions WHERE id = {id}"))
-        .get_result::<Id>(conn)
-        .expect("count")
-        .id
-        == 1
+    diesel::sql_query(format!(
+        "SELECT COUNT(*) AS id FROM _security_webviewer_sessions WHERE id = {id}"
+    ))
+    .get_result::<Id>(conn)
+    .expect("count")
+    .id == 1
 }
 
 camcops_test! {

@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod account_pages;
-mod adoption;
 mod admin_pages;
+mod adoption;
 mod api;
 mod camcops_fixture;
 mod camcops_logins;
