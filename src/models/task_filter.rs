@@ -294,6 +294,12 @@ impl TaskFilter {
         self.any_specific_patient_filtering() || self.sex_criterion().is_some()
     }
 
+    /// Whether anonymous tasks are left out: "tasks with a patient only", or any patient
+    /// criterion (CamCOPS' `skip_anonymous_tasks`).
+    pub fn skip_anonymous_tasks(&self) -> bool {
+        self.tasks_with_patient_only.unwrap_or(false) || self.any_patient_filtering()
+    }
+
     /// Whether the end is before the start (then nothing can match).
     pub fn dates_inconsistent(&self) -> bool {
         matches!((self.start_datetime, self.end_datetime), (Some(s), Some(e)) if e < s)
