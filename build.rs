@@ -29,7 +29,13 @@ fn read_tasks(text: &str) -> Result<Vec<Row>, Box<dyn Error>> {
     let mut lines = text.lines().enumerate();
     match lines.next() {
         Some((_, h)) if h == HEADER => {}
-        _ => return Err(bad(TASKS, 1, "the header must be: tablename, shortname, longname, is_anonymous")),
+        _ => {
+            return Err(bad(
+                TASKS,
+                1,
+                "the header must be: tablename, shortname, longname, is_anonymous",
+            ))
+        }
     }
     let mut rows = Vec::new();
     let mut seen = HashSet::new();
@@ -44,7 +50,11 @@ fn read_tasks(text: &str) -> Result<Vec<Row>, Box<dyn Error>> {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         {
-            return Err(bad(TASKS, n, "a table name is lower-case letters, digits and _"));
+            return Err(bad(
+                TASKS,
+                n,
+                "a table name is lower-case letters, digits and _",
+            ));
         }
         if short_name.trim().is_empty() || long_name.trim().is_empty() {
             return Err(bad(TASKS, n, "empty short or long name"));

@@ -72,11 +72,31 @@ mod tests {
         assert_eq!(display_name("ref_satis_gen"), "ReferrerSatisfactionSurvey");
         assert!(lookup("ref_satis_gen").is_some_and(|t| t.is_anonymous));
         assert_eq!(long_name("ace3"), "Addenbrooke’s Cognitive Examination III");
-        for tracker in ["phq9", "gad7", "hads", "hads_respondent", "honos65", "pcls", "wsas"] {
-            assert!(lookup(tracker).is_some_and(|t| t.provides_trackers), "{tracker}");
+        for tracker in [
+            "phq9",
+            "gad7",
+            "hads",
+            "hads_respondent",
+            "honos65",
+            "pcls",
+            "wsas",
+        ] {
+            assert!(
+                lookup(tracker).is_some_and(|t| t.provides_trackers),
+                "{tracker}"
+            );
         }
-        for other in ["photo", "diagnosis_icd10", "audit_c", "cope_brief", "ref_satis_gen"] {
-            assert!(lookup(other).is_some_and(|t| !t.provides_trackers), "{other}");
+        for other in [
+            "photo",
+            "diagnosis_icd10",
+            "audit_c",
+            "cope_brief",
+            "ref_satis_gen",
+        ] {
+            assert!(
+                lookup(other).is_some_and(|t| !t.provides_trackers),
+                "{other}"
+            );
         }
     }
 

@@ -319,7 +319,10 @@ mod tests {
             task_types: types(&["phq9", "photo", "nonesuch"]),
             ..TaskFilter::default()
         };
-        assert_eq!(permitted_types(&listed), Some(types(&["phq9", "photo", "nonesuch"])));
+        assert_eq!(
+            permitted_types(&listed),
+            Some(types(&["phq9", "photo", "nonesuch"]))
+        );
         let listed_trackers = TaskFilter {
             tasks_offering_trackers_only: Some(true),
             ..listed.clone()

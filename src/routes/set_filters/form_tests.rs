@@ -233,7 +233,11 @@ fn criteria_the_page_cannot_show_survive_a_save() {
     assert_eq!(hidden.task_types, vec!["newer_camcops_task"]);
     assert_eq!(hidden.idnums.len(), 1);
     assert_eq!(
-        (hidden.device_ids.clone(), hidden.user_ids.clone(), hidden.group_ids.clone()),
+        (
+            hidden.device_ids.clone(),
+            hidden.user_ids.clone(),
+            hidden.group_ids.clone()
+        ),
         (vec![404], vec![77], vec![66])
     );
     assert_eq!(hidden.lines().len(), 6);
