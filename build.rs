@@ -1,6 +1,6 @@
 //! Build steps: rebuild when a migration (or adoption step) is added, so `embed_migrations!`
-//! sees it; and generate
-//! the task registry's table from the CamCOPS task list in `data/` (see data/README.md).
+//! sees it; and generate the task registry's table from the CamCOPS task list in `data/` (see
+//! data/README.md).
 
 use std::collections::HashSet;
 use std::error::Error;

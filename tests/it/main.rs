@@ -3,12 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod account_pages;
-mod adoption;
 mod admin_pages;
+mod adoption;
 mod api;
 mod camcops_fixture;
 mod camcops_logins;
 mod camcops_sessions;
+mod camcops_task_list;
 mod health;
 mod helpers;
 mod migrations;
