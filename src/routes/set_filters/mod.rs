@@ -219,7 +219,7 @@ pub async fn set_filters_form(
 /// Outcome of a "Set filters" unit.
 enum SetOutcome {
     Saved,
-    Invalid(Vec<String>, FilterChoices, HiddenCriteria),
+    Invalid(Box<(Vec<String>, FilterChoices, HiddenCriteria)>),
 }
 
 /// `POST /set_filters`: `set_filters` or `clear_filters` (CSRF-checked), fields as plain
@@ -262,7 +262,7 @@ pub async fn set_filters(
                 }
                 Err(errors) => {
                     let hidden = HiddenCriteria::of(&base, &choices);
-                    Ok(SetOutcome::Invalid(errors, choices, hidden))
+                    Ok(SetOutcome::Invalid(Box::new((errors, choices, hidden))))
                 }
             }
         })
@@ -271,16 +271,19 @@ pub async fn set_filters(
             SetOutcome::Saved => Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, redirect_url))
                 .finish()),
-            SetOutcome::Invalid(errors, choices, hidden) => SetFiltersPage::build(
-                PageCtx::new(&li.cs),
-                redirect_url,
-                errors,
-                form,
-                &choices,
-                li.user.is_superuser(),
-                &hidden,
-            )
-            .respond(),
+            SetOutcome::Invalid(invalid) => {
+                let (errors, choices, hidden) = *invalid;
+                SetFiltersPage::build(
+                    PageCtx::new(&li.cs),
+                    redirect_url,
+                    errors,
+                    form,
+                    &choices,
+                    li.user.is_superuser(),
+                    &hidden,
+                )
+                .respond()
+            }
         }
     } else if field("clear_filters").is_some() {
         if let Some(fid) = li.cs.session.task_filter_id {
