@@ -105,11 +105,7 @@ pub fn detect(conn: &mut DbConnection) -> diesel::QueryResult<Kind> {
     let revision = match revisions.as_slice() {
         [one] => one.v.clone(),
         [] => "(none)".to_string(),
-        many => many
-            .iter()
-            .map(|r| r.v.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        many => many.iter().map(|r| r.v.as_str()).collect::<Vec<_>>().join(", "),
     };
     let applied = applied_steps(conn)?;
     let pending = steps_for(conn.backend())
@@ -218,11 +214,7 @@ fn adopt_undoing_on_failure(conn: &mut DbConnection, pending: &[&Step]) -> anyho
         let list: Vec<String> = recorded.iter().map(|v| format!("'{v}'")).collect();
         format!(
             "DELETE FROM {BOOKKEEPING_TABLE} WHERE version IN ({})",
-            if list.is_empty() {
-                "''".to_string()
-            } else {
-                list.join(", ")
-            }
+            if list.is_empty() { "''".to_string() } else { list.join(", ") }
         )
     };
     if let Err(u) = conn.batch_execute(&cleanup) {
@@ -280,9 +272,9 @@ pub fn undo(conn: &mut DbConnection) -> anyhow::Result<Vec<&'static str>> {
     };
     match conn.backend() {
         Backend::Mysql => run(conn)?,
-        _ => conn.transaction(run).map_err(|e| {
-            anyhow::anyhow!("undoing the adoption failed, nothing was changed: {e}")
-        })?,
+        _ => conn
+            .transaction(run)
+            .map_err(|e| anyhow::anyhow!("undoing the adoption failed, nothing was changed: {e}"))?,
     }
     Ok(names)
 }
@@ -299,22 +291,10 @@ mod tests {
         };
         assert!(db("0070").revision_supported());
         assert!(db("0087").revision_supported());
-        for bad in [
-            "0069",
-            "0088",
-            "87",
-            "00870",
-            "abcd",
-            "(none)",
-            "0087, 0086",
-            "",
-        ] {
+        for bad in ["0069", "0088", "87", "00870", "abcd", "(none)", "0087, 0086", ""] {
             assert!(!db(bad).revision_supported(), "{bad}");
         }
         let msg = db("0091").unsupported_message();
-        assert!(
-            msg.contains("'0091'") && msg.contains("0070 to 0087"),
-            "{msg}"
-        );
+        assert!(msg.contains("'0091'") && msg.contains("0070 to 0087"), "{msg}");
     }
 }

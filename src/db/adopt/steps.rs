@@ -67,8 +67,7 @@ macro_rules! steps {
 }
 
 static SQLITE: &[Step] = steps!("sqlite": "0001_sessions", "0002_task_list", "0003_memberships");
-static POSTGRES: &[Step] =
-    steps!("postgres": "0001_sessions", "0002_task_list", "0003_memberships");
+static POSTGRES: &[Step] = steps!("postgres": "0001_sessions", "0002_task_list", "0003_memberships");
 static MYSQL: &[Step] = steps!("mysql": "0001_sessions", "0002_task_list", "0003_memberships");
 
 /// The steps for `backend`, in the order they are applied.
@@ -88,10 +87,7 @@ mod tests {
     fn every_dialect_has_the_same_steps_and_each_down_undoes_its_up() {
         for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
             let names: Vec<_> = steps_for(backend).iter().map(|s| s.name).collect();
-            assert_eq!(
-                names,
-                ["0001_sessions", "0002_task_list", "0003_memberships"]
-            );
+            assert_eq!(names, ["0001_sessions", "0002_task_list", "0003_memberships"]);
             for step in steps_for(backend) {
                 let (up, down) = (step.up(), step.down());
                 assert_eq!(up.len(), down.len(), "{backend} {}", step.name);
@@ -105,10 +101,7 @@ mod tests {
                         let name = u.split_whitespace().nth(2).unwrap_or_default();
                         assert!(d.to_ascii_uppercase().contains(name), "{d} undoes {u}");
                     } else {
-                        assert!(
-                            u.starts_with("ALTER TABLE") && u.contains(" ADD COLUMN "),
-                            "{u}"
-                        );
+                        assert!(u.starts_with("ALTER TABLE") && u.contains(" ADD COLUMN "), "{u}");
                         assert!(!u.contains("NOT NULL"), "added columns are nullable: {u}");
                     }
                 }
@@ -119,10 +112,7 @@ mod tests {
     #[test]
     fn statements_are_split_at_line_ends() {
         let s: &'static str = "-- c\nCREATE INDEX a\n  ON t (x);\n\nDROP INDEX b;\n";
-        assert_eq!(
-            statements(s),
-            ["CREATE INDEX a\n  ON t (x)", "DROP INDEX b"]
-        );
+        assert_eq!(statements(s), ["CREATE INDEX a\n  ON t (x)", "DROP INDEX b"]);
         assert!(statements("-- nothing\n").is_empty());
     }
 }
