@@ -98,6 +98,15 @@ DISABLE_PASSWORD_AUTOCOMPLETE = True
 BCRYPT_COST = 12
 
 # -----------------------------------------------------------------------------
+# Running beside CamCOPS
+# -----------------------------------------------------------------------------
+# CAMCOPS_TASK_VIEW_URL (new, optional): the http(s) address of the CamCOPS
+#   server that shares this database (e.g. https://camcops.example.org/). When
+#   set, each task in the task list links to its page there.
+
+CAMCOPS_TASK_VIEW_URL =
+
+# -----------------------------------------------------------------------------
 # Debugging options
 # -----------------------------------------------------------------------------
 # ALLOW_INSECURE_COOKIES: DANGEROUS. Send the session cookie over plain HTTP

@@ -32,6 +32,7 @@ pub(super) const SITE_KEYS_USED: &[&str] = &[
     "MFA_TIMEOUT_S",
     "ALLOW_INSECURE_COOKIES",
     "BCRYPT_COST",
+    super::task_view_url::KEY,
 ];
 
 /// `[server]` keys this program reads.
@@ -158,6 +159,7 @@ impl Settings {
             allow_insecure_cookies: site
                 .boolean("ALLOW_INSECURE_COOKIES", d.allow_insecure_cookies)?,
             bcrypt_cost: site.int("BCRYPT_COST", d.bcrypt_cost, 4, 31)?,
+            camcops_task_view_url: super::task_view_url::read(&site)?,
             host: server.text("HOST", Shown::Plain)?.unwrap_or(d.host),
             port: server.int("PORT", d.port, 1, 65535)?,
             unix_domain_socket: server

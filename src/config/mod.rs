@@ -8,6 +8,7 @@
 mod demo;
 mod ini;
 mod load;
+mod task_view_url;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use crate::db::DbUrl;
 
 pub use demo::{demo_config_text, new_session_cookie_secret};
+pub use task_view_url::TaskViewUrl;
 
 /// Environment variable naming the config file (as the original's `CAMCOPS_CONFIG_FILE`).
 pub const ENV_CONFIG_FILE: &str = "CAMCOPS_CONFIG_FILE";
@@ -150,6 +152,8 @@ pub struct Settings {
     pub allow_insecure_cookies: bool,
     /// `BCRYPT_COST` (new; default 12; 4..=31).
     pub bcrypt_cost: u32,
+    /// `CAMCOPS_TASK_VIEW_URL` (new; optional): the task list links each task to its page there.
+    pub camcops_task_view_url: Option<TaskViewUrl>,
     // [server]
     /// `HOST` (default 127.0.0.1).
     pub host: String,
@@ -223,6 +227,7 @@ impl Settings {
             mfa_timeout_s: 600,
             allow_insecure_cookies: false,
             bcrypt_cost: 12,
+            camcops_task_view_url: None,
             host: "127.0.0.1".into(),
             port: 8000,
             unix_domain_socket: None,
@@ -282,6 +287,7 @@ impl fmt::Debug for Settings {
             .field("mfa_timeout_s", &self.mfa_timeout_s)
             .field("allow_insecure_cookies", &self.allow_insecure_cookies)
             .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("camcops_task_view_url", &self.camcops_task_view_url)
             .field("host", &self.host)
             .field("port", &self.port)
             .field("unix_domain_socket", &self.unix_domain_socket)

@@ -15,7 +15,6 @@ use super::staff::{DEVICES, GROUPS, RESEARCH, UPLOADERS};
 use crate::db::DbConnection;
 use crate::models::idnum::nhs_check_digit;
 use crate::models::patient::ERA_NOW;
-use crate::models::task_registry;
 
 /// Most patients the generator can give distinct test-range NHS numbers.
 pub const MAX_PATIENTS: u32 = 900_000;
@@ -192,20 +191,28 @@ pub fn insert_idnums(
     Ok(n)
 }
 
-/// Relative frequency of each task type in the demo.
-fn type_weight(table: &str) -> u32 {
-    match table {
-        "phq9" => 20,
-        "gad7" => 18,
-        "bmi" | "audit" => 8,
-        "honos" => 7,
-        "hads" => 6,
-        "ace3" | "moca" | "cgi" | "diagnosis_icd10" => 5,
-        "bdi" | "wsas" => 4,
-        "cope_brief" | "panss" | "ybocs" => 2,
-        _ => 1,
-    }
-}
+/// The common task types the demo's patients get, with their relative frequency (this order
+/// keeps a seed's data as it was when these were the whole registry).
+const DEMO_TYPES: [(&str, u32); 16] = [
+    ("ace3", 5),
+    ("audit", 8),
+    ("bdi", 4),
+    ("bmi", 8),
+    ("cgi", 5),
+    ("cope_brief", 2),
+    ("diagnosis_icd10", 5),
+    ("gad7", 18),
+    ("hads", 6),
+    ("honos", 7),
+    ("moca", 5),
+    ("panss", 2),
+    ("photo", 1),
+    ("phq9", 20),
+    ("wsas", 4),
+    ("ybocs", 2),
+];
+/// The anonymous task type of the demo.
+const DEMO_ANONYMOUS_TYPE: &str = "ref_satis_gen";
 
 /// Ids the task generator needs.
 pub struct TaskContext<'a> {
@@ -248,15 +255,8 @@ pub fn insert_tasks(
             "task_is_complete",
         ],
     );
-    let named: Vec<&task_registry::TaskType> = task_registry::all()
-        .iter()
-        .filter(|t| !t.is_anonymous)
-        .collect();
-    let type_pick = WeightedIndex::new(named.iter().map(|t| type_weight(t.table)))?;
-    let anonymous = task_registry::all()
-        .iter()
-        .find(|t| t.is_anonymous)
-        .map_or("ref_satis_gen", |t| t.table);
+    let type_pick = WeightedIndex::new(DEMO_TYPES.iter().map(|t| t.1))?;
+    let anonymous = DEMO_ANONYMOUS_TYPE;
     let group_pick = WeightedIndex::new(GROUPS.iter().map(|g| g.2))?;
     let devices_of: Vec<Vec<usize>> = (0..GROUPS.len()).map(group_devices).collect();
     let span = SPAN_DAYS * 86_400;
@@ -273,7 +273,7 @@ pub fn insert_tasks(
         };
         let (table, patient_pk, group, device) = match patient {
             Some(p) => (
-                named[type_pick.sample(rng)].table,
+                DEMO_TYPES[type_pick.sample(rng)].0,
                 ctx.pk_of.get(&p.client_id).copied(),
                 p.group,
                 p.device,
@@ -319,4 +319,18 @@ pub fn insert_tasks(
     written += ins.finish(conn)? as u64;
     bar.set_position(written);
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DEMO_ANONYMOUS_TYPE, DEMO_TYPES};
+    use crate::models::task_registry::lookup;
+
+    #[test]
+    fn demo_task_types_are_camcops_types() {
+        for (table, _) in DEMO_TYPES {
+            assert!(lookup(table).is_some_and(|t| !t.is_anonymous), "{table}");
+        }
+        assert!(lookup(DEMO_ANONYMOUS_TYPE).is_some_and(|t| t.is_anonymous));
+    }
 }

@@ -283,11 +283,11 @@ fn stored_filter_round_trips() {
             && cleared.end_datetime.is_none()
     );
 
-    // Bad stored lists read back as empty.
+    // Bad stored lists (ones CamCOPS' readers refuse) read back as empty.
     diesel::update(_task_filters::table.find(id))
         .set((
             _task_filters::device_ids.eq("1,x"),
-            _task_filters::task_types.eq("\"open"),
+            _task_filters::task_types.eq("\"a\"\r\n\"b\""),
         ))
         .execute(&mut conn)
         .unwrap();

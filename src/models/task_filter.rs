@@ -294,6 +294,12 @@ impl TaskFilter {
         self.any_specific_patient_filtering() || self.sex_criterion().is_some()
     }
 
+    /// Whether anonymous tasks are left out: "tasks with a patient only", or any patient
+    /// criterion (CamCOPS' `skip_anonymous_tasks`).
+    pub fn skip_anonymous_tasks(&self) -> bool {
+        self.tasks_with_patient_only.unwrap_or(false) || self.any_patient_filtering()
+    }
+
     /// Whether the end is before the start (then nothing can match).
     pub fn dates_inconsistent(&self) -> bool {
         matches!((self.start_datetime, self.end_datetime), (Some(s), Some(e)) if e < s)
@@ -431,7 +437,9 @@ pub fn encode_string_list(items: &[String]) -> String {
     quoted.join(",")
 }
 
-/// Reads a StringListType value; malformed CSV reads as an empty list.
+/// Reads a StringListType value as CamCOPS does (`csv.reader([value])`, Python's default
+/// dialect, not strict): a trailing line end (written before 2019) is ignored; CSV that Python
+/// refuses (a line break outside quotes followed by more text) reads as an empty list.
 pub fn decode_string_list(s: &str) -> Vec<String> {
     if s.is_empty() {
         return Vec::new();
@@ -442,46 +450,65 @@ pub fn decode_string_list(s: &str) -> Vec<String> {
     })
 }
 
+/// States of Python's CSV reader (Modules/_csv.c) for one record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Csv {
+    StartRecord,
+    StartField,
+    InField,
+    InQuoted,
+    QuoteInQuoted,
+    EatNewline,
+}
+
 fn parse_csv_row(s: &str) -> Option<Vec<String>> {
     let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next()? {
-                    '"' if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    '"' => break,
-                    c => field.push(c),
-                }
+    let mut field = String::new();
+    let mut state = Csv::StartRecord;
+    let newline = |c: char| c == '\n' || c == '\r';
+    for c in s.chars() {
+        if state == Csv::StartRecord {
+            if newline(c) {
+                state = Csv::EatNewline;
+                continue;
             }
-            out.push(field);
-            match chars.next() {
-                None => return Some(out),
-                Some(',') => {}
-                Some(_) => return None,
-            }
-        } else {
-            loop {
-                match chars.next() {
-                    None => {
-                        out.push(field);
-                        return Some(out);
-                    }
-                    Some(',') => {
-                        out.push(field);
-                        break;
-                    }
-                    Some('"' | '\n' | '\r') => return None,
-                    Some(c) => field.push(c),
-                }
-            }
+            state = Csv::StartField;
         }
+        state = match (state, c) {
+            (Csv::StartField | Csv::InField | Csv::QuoteInQuoted, c) if newline(c) => {
+                out.push(std::mem::take(&mut field));
+                Csv::EatNewline
+            }
+            (Csv::StartField | Csv::InField | Csv::QuoteInQuoted, ',') => {
+                out.push(std::mem::take(&mut field));
+                Csv::StartField
+            }
+            (Csv::StartField, '"') => Csv::InQuoted,
+            (Csv::InQuoted, '"') => Csv::QuoteInQuoted,
+            (Csv::QuoteInQuoted, '"') => {
+                field.push('"');
+                Csv::InQuoted
+            }
+            (Csv::InQuoted, c) => {
+                field.push(c);
+                Csv::InQuoted
+            }
+            // Not strict: text after a closing quote, or a quote inside an unquoted field, is
+            // kept as it is.
+            (Csv::StartField | Csv::InField | Csv::QuoteInQuoted, c) => {
+                field.push(c);
+                Csv::InField
+            }
+            (Csv::EatNewline, c) if newline(c) => Csv::EatNewline,
+            (Csv::EatNewline | Csv::StartRecord, _) => return None,
+        };
     }
+    // At the end, the field under way is saved (an unterminated quote keeps what it has).
+    // Only line ends make no record at all: CamCOPS then fails; read as no items.
+    if !matches!(state, Csv::StartRecord | Csv::EatNewline) {
+        out.push(field);
+    }
+    Some(out)
 }
 
 /// IntListType: `1,2,3`; empty list = `""`.
@@ -587,9 +614,28 @@ mod tests {
         assert_eq!(decode_string_list("phq9,bmi"), strings(&["phq9", "bmi"]));
     }
 
+    // Each expected value is what Python's `list(csv.reader([s]))[0]` gives, as CamCOPS reads.
     #[test]
-    fn bad_string_lists_read_as_empty() {
-        for bad in [r#""unterminated"#, r#""a"x,"b""#, "a\"b", "a\nb"] {
+    fn string_lists_read_as_python_csv_reads_them() {
+        let cases: &[(&str, &[&str])] = &[
+            ("\"phq9\",\"bmi\"\r\n", &["phq9", "bmi"]),
+            ("a\r", &["a"]),
+            (r#""unterminated"#, &["unterminated"]),
+            (r#""a"x,"b""#, &["ax", "b"]),
+            ("a\"b", &["a\"b"]),
+            ("a,", &["a", ""]),
+            (",", &["", ""]),
+            (r#""""#, &[""]),
+            (r#" "a""#, &[" \"a\""]),
+            (r#""a" ,b"#, &["a ", "b"]),
+            ("\"x\ny\"", &["x\ny"]),
+            (r#""a""b""#, &["a\"b"]),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(decode_string_list(raw), strings(want), "{raw:?}");
+        }
+        // Python refuses these (a line end outside quotes, then more): CamCOPS reads [].
+        for bad in ["a\nb", "\"a\"\r\n\"b\"", "\r\n"] {
             assert!(decode_string_list(bad).is_empty(), "{bad:?}");
         }
     }
@@ -647,7 +693,7 @@ mod tests {
     fn row_with_bad_values_decodes_to_empty_lists() {
         let row = TaskFilterRow {
             id: 1,
-            task_types: Some("\"phq9".into()),
+            task_types: Some("phq9\nbmi".into()),
             tasks_offering_trackers_only: None,
             tasks_with_patient_only: None,
             surname: None,

@@ -9,6 +9,7 @@ mod api;
 mod camcops_fixture;
 mod camcops_logins;
 mod camcops_sessions;
+mod camcops_task_list;
 mod health;
 mod helpers;
 mod migrations;

@@ -221,7 +221,7 @@ fn seed(app: &TestApp) -> Seed {
 }
 
 /// The `<tbody>` of the task table ("" when there is none).
-fn tbody(html: &str) -> &str {
+pub(crate) fn tbody(html: &str) -> &str {
     match (html.find("<tbody>"), html.find("</tbody>")) {
         (Some(a), Some(b)) if a < b => &html[a..b],
         _ => "",
@@ -252,12 +252,12 @@ async fn browser(app: &TestApp, name: &str) -> reqwest::Client {
     c
 }
 
-async fn get(app: &TestApp, c: &reqwest::Client, path: &str) -> (u16, String) {
+pub(crate) async fn get(app: &TestApp, c: &reqwest::Client, path: &str) -> (u16, String) {
     let r = c.get(app.url(path)).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     c: &reqwest::Client,
     path: &str,
@@ -267,7 +267,7 @@ async fn post(
 }
 
 /// POSTs "Set filters" with `fields` (and the CSRF token).
-async fn set_filter(
+pub(crate) async fn set_filter(
     app: &TestApp,
     c: &reqwest::Client,
     fields: &[(&str, &str)],
@@ -351,6 +351,7 @@ backend_test! {
         assert!(body.contains("href=\"/set_filters\">Set or clear filters</a>"));
         assert!(body.contains("SMITH, Ann") && body.contains("NHS number: 9434765919"));
         assert!(body.contains("Tablet one") && body.contains(">ua<") && body.contains(">PHQ-9<"));
+        assert!(!body.contains("class=\"camcops-task\""), "no CamCOPS links without CAMCOPS_TASK_VIEW_URL");
         assert!(!body.contains("No tasks found") && !body.contains("not assigned you to any groups"));
         assert!(!body.contains("isn’t configured to view all patients"));
         let fid = session_row(&app).1.expect("filter created by the first view");

@@ -13,28 +13,44 @@ use crate::models::task_registry;
 
 pub(super) type TaskQuery = _task_index::BoxedQuery<'static, MultiBackend>;
 
-/// The task types the filter allows: `None` = every type, `Some(empty)` = none.
-fn permitted_types(filter: &TaskFilter) -> Option<Vec<String>> {
+/// The task types the filter allows, as CamCOPS decides (`TaskFilter.task_classes` and
+/// `offers_all_non_anonymous_task_types` in cc_taskfilter.py): `None` = no condition on the
+/// table name, `Some(empty)` = no type at all.
+///
+/// Like CamCOPS, no condition is put on the table name when every non-anonymous type is
+/// allowed (anonymous tasks are then kept or dropped by the patient rules alone). A stored type
+/// that is not in the registry (CamCOPS would fail on it) matches its table name and never
+/// counts as offering trackers.
+pub(super) fn permitted_types(filter: &TaskFilter) -> Option<Vec<String>> {
     let trackers_only = filter.tasks_offering_trackers_only.unwrap_or(false);
     if filter.task_types.is_empty() && !trackers_only {
         return None;
     }
-    let start: Vec<String> = if filter.task_types.is_empty() {
+    let skip_anonymous = filter.skip_anonymous_tasks();
+    let wanted = |table: &str| match task_registry::lookup(table) {
+        Some(t) => (!trackers_only || t.provides_trackers) && !(skip_anonymous && t.is_anonymous),
+        None => !trackers_only,
+    };
+    let types: Vec<String> = if filter.task_types.is_empty() {
         task_registry::all()
             .iter()
-            .map(|t| t.table.to_owned())
+            .map(|t| t.table)
+            .filter(|t| wanted(t))
+            .map(str::to_owned)
             .collect()
     } else {
-        filter.task_types.clone()
+        filter
+            .task_types
+            .iter()
+            .filter(|t| wanted(t))
+            .cloned()
+            .collect()
     };
-    Some(
-        start
-            .into_iter()
-            .filter(|t| {
-                !trackers_only || task_registry::lookup(t).is_some_and(|tt| tt.provides_trackers)
-            })
-            .collect(),
-    )
+    let all_named = task_registry::all()
+        .iter()
+        .filter(|t| !t.is_anonymous)
+        .all(|t| types.iter().any(|x| x == t.table));
+    (!all_named).then_some(types)
 }
 
 /// Patient criteria resolved to patient keys when they match at most this many patients; more
@@ -169,6 +185,7 @@ pub(super) struct Criteria<'a> {
     pub(super) backend: Backend,
     vis: &'a Visibility,
     filter: &'a TaskFilter,
+    types: Option<Vec<String>>,
     demographics: PatientKeys,
     idnums: PatientKeys,
 }
@@ -193,6 +210,7 @@ impl<'a> Criteria<'a> {
             backend,
             vis,
             filter,
+            types: permitted_types(filter),
             demographics,
             idnums,
         })
@@ -217,12 +235,14 @@ impl<'a> Criteria<'a> {
         if !vis.all_groups {
             q = q.filter(NoIndex(t::group_id, h).eq_any(vis.group_ids.clone()));
         }
-        if let Some(types) = permitted_types(filter) {
+        if let Some(types) = &self.types {
             if types.is_empty() {
                 return None;
             }
-            q = q.filter(NoIndex(t::task_table_name, h).eq_any(types));
+            q = q.filter(NoIndex(t::task_table_name, h).eq_any(types.clone()));
         }
+        // CamCOPS skips anonymous tasks also when any patient criterion is set; here those
+        // criteria become `patient_pk IN (…)`, which never matches NULL.
         if filter.tasks_with_patient_only.unwrap_or(false) {
             q = q.filter(NoIndex(t::patient_pk, h).is_not_null());
         }
@@ -271,5 +291,66 @@ impl<'a> Criteria<'a> {
             q = q.filter(NoIndex(t::task_is_complete, h).eq(true));
         }
         Some(q)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permitted_types;
+    use crate::models::task_filter::TaskFilter;
+
+    fn types(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    // The task-type rules of CamCOPS' TaskFilter.task_classes with the index (§4.5).
+    #[test]
+    fn permitted_types_follow_camcops() {
+        assert_eq!(permitted_types(&TaskFilter::default()), None);
+        let trackers = permitted_types(&TaskFilter {
+            tasks_offering_trackers_only: Some(true),
+            ..TaskFilter::default()
+        })
+        .unwrap();
+        assert_eq!(trackers.len(), 69);
+        assert!(trackers.iter().any(|t| t == "phq9") && !trackers.iter().any(|t| t == "photo"));
+        // Types outside the registry are matched by name, and are never trackers.
+        let listed = TaskFilter {
+            task_types: types(&["phq9", "photo", "nonesuch"]),
+            ..TaskFilter::default()
+        };
+        assert_eq!(
+            permitted_types(&listed),
+            Some(types(&["phq9", "photo", "nonesuch"]))
+        );
+        let listed_trackers = TaskFilter {
+            tasks_offering_trackers_only: Some(true),
+            ..listed.clone()
+        };
+        assert_eq!(permitted_types(&listed_trackers), Some(types(&["phq9"])));
+        // A patient criterion drops anonymous types, leaving none here.
+        let anonymous = TaskFilter {
+            task_types: types(&["ref_satis_gen"]),
+            surname: Some("Smith".into()),
+            ..TaskFilter::default()
+        };
+        assert_eq!(permitted_types(&anonymous), Some(Vec::new()));
+        // "With a patient only" and no types: every non-anonymous type, so no condition.
+        let with_patient = TaskFilter {
+            tasks_with_patient_only: Some(true),
+            ..TaskFilter::default()
+        };
+        assert_eq!(permitted_types(&with_patient), None);
+        // Listing every non-anonymous type puts no condition on the name either (CamCOPS'
+        // offers_all_non_anonymous_task_types), so anonymous tasks stay.
+        let every_named = TaskFilter {
+            task_types: crate::models::task_registry::all()
+                .iter()
+                .filter(|t| !t.is_anonymous)
+                .map(|t| t.table.to_owned())
+                .collect(),
+            ..TaskFilter::default()
+        };
+        assert_eq!(permitted_types(&every_named), None);
     }
 }

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, TimeZone};
 
+use super::hidden::HiddenCriteria;
 use crate::models::idnum::{IdNumDefinition, VALIDATION_UK_NHS_NUMBER};
 use crate::models::task_filter::{IdNumReference, TaskFilter};
 use crate::models::task_registry;
@@ -157,15 +158,16 @@ impl FilterForm {
         }
     }
 
-    /// Validates against `choices` and builds the new filter from `base` (whose settings the
-    /// form does not show — the two "only" flags and any text phrases — are kept). On failure,
-    /// every message, in form order.
+    /// Validates against `choices` and builds the new filter from `base`, keeping what of it
+    /// the form does not show: the two "only" flags and the [`HiddenCriteria`] (added after
+    /// the form's own). On failure, every message, in form order.
     pub fn validate(
         &self,
         choices: &FilterChoices,
         base: &TaskFilter,
     ) -> Result<TaskFilter, Vec<String>> {
         let mut errors = Vec::new();
+        let hidden = HiddenCriteria::of(base, choices);
         let surname = name_field("Surname", &self.surname, &mut errors);
         let forename = name_field("Forename", &self.forename, &mut errors);
         let dob = match self.dob.trim() {
@@ -183,8 +185,8 @@ impl FilterForm {
                 None
             }
         };
-        let idnum_criteria = self.idnum_criteria(choices, &mut errors);
-        let task_types = self.task_types(&mut errors);
+        let idnum_criteria = self.idnum_criteria(choices, &hidden, &mut errors);
+        let task_types = self.task_types(&hidden, &mut errors);
         let start_datetime = datetime_field("Start date/time", &self.start_datetime, &mut errors);
         let end_datetime = datetime_field("End date/time", &self.end_datetime, &mut errors);
         if let (Some(s), Some(e)) = (start_datetime, end_datetime) {
@@ -195,13 +197,28 @@ impl FilterForm {
                 );
             }
         }
-        let device_ids = id_list(&self.device_ids, &choices.devices, "devices", &mut errors);
-        let adding_user_ids = id_list(&self.user_ids, &choices.users, "users", &mut errors);
-        let group_ids = id_list(&self.group_ids, &choices.groups, "groups", &mut errors);
+        let device_ids = id_list(
+            &self.device_ids,
+            (&choices.devices, &hidden.device_ids),
+            "devices",
+            &mut errors,
+        );
+        let adding_user_ids = id_list(
+            &self.user_ids,
+            (&choices.users, &hidden.user_ids),
+            "users",
+            &mut errors,
+        );
+        let group_ids = id_list(
+            &self.group_ids,
+            (&choices.groups, &hidden.group_ids),
+            "groups",
+            &mut errors,
+        );
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(TaskFilter {
+        let mut filter = TaskFilter {
             task_types,
             tasks_offering_trackers_only: base.tasks_offering_trackers_only,
             tasks_with_patient_only: base.tasks_with_patient_only,
@@ -215,14 +232,17 @@ impl FilterForm {
             group_ids,
             start_datetime,
             end_datetime,
-            text_contents: base.text_contents.clone(),
+            text_contents: Vec::new(),
             complete_only: Some(self.complete_only),
-        })
+        };
+        hidden.merge_into(&mut filter);
+        Ok(filter)
     }
 
     fn idnum_criteria(
         &self,
         choices: &FilterChoices,
+        hidden: &HiddenCriteria,
         errors: &mut Vec<String>,
     ) -> Vec<IdNumReference> {
         let mut out: Vec<IdNumReference> = Vec::new();
@@ -237,6 +257,14 @@ impl FilterForm {
                 .ok()
                 .and_then(|w| choices.idnum_defs.iter().find(|d| d.which_idnum == w));
             let Some(def) = def else {
+                let kept = hidden.idnums.iter().any(|r| {
+                    (r.which_idnum.to_string(), r.idnum_value.to_string())
+                        == (which.to_owned(), value.to_owned())
+                });
+                if kept {
+                    // A stored criterion of an undefined type, sent back: merged as hidden.
+                    continue;
+                }
                 if which.is_empty() {
                     errors.push(format!(
                         "ID numbers: choose the type of ID number for the value “{value}”"
@@ -283,10 +311,11 @@ impl FilterForm {
         out
     }
 
-    fn task_types(&self, errors: &mut Vec<String>) -> Vec<String> {
+    /// The ticked types: registry types, or (sent back by a script) a stored unknown one.
+    fn task_types(&self, hidden: &HiddenCriteria, errors: &mut Vec<String>) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for t in &self.tasks {
-            if task_registry::lookup(t).is_none() {
+            if task_registry::lookup(t).is_none() && !hidden.task_types.contains(t) {
                 errors.push(format!("Task types: unknown task type “{t}”"));
             } else if !out.contains(t) {
                 out.push(t.clone());
@@ -364,10 +393,11 @@ fn datetime_field(
     }
 }
 
-/// Ids picked from `offered`: integers among the offered ones, no duplicates.
+/// Ids picked from `offered` (or, sent back by a script, ones the stored filter already had
+/// that are not offered): integers, no duplicates.
 fn id_list(
     raw: &[String],
-    offered: &[(i32, String)],
+    (offered, kept): (&[(i32, String)], &[i32]),
     what: &str,
     errors: &mut Vec<String>,
 ) -> Vec<i32> {
@@ -375,7 +405,7 @@ fn id_list(
     let mut duplicate = false;
     for v in raw {
         match v.parse::<i32>() {
-            Ok(id) if offered.iter().any(|(o, _)| *o == id) => {
+            Ok(id) if offered.iter().any(|(o, _)| *o == id) || kept.contains(&id) => {
                 if out.contains(&id) {
                     duplicate = true;
                 } else {

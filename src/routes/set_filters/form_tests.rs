@@ -206,3 +206,79 @@ fn fields_the_form_does_not_show_are_kept() {
     assert_eq!(f.text_contents, vec!["x".to_string()]);
     assert!(f.surname.is_none());
 }
+
+// Issue 10 item 2: a stored filter may name criteria the page cannot show (set by CamCOPS, or
+// before the requester's groups changed); saving must keep them all.
+#[test]
+fn criteria_the_page_cannot_show_survive_a_save() {
+    let base = TaskFilter {
+        task_types: vec!["phq9".into(), "newer_camcops_task".into()],
+        idnum_criteria: vec![
+            IdNumReference {
+                which_idnum: 2,
+                idnum_value: 5,
+            },
+            IdNumReference {
+                which_idnum: 99,
+                idnum_value: 123,
+            },
+        ],
+        device_ids: vec![1, 404],
+        adding_user_ids: vec![5, 77],
+        group_ids: vec![66],
+        text_contents: vec!["paracetamol".into(), "say \"hi\", ok".into()],
+        ..TaskFilter::default()
+    };
+    let hidden = HiddenCriteria::of(&base, &choices());
+    assert_eq!(hidden.task_types, vec!["newer_camcops_task"]);
+    assert_eq!(hidden.idnums.len(), 1);
+    assert_eq!(
+        (
+            hidden.device_ids.clone(),
+            hidden.user_ids.clone(),
+            hidden.group_ids.clone()
+        ),
+        (vec![404], vec![77], vec![66])
+    );
+    assert_eq!(hidden.lines().len(), 6);
+    // What a browser sends back: only what the page shows (here with phq9 and user 5 unticked).
+    let shown = FilterForm {
+        tasks: vec!["gad7".into()],
+        device_ids: vec!["1".into()],
+        group_ids: vec!["7".into()],
+        ..FilterForm::default()
+    };
+    let f = shown.validate(&choices(), &base).unwrap();
+    assert_eq!(f.task_types, vec!["gad7", "newer_camcops_task"]);
+    assert_eq!(
+        f.idnum_criteria,
+        vec![IdNumReference {
+            which_idnum: 99,
+            idnum_value: 123
+        }]
+    );
+    assert_eq!(f.device_ids, vec![1, 404]);
+    assert_eq!(f.adding_user_ids, vec![77]);
+    assert_eq!(f.group_ids, vec![7, 66]);
+    assert_eq!(f.text_contents, base.text_contents);
+    // A script that sends the stored values back as they are changes nothing.
+    let again = FilterForm::from_filter(&base)
+        .validate(&choices(), &base)
+        .unwrap();
+    assert_eq!(
+        TaskFilter {
+            complete_only: None,
+            ..again
+        },
+        base
+    );
+    // An unknown type or id that the filter did not have is still refused.
+    let errors = FilterForm {
+        tasks: vec!["other_unknown".into()],
+        group_ids: vec!["67".into()],
+        ..FilterForm::default()
+    }
+    .validate(&choices(), &base)
+    .unwrap_err();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+}

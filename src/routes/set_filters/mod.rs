@@ -5,12 +5,14 @@
 //! groups: all groups they may see, not only their own — §7.3 item 14).
 
 pub mod form;
+pub mod hidden;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use self::form::{FilterChoices, FilterForm, SEX_CHOICES};
+use self::hidden::HiddenCriteria;
 use super::page::{safe_redirect, PageCtx};
 use super::view_tasks::session_filter_id;
 use crate::auth::principal::AuthUser;
@@ -59,7 +61,7 @@ struct SetFiltersPage {
     users: Vec<Choice>,
     groups: Vec<Choice>,
     superuser: bool,
-    hidden_text_phrases: Vec<String>,
+    hidden: Vec<String>,
 }
 
 fn choices_of(offered: &[(i32, String)], picked: &[String]) -> Vec<Choice> {
@@ -84,7 +86,7 @@ impl SetFiltersPage {
         form: FilterForm,
         choices: &FilterChoices,
         superuser: bool,
-        hidden_text_phrases: Vec<String>,
+        hidden: &HiddenCriteria,
     ) -> SetFiltersPage {
         let sexes = std::iter::once(("", "Any"))
             .chain(SEX_CHOICES.iter().map(|s| (*s, *s)))
@@ -139,7 +141,7 @@ impl SetFiltersPage {
             idnum_rows,
             tasks,
             superuser,
-            hidden_text_phrases,
+            hidden: hidden.lines(),
         }
     }
 
@@ -209,7 +211,7 @@ pub async fn set_filters_form(
         FilterForm::from_filter(&filter),
         &choices,
         li.user.is_superuser(),
-        filter.text_contents.clone(),
+        &HiddenCriteria::of(&filter, &choices),
     )
     .respond()
 }
@@ -217,7 +219,7 @@ pub async fn set_filters_form(
 /// Outcome of a "Set filters" unit.
 enum SetOutcome {
     Saved,
-    Invalid(Vec<String>, FilterChoices, Vec<String>),
+    Invalid(Box<(Vec<String>, FilterChoices, HiddenCriteria)>),
 }
 
 /// `POST /set_filters`: `set_filters` or `clear_filters` (CSRF-checked), fields as plain
@@ -258,7 +260,10 @@ pub async fn set_filters(
                     TaskFilter::save(conn, fid, &filter)?;
                     Ok(SetOutcome::Saved)
                 }
-                Err(errors) => Ok(SetOutcome::Invalid(errors, choices, base.text_contents)),
+                Err(errors) => {
+                    let hidden = HiddenCriteria::of(&base, &choices);
+                    Ok(SetOutcome::Invalid(Box::new((errors, choices, hidden))))
+                }
             }
         })
         .await?;
@@ -266,16 +271,19 @@ pub async fn set_filters(
             SetOutcome::Saved => Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, redirect_url))
                 .finish()),
-            SetOutcome::Invalid(errors, choices, phrases) => SetFiltersPage::build(
-                PageCtx::new(&li.cs),
-                redirect_url,
-                errors,
-                form,
-                &choices,
-                li.user.is_superuser(),
-                phrases,
-            )
-            .respond(),
+            SetOutcome::Invalid(invalid) => {
+                let (errors, choices, hidden) = *invalid;
+                SetFiltersPage::build(
+                    PageCtx::new(&li.cs),
+                    redirect_url,
+                    errors,
+                    form,
+                    &choices,
+                    li.user.is_superuser(),
+                    &hidden,
+                )
+                .respond()
+            }
         }
     } else if field("clear_filters").is_some() {
         if let Some(fid) = li.cs.session.task_filter_id {

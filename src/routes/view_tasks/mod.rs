@@ -15,6 +15,7 @@ use serde::Deserialize;
 use self::pager::{parse_params, parse_rows_per_page, session_page_size, PagerItem};
 use super::page::PageCtx;
 use crate::auth::principal::AuthUser;
+use crate::config::TaskViewUrl;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::Group;
@@ -41,6 +42,8 @@ pub struct ViewTasksForm {
 struct TaskLine {
     task: String,
     task_long: String,
+    /// The task's page on the CamCOPS server (`CAMCOPS_TASK_VIEW_URL`), if configured.
+    camcops_link: Option<String>,
     patient: String,
     patient_details: String,
     identifiers: String,
@@ -147,7 +150,11 @@ fn load(
     })
 }
 
-fn line(r: &TaskRow, idnum_names: &HashMap<i32, String>) -> TaskLine {
+fn line(
+    r: &TaskRow,
+    idnum_names: &HashMap<i32, String>,
+    camcops: Option<&TaskViewUrl>,
+) -> TaskLine {
     let (patient, patient_details, identifiers) = match &r.patient {
         None => ("—".to_owned(), "(anonymous task)".to_owned(), String::new()),
         Some(p) => {
@@ -184,8 +191,10 @@ fn line(r: &TaskRow, idnum_names: &HashMap<i32, String>) -> TaskLine {
     );
     TaskLine {
         task: r.task_display_name.clone(),
-        task_long: task_registry::lookup(&r.task_table_name)
-            .map_or_else(|| r.task_table_name.clone(), |t| t.long_name.to_owned()),
+        task_long: task_registry::long_name(&r.task_table_name).to_owned(),
+        camcops_link: camcops
+            .zip(r.task_pk)
+            .map(|(u, pk)| u.task_link(&r.task_table_name, pk)),
         patient,
         patient_details,
         identifiers,
@@ -221,7 +230,13 @@ pub async fn view_tasks(
         .page
         .rows
         .iter()
-        .map(|r| line(r, &loaded.idnum_names))
+        .map(|r| {
+            line(
+                r,
+                &loaded.idnum_names,
+                state.settings.camcops_task_view_url.as_ref(),
+            )
+        })
         .collect();
     let current_size = session_page_size(li.cs.session.number_to_view);
     let refresh_action = match req.query_string() {
