@@ -252,6 +252,7 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
                     now,
                     crate::models::audit::AuditSource::Console,
                     None,
+                    None,
                 )?)
             })
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;

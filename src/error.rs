@@ -26,6 +26,9 @@ pub enum AppError {
     /// 403: logged in but not allowed.
     #[error("forbidden")]
     Forbidden,
+    /// 403 with the reason a rule gave (user administration: the original's reason texts).
+    #[error("forbidden: {0}")]
+    ForbiddenBecause(String),
     /// 404.
     #[error("not found")]
     NotFound,
@@ -127,7 +130,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -156,6 +159,7 @@ impl ResponseError for AppError {
                 status,
                 "You do not have permission to view this page. It may be restricted to administrators.",
             ),
+            AppError::ForbiddenBecause(reason) => error_page(status, reason),
             AppError::NotFound => error_page(status, "There is nothing at this address."),
             AppError::MethodNotAllowed => {
                 error_page(status, "This address does not accept that HTTP method.")
@@ -204,6 +208,9 @@ mod tests {
         assert_eq!(status, 400);
         assert!(!body.contains("<script>x"));
         assert_eq!(body_of(AppError::Forbidden).0, 403);
+        let (status, body) = body_of(AppError::ForbiddenBecause("You may not <edit>".into()));
+        assert_eq!(status, 403);
+        assert!(body.contains("You may not &#60;edit&#62;"), "{body}");
         assert_eq!(body_of(AppError::NotFound).0, 404);
         let r = AppError::LoginRequired("/view_tasks?page=2".into()).error_response();
         assert_eq!(r.status().as_u16(), 303);

@@ -112,20 +112,22 @@ pub fn reset_password(
     Ok(Some(ended))
 }
 
-/// `enable_user`: deletes the username's lockouts and failures and audits it.
+/// `enable_user`: deletes the username's lockouts and failures and audits it (`by_user` and
+/// `remote_addr`: who did it, from where).
 pub fn enable_user(
     conn: &mut DbConnection,
     username: &str,
     now: NaiveDateTime,
     source: AuditSource,
     by_user: Option<i32>,
+    remote_addr: Option<&str>,
 ) -> QueryResult<usize> {
     let n = lockout::enable_user(conn, username)?;
     audit(
         conn,
         now,
         source,
-        None,
+        remote_addr,
         by_user,
         None,
         &format!("User {username} re-enabled"),

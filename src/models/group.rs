@@ -194,4 +194,112 @@ impl Membership {
             .values(new)
             .execute(conn)
     }
+    /// One membership by id.
+    pub fn find(conn: &mut DbConnection, id: i32) -> QueryResult<Option<Membership>> {
+        _security_user_group::table
+            .find(id)
+            .select(Membership::as_select())
+            .get_result(conn)
+            .optional()
+    }
+
+    /// Deletes the memberships with the given ids.
+    pub fn delete_ids(conn: &mut DbConnection, ids: &[i32]) -> QueryResult<usize> {
+        diesel::delete(_security_user_group::table.filter(_security_user_group::id.eq_any(ids)))
+            .execute(conn)
+    }
+
+    /// Deletes every membership of a user.
+    pub fn delete_for_user(conn: &mut DbConnection, user_id: i32) -> QueryResult<usize> {
+        diesel::delete(
+            _security_user_group::table.filter(_security_user_group::user_id.eq(user_id)),
+        )
+        .execute(conn)
+    }
+
+    /// Rewrites all ten permission flags of a membership.
+    pub fn set_flags(
+        conn: &mut DbConnection,
+        id: i32,
+        f: &MembershipFlags,
+    ) -> QueryResult<usize> {
+        use _security_user_group as m;
+        diesel::update(m::table.find(id))
+            .set((
+                m::groupadmin.eq(Some(f.groupadmin)),
+                m::may_upload.eq(Some(f.may_upload)),
+                m::may_register_devices.eq(Some(f.may_register_devices)),
+                m::may_use_webviewer.eq(Some(f.may_use_webviewer)),
+                m::view_all_patients_when_unfiltered.eq(Some(f.view_all_patients_when_unfiltered)),
+                m::may_dump_data.eq(Some(f.may_dump_data)),
+                m::may_run_reports.eq(Some(f.may_run_reports)),
+                m::may_add_notes.eq(Some(f.may_add_notes)),
+                m::may_manage_patients.eq(Some(f.may_manage_patients)),
+                m::may_email_patients.eq(Some(f.may_email_patients)),
+            ))
+            .execute(conn)
+    }
+
+    /// The ten flags (NULL read as false).
+    pub fn flags(&self) -> MembershipFlags {
+        let f = |b: Option<bool>| b.unwrap_or(false);
+        MembershipFlags {
+            groupadmin: f(self.groupadmin),
+            may_upload: f(self.may_upload),
+            may_register_devices: f(self.may_register_devices),
+            may_use_webviewer: f(self.may_use_webviewer),
+            view_all_patients_when_unfiltered: f(self.view_all_patients_when_unfiltered),
+            may_dump_data: f(self.may_dump_data),
+            may_run_reports: f(self.may_run_reports),
+            may_add_notes: f(self.may_add_notes),
+            may_manage_patients: f(self.may_manage_patients),
+            may_email_patients: f(self.may_email_patients),
+        }
+    }
+}
+
+/// The ten permission flags of a membership, in the order of the original's form.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MembershipFlags {
+    /// May upload.
+    pub may_upload: bool,
+    /// May register devices.
+    pub may_register_devices: bool,
+    /// May use the web viewer.
+    pub may_use_webviewer: bool,
+    /// May manage patients.
+    pub may_manage_patients: bool,
+    /// May e-mail patients.
+    pub may_email_patients: bool,
+    /// Sees all patients unfiltered.
+    pub view_all_patients_when_unfiltered: bool,
+    /// May dump data.
+    pub may_dump_data: bool,
+    /// May run reports.
+    pub may_run_reports: bool,
+    /// May add notes.
+    pub may_add_notes: bool,
+    /// Group administrator.
+    pub groupadmin: bool,
+}
+
+impl MembershipFlags {
+    /// `(wire name, value)` of each flag, in the form's order.
+    pub fn named(&self) -> [(&'static str, bool); 10] {
+        [
+            ("may_upload", self.may_upload),
+            ("may_register_devices", self.may_register_devices),
+            ("may_use_webviewer", self.may_use_webviewer),
+            ("may_manage_patients", self.may_manage_patients),
+            ("may_email_patients", self.may_email_patients),
+            (
+                "view_all_patients_when_unfiltered",
+                self.view_all_patients_when_unfiltered,
+            ),
+            ("may_dump_data", self.may_dump_data),
+            ("may_run_reports", self.may_run_reports),
+            ("may_add_notes", self.may_add_notes),
+            ("groupadmin", self.groupadmin),
+        ]
+    }
 }

@@ -81,6 +81,21 @@ pub struct NewUser<'a> {
     pub auto_generated: bool,
 }
 
+/// The fields of the user edit page (blank text is stored as "", as CamCOPS does).
+#[derive(Debug, Clone, Copy)]
+pub struct UserDetails<'a> {
+    /// Login name.
+    pub username: &'a str,
+    /// Full name.
+    pub fullname: &'a str,
+    /// E-mail.
+    pub email: &'a str,
+    /// Forced password change.
+    pub must_change_password: bool,
+    /// UI language (`en_GB`, `da_DK`).
+    pub language: &'a str,
+}
+
 impl User {
     /// Whether the superuser flag is set.
     pub fn is_superuser(&self) -> bool {
@@ -128,21 +143,22 @@ impl User {
             .load(conn)
     }
 
-    /// The users an admin page lists, by username, at most `limit`: never the system user, no
+    /// Ids of the users an admin page lists, by username: never the system user, no
     /// auto-generated users unless asked; with `admin_group_ids` (a group administrator, not a
-    /// superuser) only non-superusers who belong to one of those groups.
-    pub fn list_for_admin(
+    /// superuser) only users in one of those groups who are neither superusers nor group
+    /// administrators anywhere (`managed_users`, §2.1). Each user once, however many groups
+    /// they share with the administrator (the original counted them once per group, §8.11).
+    pub fn ids_for_admin(
         conn: &mut DbConnection,
         admin_group_ids: Option<&[i32]>,
         include_auto_generated: bool,
-        limit: i64,
-    ) -> QueryResult<Vec<User>> {
+    ) -> QueryResult<Vec<i32>> {
         use crate::db::schema::_security_user_group as ugm;
+        use diesel::dsl::{exists, not};
         let mut q = _security_users::table
             .filter(_security_users::username.ne(USER_NAME_FOR_SYSTEM))
             .order(_security_users::username.asc())
-            .select(User::as_select())
-            .limit(limit)
+            .select(_security_users::id)
             .into_boxed();
         if !include_auto_generated {
             q = q.filter(_security_users::auto_generated.eq(false));
@@ -151,15 +167,66 @@ impl User {
             let members = ugm::table
                 .filter(ugm::group_id.eq_any(gids.to_vec()))
                 .select(ugm::user_id);
+            // NOT EXISTS, not NOT IN: orphan memberships have a NULL user_id.
+            let admin_somewhere = ugm::table
+                .filter(ugm::user_id.eq(_security_users::id.nullable()))
+                .filter(ugm::groupadmin.eq(true));
             q = q
                 .filter(_security_users::id.nullable().eq_any(members))
                 .filter(
                     _security_users::superuser
                         .eq(false)
                         .or(_security_users::superuser.is_null()),
-                );
+                )
+                .filter(not(exists(admin_somewhere)));
         }
         q.load(conn)
+    }
+
+    /// The id of the user called `username` (exact match in the database's collation, so
+    /// case-insensitive on MySQL/MariaDB as in CamCOPS).
+    pub fn id_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<i32>> {
+        _security_users::table
+            .filter(_security_users::username.eq(username))
+            .select(_security_users::id)
+            .first(conn)
+            .optional()
+    }
+
+    /// Rewrites what the edit page edits: username, full name, e-mail, forced password
+    /// change, language.
+    pub fn set_details(
+        conn: &mut DbConnection,
+        id: i32,
+        details: &UserDetails<'_>,
+    ) -> QueryResult<usize> {
+        diesel::update(_security_users::table.find(id))
+            .set((
+                _security_users::username.eq(details.username),
+                _security_users::fullname.eq(Some(details.fullname)),
+                _security_users::email.eq(Some(details.email)),
+                _security_users::must_change_password.eq(Some(details.must_change_password)),
+                _security_users::language.eq(Some(details.language)),
+            ))
+            .execute(conn)
+    }
+
+    /// Sets or clears the superuser flag.
+    pub fn set_superuser(conn: &mut DbConnection, id: i32, value: bool) -> QueryResult<usize> {
+        diesel::update(_security_users::table.find(id))
+            .set(_security_users::superuser.eq(Some(value)))
+            .execute(conn)
+    }
+
+    /// Sets the group the user uploads into (None: no upload group).
+    pub fn set_upload_group(
+        conn: &mut DbConnection,
+        id: i32,
+        group_id: Option<i32>,
+    ) -> QueryResult<usize> {
+        diesel::update(_security_users::table.find(id))
+            .set(_security_users::upload_group_id.eq(group_id))
+            .execute(conn)
     }
 
     /// Inserts a user and returns its id.

@@ -65,14 +65,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(set_filters::set_filters_form))
                 .route(web::post().to(set_filters::set_filters)),
         )
-        .service(
-            web::resource("/view_all_users").route(web::get().to(admin::users::view_all_users)),
-        )
-        .service(
-            web::resource("/unlock_user")
-                .route(web::get().to(admin::users::unlock_user_get))
-                .route(web::post().to(admin::users::unlock_user)),
-        )
+        .configure(admin::users::configure)
         .service(
             web::resource("/view_sessions").route(web::get().to(admin::sessions::view_sessions)),
         )

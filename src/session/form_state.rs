@@ -23,6 +23,12 @@ pub struct FormState {
     /// A secret being set up on the MFA page, before it is verified and stored on the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_secret: Option<String>,
+    /// The user a confirmation code was issued for (`delete_user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_user_id: Option<i32>,
+    /// A confirmation code the server chose and must see again (`delete_user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_code: Option<String>,
 }
 
 impl FormState {

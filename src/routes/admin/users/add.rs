@@ -1,0 +1,142 @@
+//! `/add_user` (admin spec §3.3): a username, a password (the project's rules, typed twice),
+//! "must change password" (ticked by default) and groups: any for a superuser, at least one of
+//! their own for a group administrator. The new user's memberships have every flag false.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::form::{check_username, Fields, GROUP_ITEM};
+use super::{check_new_password, group_choices, Acting, Errors, GroupChoice, LIST};
+use crate::auth::capability::{self, GRANT_SUPERUSER};
+use crate::auth::password;
+use crate::auth::user_admin::{self, NewAccount};
+use crate::blocking::run_hashing;
+use crate::db::{run_db, run_db_read};
+use crate::error::AppError;
+use crate::models::user::User;
+use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::page::PageCtx;
+use crate::session::extract::GroupAdmin;
+use crate::state::AppState;
+
+const PATH: &str = "/add_user";
+
+#[derive(Template)]
+#[template(path = "user_add.html")]
+struct AddPage {
+    ctx: PageCtx,
+    username: String,
+    must_change_password: bool,
+    groups: Vec<GroupChoice>,
+    errors: Errors,
+    min_length: usize,
+}
+
+fn render(
+    li: &crate::session::extract::LoggedIn,
+    username: String,
+    must_change_password: bool,
+    groups: Vec<GroupChoice>,
+    errors: Errors,
+) -> Result<HttpResponse, AppError> {
+    let has_errors = !errors.is_empty();
+    let body = AddPage {
+        ctx: PageCtx::new(&li.cs),
+        username,
+        must_change_password,
+        groups,
+        errors,
+        min_length: password::MINIMUM_PASSWORD_LENGTH,
+    }
+    .render()?;
+    Ok(super::page(body, has_errors))
+}
+
+/// `GET /add_user`.
+pub async fn add_user_form(
+    state: web::Data<AppState>,
+    GroupAdmin(li): GroupAdmin,
+) -> Result<HttpResponse, AppError> {
+    let me = li.user.clone();
+    let groups = run_db_read(&state.pool, move |conn| group_choices(conn, &me, &[])).await?;
+    render(&li, String::new(), true, groups, Errors::default())
+}
+
+/// `POST /add_user`: `cancel` goes back to the list; otherwise validate, hash, insert.
+pub async fn add_user(
+    state: web::Data<AppState>,
+    admin: Result<GroupAdmin, AppError>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, AppError> {
+    let GroupAdmin(li) = admin_or_login(admin, PATH)?;
+    li.cs.check_csrf(form.csrf())?;
+    if form.has("cancel") {
+        return Ok(see_other(LIST));
+    }
+    if form.checked("superuser") && !capability::may_set_superuser(&li.user) {
+        return Err(AppError::ForbiddenBecause(GRANT_SUPERUSER.into()));
+    }
+    let username = form.text("username").trim().to_string();
+    let must_change = form.checked("must_change_password");
+    let mut errors = Errors::default();
+    errors.check("username", check_username(&username));
+    errors.check("new_password", check_new_password(&form));
+    let submitted = errors.check("group_ids", form.ints(GROUP_ITEM)).unwrap_or_default();
+    let me = li.user.clone();
+    let (name, ticked) = (username.clone(), submitted.clone());
+    let (groups, taken) = run_db_read(&state.pool, move |conn| {
+        let groups = group_choices(conn, &me, &ticked)?;
+        Ok((groups, User::id_by_username(conn, &name)?.is_some()))
+    })
+    .await?;
+    let offered: Vec<i32> = groups.iter().map(|g| g.id).collect();
+    let final_groups = errors.check(
+        "group_ids",
+        capability::final_groups(&li.user, &offered, &submitted, &[]).map_err(|e| e.to_string()),
+    );
+    if taken && errors.get("username").is_none() {
+        errors.0.push((
+            "username",
+            format!("User with username '{username}' already exists!"),
+        ));
+    }
+    let Some(final_groups) = final_groups.filter(|_| errors.is_empty()) else {
+        return render(&li, username, must_change, groups, errors);
+    };
+    let (pw, cost) = (form.text("new_password").to_string(), state.settings.bcrypt_cost);
+    let hash = run_hashing(move || password::hash(&pw, cost)).await??;
+    let acting = Acting::new(&li, state.clock.now());
+    let language = li.user.user.language.clone();
+    let name = username.clone();
+    let created = run_db(&state.pool, move |conn| {
+        // Checked again inside the writing transaction (a concurrent add).
+        if User::id_by_username(conn, &name)?.is_some() {
+            return Ok(None);
+        }
+        let new = NewAccount {
+            username: &name,
+            hash: &hash,
+            must_change_password: must_change,
+            language: language.as_deref(),
+            group_ids: &final_groups,
+        };
+        Ok(Some(user_admin::create_user(conn, acting.actor(), &new)?))
+    })
+    .await?;
+    let Some(id) = created else {
+        errors.0.push((
+            "username",
+            format!("User with username '{username}' already exists!"),
+        ));
+        return render(&li, username, must_change, groups, errors);
+    };
+    log::info!(
+        "User {username} (#{id}) created by {} from {}",
+        li.user.user.username,
+        li.cs.client_ip
+    );
+    li.cs
+        .cookie
+        .flash("success", format!("User {username} created"));
+    Ok(see_other(LIST))
+}

@@ -1,0 +1,227 @@
+//! `/edit_user?user_id=N` (admin spec §3.4): username, full name, e-mail, "must change
+//! password", language, groups and (superusers only) the superuser flag. The form shows the
+//! target's groups the editor administers ("fluid"); the others ("frozen") are kept (§2.1).
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::form::{self, check_email, check_language, check_length, check_username, Fields};
+use super::{
+    group_choices, target_for, Acting, Errors, GroupChoice, Missing, UserIdQuery, LIST,
+};
+use crate::auth::capability::{self, Action, GRANT_SUPERUSER, OWN_SUPERUSER};
+use crate::auth::principal::AuthUser;
+use crate::auth::user_admin::{self, AccountEdit};
+use crate::db::{run_db, run_db_read, DbConnection};
+use crate::error::AppError;
+use crate::models::group::Group;
+use crate::models::user::{User, UserDetails};
+use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::page::PageCtx;
+use crate::session::extract::{GroupAdmin, LoggedIn};
+use crate::state::AppState;
+
+/// Refusal of a blank e-mail while MFA codes go to it.
+pub const EMAIL_USED_FOR_MFA: &str = "This user's email address is used for multi-factor \
+    authentication. If you want to remove their email address, you must first disable \
+    multi-factor authentication";
+
+#[derive(Template)]
+#[template(path = "user_edit.html")]
+struct EditPage {
+    ctx: PageCtx,
+    user_id: i32,
+    old_username: String,
+    username: String,
+    fullname: String,
+    email: String,
+    must_change_password: bool,
+    language: String,
+    languages: [(&'static str, &'static str); 2],
+    superuser: Option<bool>,
+    groups: Vec<GroupChoice>,
+    frozen: Vec<String>,
+    errors: Errors,
+}
+
+/// What the form needs from the database.
+struct Loaded {
+    target: AuthUser,
+    groups: Vec<GroupChoice>,
+    frozen: Vec<String>,
+    /// Another user with the submitted username.
+    conflict: Option<i32>,
+}
+
+fn load(
+    conn: &mut DbConnection,
+    me: &AuthUser,
+    id: i32,
+    username: Option<&str>,
+    ticked: Option<&[i32]>,
+) -> Result<Loaded, AppError> {
+    let target = target_for(conn, me, id, Missing::CannotFind, Action::Edit)?;
+    let (fluid, frozen) = capability::fluid_and_frozen(me, &target.group_ids());
+    let groups = group_choices(conn, me, ticked.unwrap_or(&fluid))?;
+    let frozen = Group::with_ids(conn, &frozen)?
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    let conflict = match username {
+        Some(name) => User::id_by_username(conn, name)?.filter(|&other| other != id),
+        None => None,
+    };
+    Ok(Loaded {
+        target,
+        groups,
+        frozen,
+        conflict,
+    })
+}
+
+fn render(
+    li: &LoggedIn,
+    loaded: Loaded,
+    f: Option<&Fields>,
+    errors: Errors,
+) -> Result<HttpResponse, AppError> {
+    let u = &loaded.target.user;
+    let text = |name: &str, stored: Option<&str>| match f {
+        Some(f) => f.text(name).trim().to_string(),
+        None => stored.unwrap_or("").to_string(),
+    };
+    let has_errors = !errors.is_empty();
+    let body = EditPage {
+        ctx: PageCtx::new(&li.cs),
+        user_id: u.id,
+        old_username: u.username.clone(),
+        username: text("username", Some(&u.username)),
+        fullname: text("fullname", u.fullname.as_deref()),
+        email: text("email", u.email.as_deref()),
+        must_change_password: f.map_or(u.must_change_password(), |f| {
+            f.checked("must_change_password")
+        }),
+        language: text("language", u.language.as_deref()),
+        languages: form::LANGUAGES,
+        superuser: capability::may_set_superuser(&li.user)
+            .then(|| f.map_or(u.is_superuser(), |f| f.checked("superuser"))),
+        groups: loaded.groups,
+        frozen: loaded.frozen,
+        errors,
+    }
+    .render()?;
+    Ok(super::page(body, has_errors))
+}
+
+/// `GET /edit_user?user_id=N`.
+pub async fn edit_user_form(
+    state: web::Data<AppState>,
+    GroupAdmin(li): GroupAdmin,
+    query: web::Query<UserIdQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = query.id(None, Missing::CannotFind)?;
+    let me = li.user.clone();
+    let loaded = run_db_read(&state.pool, move |conn| load(conn, &me, id, None, None)).await?;
+    render(&li, loaded, None, Errors::default())
+}
+
+/// `POST /edit_user?user_id=N`.
+pub async fn edit_user(
+    state: web::Data<AppState>,
+    admin: Result<GroupAdmin, AppError>,
+    query: web::Query<UserIdQuery>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, AppError> {
+    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
+    li.cs.check_csrf(form.csrf())?;
+    let id = query.id(Some(&form), Missing::CannotFind)?;
+    let me = li.user.clone();
+    let mut errors = Errors::default();
+    let username = form.text("username").trim().to_string();
+    let submitted = errors
+        .check("group_ids", form.ints(form::GROUP_ITEM))
+        .unwrap_or_default();
+    let (name, ticked) = (username.clone(), submitted.clone());
+    let loaded = run_db_read(&state.pool, move |conn| {
+        load(conn, &me, id, Some(&name), Some(&ticked))
+    })
+    .await?;
+    if form.has("cancel") {
+        return Ok(see_other(LIST));
+    }
+    let superuser = if capability::may_set_superuser(&li.user) {
+        Some(form.checked("superuser"))
+    } else if form.checked("superuser") {
+        return Err(AppError::ForbiddenBecause(GRANT_SUPERUSER.into()));
+    } else {
+        None
+    };
+    if superuser == Some(false) && id == li.user.id() {
+        return Err(AppError::ForbiddenBecause(OWN_SUPERUSER.into()));
+    }
+    errors.check("username", check_username(&username));
+    let fullname = form.text("fullname").trim().to_string();
+    errors.check("fullname", check_length(&fullname));
+    let email = form.text("email").trim().to_string();
+    errors.check("email", check_email(&email));
+    if email.is_empty() && loaded.target.user.mfa_method == "hotp_email" {
+        errors.0.push(("email", EMAIL_USED_FOR_MFA.into()));
+    }
+    let language = errors
+        .check("language", check_language(form.text("language").trim()))
+        .unwrap_or("en_GB")
+        .to_string();
+    if let Some(other) = loaded.conflict {
+        errors.0.push((
+            "username",
+            format!(
+                "Can't rename user '{}' (#{id}) → '{username}'; that conflicts with an \
+                 existing user with ID {other}",
+                loaded.target.user.username
+            ),
+        ));
+    }
+    let offered: Vec<i32> = loaded.groups.iter().map(|g| g.id).collect();
+    let (_, frozen) = capability::fluid_and_frozen(&li.user, &loaded.target.group_ids());
+    let final_groups = errors.check(
+        "group_ids",
+        capability::final_groups(&li.user, &offered, &submitted, &frozen)
+            .map_err(|e| e.to_string()),
+    );
+    let Some(final_groups) = final_groups.filter(|_| errors.is_empty()) else {
+        return render(&li, loaded, Some(&form), errors);
+    };
+    let must_change_password = form.checked("must_change_password");
+    let acting = Acting::new(&li, state.clock.now());
+    let outcome = run_db(&state.pool, move |conn| {
+        let target = target_for(conn, &acting.user, id, Missing::CannotFind, Action::Edit)?;
+        if User::id_by_username(conn, &username)?.is_some_and(|other| other != id) {
+            return Ok(None);
+        }
+        let edit = AccountEdit {
+            details: UserDetails {
+                username: &username,
+                fullname: &fullname,
+                email: &email,
+                must_change_password,
+                language: &language,
+            },
+            superuser,
+            group_ids: &final_groups,
+        };
+        Ok(Some(user_admin::edit_user(conn, acting.actor(), &target, &edit)?))
+    })
+    .await?;
+    match outcome {
+        Some(ended) => {
+            log::info!(
+                "User #{id} edited by {}; {ended} session(s) ended",
+                li.user.user.username
+            );
+            Ok(see_other(LIST))
+        }
+        None => Err(AppError::BadRequest(
+            "That username was taken a moment ago. Go back and choose another.".into(),
+        )),
+    }
+}

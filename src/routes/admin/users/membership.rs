@@ -1,0 +1,187 @@
+//! `/edit_user_group_membership?user_group_membership_id=M` (admin spec §3.5): the ten
+//! permission flags of one membership; `groupadmin` for superusers only. Every flag is
+//! rewritten on save (an absent checkbox is false). Removing `may_use_webviewer` ends the
+//! user's sessions when they can no longer use the web viewer at all.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::form::Fields;
+use super::{load_target, allow, Acting, Missing, LIST};
+use crate::auth::capability::{self, Action, GRANT_GROUPADMIN, NOT_YOUR_GROUP};
+use crate::auth::principal::AuthUser;
+use crate::auth::user_admin;
+use crate::db::{run_db, run_db_read, DbConnection};
+use crate::error::AppError;
+use crate::models::group::{Group, Membership, MembershipFlags};
+use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::page::PageCtx;
+use crate::session::extract::{GroupAdmin, LoggedIn};
+use crate::state::AppState;
+
+/// The original's labels, in the order of [`MembershipFlags::named`].
+const LABELS: [&str; 10] = [
+    "Permitted to upload from a tablet/device",
+    "Permitted to register tablet/client devices",
+    "May log in to web front end",
+    "May add, edit or delete patients created on the server",
+    "May send emails to patients created on the server",
+    "May view (browse) records from all patients when no patient filter set",
+    "May perform bulk data dumps",
+    "May run reports",
+    "May add special notes to tasks",
+    "User is a privileged group administrator for this group",
+];
+
+/// `?user_group_membership_id=M`.
+#[derive(Debug, Deserialize)]
+pub struct MembershipQuery {
+    #[serde(default)]
+    user_group_membership_id: Option<String>,
+}
+
+/// One checkbox.
+struct FlagBox {
+    name: &'static str,
+    label: &'static str,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "user_edit_group_membership.html")]
+struct MembershipPage {
+    ctx: PageCtx,
+    membership_id: i32,
+    username: String,
+    group_name: String,
+    flags: Vec<FlagBox>,
+}
+
+fn membership_id(q: &MembershipQuery, f: Option<&Fields>) -> Result<i32, AppError> {
+    let raw = q
+        .user_group_membership_id
+        .as_deref()
+        .or_else(|| f.map(|f| f.text("user_group_membership_id")))
+        .unwrap_or("");
+    raw.trim().parse::<i32>().map_err(|_| {
+        AppError::BadRequest("Cannot find UserGroupMembership with id:None".into())
+    })
+}
+
+/// The membership, its user and group name, after the checks of §3.5.
+fn load(
+    conn: &mut DbConnection,
+    me: &AuthUser,
+    id: i32,
+) -> Result<(Membership, AuthUser, String), AppError> {
+    let missing = || AppError::BadRequest(format!("Cannot find UserGroupMembership with id:{id}"));
+    let m = Membership::find(conn, id)?.ok_or_else(missing)?;
+    // An orphan row (the original's delete left them, §8.8): nothing to edit.
+    let (Some(uid), Some(gid)) = (m.user_id, m.group_id) else {
+        return Err(missing());
+    };
+    let target = load_target(conn, uid, Missing::CannotFind)?;
+    allow(me, Action::EditMembership, &target)?;
+    if !capability::may_administer_group(me, gid) {
+        return Err(AppError::ForbiddenBecause(NOT_YOUR_GROUP.into()));
+    }
+    let group = Group::find(conn, gid)?.map(|g| g.name).unwrap_or_default();
+    Ok((m, target, group))
+}
+
+fn render(
+    li: &LoggedIn,
+    m: &Membership,
+    target: &AuthUser,
+    group_name: String,
+) -> Result<HttpResponse, AppError> {
+    let su = capability::may_set_groupadmin(&li.user);
+    let flags = m
+        .flags()
+        .named()
+        .into_iter()
+        .zip(LABELS)
+        .filter(|((name, _), _)| su || *name != "groupadmin")
+        .map(|((name, checked), label)| FlagBox {
+            name,
+            label,
+            checked,
+        })
+        .collect();
+    let body = MembershipPage {
+        ctx: PageCtx::new(&li.cs),
+        membership_id: m.id,
+        username: target.user.username.clone(),
+        group_name,
+        flags,
+    }
+    .render()?;
+    Ok(super::page(body, false))
+}
+
+/// `GET /edit_user_group_membership?user_group_membership_id=M`.
+pub async fn edit_membership_form(
+    state: web::Data<AppState>,
+    GroupAdmin(li): GroupAdmin,
+    query: web::Query<MembershipQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = membership_id(&query, None)?;
+    let me = li.user.clone();
+    let (m, target, group) = run_db_read(&state.pool, move |conn| load(conn, &me, id)).await?;
+    render(&li, &m, &target, group)
+}
+
+/// `POST /edit_user_group_membership?user_group_membership_id=M`.
+pub async fn edit_membership(
+    state: web::Data<AppState>,
+    admin: Result<GroupAdmin, AppError>,
+    query: web::Query<MembershipQuery>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, AppError> {
+    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
+    li.cs.check_csrf(form.csrf())?;
+    let id = membership_id(&query, Some(&form))?;
+    let su = capability::may_set_groupadmin(&li.user);
+    if !su && form.checked("groupadmin") {
+        return Err(AppError::ForbiddenBecause(GRANT_GROUPADMIN.into()));
+    }
+    let cancel = form.has("cancel");
+    let c = |name: &str| form.checked(name);
+    let submitted = MembershipFlags {
+        may_upload: c("may_upload"),
+        may_register_devices: c("may_register_devices"),
+        may_use_webviewer: c("may_use_webviewer"),
+        may_manage_patients: c("may_manage_patients"),
+        may_email_patients: c("may_email_patients"),
+        view_all_patients_when_unfiltered: c("view_all_patients_when_unfiltered"),
+        may_dump_data: c("may_dump_data"),
+        may_run_reports: c("may_run_reports"),
+        may_add_notes: c("may_add_notes"),
+        groupadmin: c("groupadmin"),
+    };
+    let acting = Acting::new(&li, state.clock.now());
+    let ended = run_db(&state.pool, move |conn| {
+        let (m, target, group) = load(conn, &acting.user, id)?;
+        if cancel {
+            return Ok(0);
+        }
+        let mut flags = submitted;
+        if !su {
+            flags.groupadmin = m.flags().groupadmin;
+        }
+        Ok(user_admin::set_membership_flags(
+            conn,
+            acting.actor(),
+            &target,
+            &m,
+            &group,
+            &flags,
+        )?)
+    })
+    .await?;
+    if ended > 0 {
+        log::info!("Membership #{id} edited by {}; {ended} session(s) ended", li.user.user.username);
+    }
+    Ok(see_other(LIST))
+}

@@ -1,0 +1,93 @@
+//! `/edit_other_user_mfa?user_id=N` (admin spec §3.8): switch another user's multi-factor
+//! authentication off (they set it up again at their next login if `MFA_METHODS` requires
+//! it). Unlike the original, the stored secret is cleared, the user's sessions end and the
+//! change is audited. The administrator's own TOTP code is asked for when their TOTP is on.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::form::Fields;
+use super::{needs_code, reauthenticate, target_for, Acting, Missing, UserIdQuery, LIST};
+use crate::auth::capability::Action;
+use crate::auth::user_admin;
+use crate::db::{run_db, run_db_read};
+use crate::error::AppError;
+use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::own_user_info::mfa_description;
+use crate::routes::page::PageCtx;
+use crate::session::extract::GroupAdmin;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "edit_other_user_mfa.html")]
+struct MfaPage {
+    ctx: PageCtx,
+    user_id: i32,
+    username: String,
+    current: &'static str,
+    needs_code: bool,
+}
+
+/// `GET /edit_other_user_mfa?user_id=N`.
+pub async fn edit_other_user_mfa_form(
+    state: web::Data<AppState>,
+    GroupAdmin(li): GroupAdmin,
+    query: web::Query<UserIdQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = query.id(None, Missing::CannotFind)?;
+    let me = li.user.clone();
+    let target = run_db_read(&state.pool, move |conn| {
+        target_for(conn, &me, id, Missing::CannotFind, Action::EditMfa)
+    })
+    .await?;
+    let body = MfaPage {
+        ctx: PageCtx::new(&li.cs),
+        user_id: target.id(),
+        username: target.user.username.clone(),
+        current: mfa_description(&target.user.mfa_method),
+        needs_code: needs_code(&li),
+    }
+    .render()?;
+    Ok(super::page(body, false))
+}
+
+/// `POST /edit_other_user_mfa?user_id=N` (`disable_mfa`, and `one_time_password` when the
+/// administrator has TOTP).
+pub async fn edit_other_user_mfa(
+    state: web::Data<AppState>,
+    admin: Result<GroupAdmin, AppError>,
+    query: web::Query<UserIdQuery>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, AppError> {
+    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
+    li.cs.check_csrf(form.csrf())?;
+    let id = query.id(Some(&form), Missing::CannotFind)?;
+    let me = li.user.clone();
+    run_db_read(&state.pool, move |conn| {
+        target_for(conn, &me, id, Missing::CannotFind, Action::EditMfa).map(|_| ())
+    })
+    .await?;
+    if form.has("cancel") || !form.checked("disable_mfa") {
+        return Ok(see_other(LIST));
+    }
+    if let Some(refused) = reauthenticate(&state, &li, &form).await? {
+        return Ok(refused);
+    }
+    let acting = Acting::new(&li, state.clock.now());
+    let (username, ended) = run_db(&state.pool, move |conn| {
+        let target = target_for(conn, &acting.user, id, Missing::CannotFind, Action::EditMfa)?;
+        let ended = user_admin::disable_mfa(conn, acting.actor(), &target)?;
+        Ok((target.user.username, ended))
+    })
+    .await?;
+    log::info!(
+        "MFA of user {username} disabled by {} from {}; {ended} session(s) ended",
+        li.user.user.username,
+        li.cs.client_ip
+    );
+    li.cs.cookie.flash(
+        "success",
+        format!("Multi-factor authentication disabled for user '{username}'"),
+    );
+    Ok(see_other(LIST))
+}

@@ -1,0 +1,313 @@
+//! User administration pages (admin spec §3): the list, one user's details, add, edit,
+//! memberships, upload group, another user's password and MFA, delete, unlock. Each page is
+//! a file; what they share (the target lookup, the capability check, responses) is here.
+//! The rules are in `auth::capability`, the writes in `auth::user_admin`.
+
+pub mod add;
+pub mod delete;
+pub mod edit;
+pub mod form;
+pub mod list;
+pub mod membership;
+pub mod mfa;
+pub mod password;
+pub mod upload_group;
+pub mod view;
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse, Route};
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+
+use crate::auth::capability::{self, Action, Denial};
+use crate::auth::principal::AuthUser;
+use crate::auth::user_admin::Actor;
+use crate::auth::login;
+use crate::auth::mfa::verify_totp;
+use crate::db::DbConnection;
+use crate::error::AppError;
+use crate::models::audit::AuditSource;
+use crate::routes::admin::see_other;
+use crate::session::extract::LoggedIn;
+use crate::state::AppState;
+
+/// The user administration routes (the original's paths; GET shows, POST changes).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let page = |path: &'static str, get: Route, post: Route| {
+        web::resource(path).route(get).route(post)
+    };
+    cfg.service(web::resource("/view_all_users").route(web::get().to(list::view_all_users)))
+        .service(web::resource("/view_user").route(web::get().to(view::view_user)))
+        .service(page(
+            "/unlock_user",
+            web::get().to(list::unlock_user_get),
+            web::post().to(list::unlock_user),
+        ))
+        .service(page(
+            "/add_user",
+            web::get().to(add::add_user_form),
+            web::post().to(add::add_user),
+        ))
+        .service(page(
+            "/edit_user",
+            web::get().to(edit::edit_user_form),
+            web::post().to(edit::edit_user),
+        ))
+        .service(page(
+            "/edit_user_group_membership",
+            web::get().to(membership::edit_membership_form),
+            web::post().to(membership::edit_membership),
+        ))
+        .service(page(
+            "/set_other_user_upload_group",
+            web::get().to(upload_group::upload_group_form),
+            web::post().to(upload_group::set_upload_group),
+        ))
+        .service(page(
+            "/change_other_password",
+            web::get().to(password::change_other_password_form),
+            web::post().to(password::change_other_password),
+        ))
+        .service(page(
+            "/edit_other_user_mfa",
+            web::get().to(mfa::edit_other_user_mfa_form),
+            web::post().to(mfa::edit_other_user_mfa),
+        ))
+        .service(page(
+            "/delete_user",
+            web::get().to(delete::delete_user_form),
+            web::post().to(delete::delete_user),
+        ));
+}
+
+/// The list page: where the pages return.
+pub const LIST: &str = "/view_all_users";
+
+/// `?user_id=N` (query string; the forms post back to the same URL).
+#[derive(Debug, Deserialize)]
+pub struct UserIdQuery {
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+impl UserIdQuery {
+    /// The target's id: from the query string, else from the form body (the original merges
+    /// both, query first); missing or not an integer → 400 `missing` message.
+    pub fn id(&self, form: Option<&form::Fields>, missing: Missing) -> Result<i32, AppError> {
+        let raw = self
+            .user_id
+            .as_deref()
+            .or_else(|| form.map(|f| f.text("user_id")))
+            .unwrap_or("");
+        raw.trim()
+            .parse::<i32>()
+            .map_err(|_| AppError::BadRequest(missing.message("None")))
+    }
+}
+
+/// The two wordings the original uses for an unknown user (§0.5).
+#[derive(Debug, Clone, Copy)]
+pub enum Missing {
+    /// `No such user ID: N` (function views).
+    NoSuchUser,
+    /// `Cannot find User with id:N` (class views).
+    CannotFind,
+}
+
+impl Missing {
+    fn message(self, id: &str) -> String {
+        match self {
+            Missing::NoSuchUser => format!("No such user ID: {id}"),
+            Missing::CannotFind => format!("Cannot find User with id:{id}"),
+        }
+    }
+}
+
+/// Loads the target with memberships; unknown → 400 with the `missing` wording.
+pub fn load_target(
+    conn: &mut DbConnection,
+    id: i32,
+    missing: Missing,
+) -> Result<AuthUser, AppError> {
+    AuthUser::load(conn, id)?.ok_or_else(|| AppError::BadRequest(missing.message(&id.to_string())))
+}
+
+/// The capability check as a response: refused → 403 with the reason; one's own password or
+/// MFA → 303 to the own page.
+pub fn allow(me: &AuthUser, action: Action, target: &AuthUser) -> Result<(), AppError> {
+    capability::check(me, action, target).map_err(|d| match d {
+        Denial::Forbidden(reason) => AppError::ForbiddenBecause(reason.into()),
+        Denial::UseOwnPage(path) => AppError::Redirect(path.into()),
+    })
+}
+
+/// Loads the target and checks `action` on it, in one go.
+pub fn target_for(
+    conn: &mut DbConnection,
+    me: &AuthUser,
+    id: i32,
+    missing: Missing,
+    action: Action,
+) -> Result<AuthUser, AppError> {
+    let target = load_target(conn, id, missing)?;
+    allow(me, action, &target)?;
+    Ok(target)
+}
+
+/// The acting administrator, owned (to move into a database unit).
+pub struct Acting {
+    /// The administrator with memberships.
+    pub user: Arc<AuthUser>,
+    /// Their client address.
+    pub ip: String,
+    /// Now (naive UTC).
+    pub now: NaiveDateTime,
+}
+
+impl Acting {
+    /// The administrator of this request.
+    pub fn new(li: &LoggedIn, now: NaiveDateTime) -> Acting {
+        Acting {
+            user: li.user.clone(),
+            ip: li.cs.client_ip.clone(),
+            now,
+        }
+    }
+
+    /// The audit context.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor {
+            user: &self.user,
+            ip: &self.ip,
+            now: self.now,
+        }
+    }
+}
+
+/// An HTML page: 200, or 400 when it shows the form again with errors.
+pub fn page(body: String, has_errors: bool) -> HttpResponse {
+    let status = if has_errors {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+/// One group checkbox of the add and edit forms.
+pub struct GroupChoice {
+    /// Group id.
+    pub id: i32,
+    /// Group name.
+    pub name: String,
+    /// Ticked.
+    pub checked: bool,
+}
+
+/// The groups `me` may assign, by name, ticked where `ticked` says.
+pub fn group_choices(
+    conn: &mut DbConnection,
+    me: &AuthUser,
+    ticked: &[i32],
+) -> Result<Vec<GroupChoice>, AppError> {
+    Ok(crate::models::group::Group::all(conn)?
+        .into_iter()
+        .filter(|g| capability::may_administer_group(me, g.id))
+        .map(|g| GroupChoice {
+            checked: ticked.contains(&g.id),
+            id: g.id,
+            name: g.name,
+        })
+        .collect())
+}
+
+/// Field errors of a form: `(field, message)`, shown next to their fields.
+#[derive(Default)]
+pub struct Errors(pub Vec<(&'static str, String)>);
+
+impl Errors {
+    /// Records `result`'s error for `field`.
+    pub fn check<T>(&mut self, field: &'static str, result: Result<T, String>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push((field, e));
+                None
+            }
+        }
+    }
+
+    /// The message for `field`, if any.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+
+    /// No errors.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The new-password rules (§0.4) on a form's `new_password` and its confirmation.
+pub fn check_new_password(f: &form::Fields) -> Result<(), String> {
+    let new = f.text("new_password");
+    if new.is_empty() {
+        return Err("Required".into());
+    }
+    crate::auth::password::validate_new_password(new, None)?;
+    if new != f.password_confirm() {
+        return Err("Password did not match confirm".into());
+    }
+    Ok(())
+}
+
+/// Wrong or missing code in the administrator's own re-authentication (the original's).
+pub const BAD_CODE: &str = "You entered an invalid code. Please try again.";
+
+/// Whether `li`'s own logins need a TOTP code (then the password and MFA pages of other
+/// users ask for one too, as the original's MFA step does, §3.7).
+pub fn needs_code(li: &LoggedIn) -> bool {
+    own_totp(li).is_some()
+}
+
+fn own_totp(li: &LoggedIn) -> Option<&str> {
+    let u = &li.user.user;
+    u.mfa_secret_key
+        .as_deref()
+        .filter(|s| u.mfa_method == "totp" && !s.is_empty())
+}
+
+/// The acting administrator's own re-authentication: when their TOTP is on, the form must
+/// carry a current `one_time_password`. A wrong or missing code counts as a failed login
+/// (towards the lockout), is flashed, and sends them back to the list: `Some(response)`.
+pub async fn reauthenticate(
+    state: &AppState,
+    li: &LoggedIn,
+    f: &form::Fields,
+) -> Result<Option<HttpResponse>, AppError> {
+    let Some(secret) = own_totp(li) else {
+        return Ok(None);
+    };
+    let username = &li.user.user.username;
+    if let Some(locked) = login::reauth_locked(state, username).await? {
+        li.cs.cookie.flash("danger", locked);
+        return Ok(Some(see_other(LIST)));
+    }
+    let now = state.clock.now();
+    if verify_totp(secret, f.text("one_time_password"), now.and_utc().timestamp()) {
+        return Ok(None);
+    }
+    let locked =
+        login::failed_login(state, username, &li.cs.client_ip, AuditSource::Webviewer, now).await?;
+    li.cs
+        .cookie
+        .flash("danger", locked.unwrap_or_else(|| BAD_CODE.into()));
+    Ok(Some(see_other(LIST)))
+}

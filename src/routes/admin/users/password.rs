@@ -1,0 +1,137 @@
+//! `/change_other_password?user_id=N` (admin spec §3.7): a new password for another user,
+//! "must change at next login" ticked by default. The administrator's own TOTP code is asked
+//! for when their TOTP is on. Unlike the original, the user's sessions end at once, the new
+//! password must differ from the current one, and one's own password is changed on the own
+//! page (with the old password), for POST as well as GET.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::form::Fields;
+use super::{
+    check_new_password, needs_code, reauthenticate, target_for, Acting, Missing, UserIdQuery,
+    LIST,
+};
+use crate::auth::capability::Action;
+use crate::auth::password;
+use crate::auth::principal::AuthUser;
+use crate::auth::user_admin;
+use crate::blocking::run_hashing;
+use crate::db::{run_db, run_db_read};
+use crate::error::AppError;
+use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::page::PageCtx;
+use crate::session::extract::{GroupAdmin, LoggedIn};
+use crate::state::AppState;
+
+/// The new password equals the user's current one.
+pub const SAME_AS_CURRENT: &str = "New password must differ from old";
+
+#[derive(Template)]
+#[template(path = "change_other_password.html")]
+struct PasswordPage<'a> {
+    ctx: PageCtx,
+    user_id: i32,
+    username: String,
+    must_change_password: bool,
+    needs_code: bool,
+    min_length: usize,
+    error: Option<&'a str>,
+}
+
+fn render(
+    li: &LoggedIn,
+    target: &AuthUser,
+    must_change_password: bool,
+    error: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let body = PasswordPage {
+        ctx: PageCtx::new(&li.cs),
+        user_id: target.id(),
+        username: target.user.username.clone(),
+        must_change_password,
+        needs_code: needs_code(li),
+        min_length: password::MINIMUM_PASSWORD_LENGTH,
+        error,
+    }
+    .render()?;
+    Ok(super::page(body, error.is_some()))
+}
+
+async fn load(state: &AppState, li: &LoggedIn, id: i32) -> Result<AuthUser, AppError> {
+    let me = li.user.clone();
+    run_db_read(&state.pool, move |conn| {
+        target_for(conn, &me, id, Missing::CannotFind, Action::ChangePassword)
+    })
+    .await
+}
+
+/// `GET /change_other_password?user_id=N`.
+pub async fn change_other_password_form(
+    state: web::Data<AppState>,
+    GroupAdmin(li): GroupAdmin,
+    query: web::Query<UserIdQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = query.id(None, Missing::CannotFind)?;
+    let target = load(&state, &li, id).await?;
+    render(&li, &target, true, None)
+}
+
+/// `POST /change_other_password?user_id=N` (`new_password`, `new_password-confirm`,
+/// `must_change_password`, and `one_time_password` when the administrator has TOTP).
+pub async fn change_other_password(
+    state: web::Data<AppState>,
+    admin: Result<GroupAdmin, AppError>,
+    query: web::Query<UserIdQuery>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, AppError> {
+    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
+    li.cs.check_csrf(form.csrf())?;
+    let id = query.id(Some(&form), Missing::CannotFind)?;
+    let target = load(&state, &li, id).await?;
+    if form.has("cancel") {
+        return Ok(see_other(LIST));
+    }
+    let must_change = form.checked("must_change_password");
+    if let Some(refused) = reauthenticate(&state, &li, &form).await? {
+        return Ok(refused);
+    }
+    if let Err(e) = check_new_password(&form) {
+        return render(&li, &target, must_change, Some(&e));
+    }
+    let (new, stored, cost) = (
+        form.text("new_password").to_string(),
+        target.user.hashedpw.clone(),
+        state.settings.bcrypt_cost,
+    );
+    let counter = state.bcrypt_verifications.clone();
+    let hashed = run_hashing(move || -> anyhow::Result<Option<String>> {
+        if password::verify(&new, &stored, &counter) {
+            Ok(None)
+        } else {
+            Ok(Some(password::hash(&new, cost)?))
+        }
+    })
+    .await??;
+    let Some(hash) = hashed else {
+        return render(&li, &target, must_change, Some(SAME_AS_CURRENT));
+    };
+    let acting = Acting::new(&li, state.clock.now());
+    let (username, ended) = run_db(&state.pool, move |conn| {
+        let target =
+            target_for(conn, &acting.user, id, Missing::CannotFind, Action::ChangePassword)?;
+        let ended =
+            user_admin::set_other_password(conn, acting.actor(), &target, &hash, must_change)?;
+        Ok((target.user.username, ended))
+    })
+    .await?;
+    log::info!(
+        "Password of user {username} changed by {} from {}; {ended} session(s) ended",
+        li.user.user.username,
+        li.cs.client_ip
+    );
+    li.cs
+        .cookie
+        .flash("success", format!("Password changed for user '{username}'"));
+    Ok(see_other(LIST))
+}

@@ -1,0 +1,124 @@
+//! `/set_other_user_upload_group?user_id=N` (admin spec §3.6): the group a user's tablet
+//! uploads go into, one of the user's own groups or none.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::form::Fields;
+use super::{target_for, Acting, Missing, UserIdQuery, LIST};
+use crate::auth::capability::Action;
+use crate::auth::principal::AuthUser;
+use crate::auth::user_admin;
+use crate::db::{run_db, run_db_read, DbConnection};
+use crate::error::AppError;
+use crate::models::group::Group;
+use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::page::PageCtx;
+use crate::session::extract::{GroupAdmin, LoggedIn};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "set_other_user_upload_group.html")]
+struct UploadGroupPage<'a> {
+    ctx: PageCtx,
+    user_id: i32,
+    username: String,
+    /// `(id, name, selected)`.
+    choices: Vec<(i32, String, bool)>,
+    none_selected: bool,
+    error: Option<&'a str>,
+}
+
+/// The target and their groups (the choices), by name.
+fn load(
+    conn: &mut DbConnection,
+    me: &AuthUser,
+    id: i32,
+) -> Result<(AuthUser, Vec<(i32, String)>), AppError> {
+    let target = target_for(conn, me, id, Missing::NoSuchUser, Action::SetUploadGroup)?;
+    let choices = Group::with_ids(conn, &target.group_ids())?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect();
+    Ok((target, choices))
+}
+
+fn render(
+    li: &LoggedIn,
+    target: &AuthUser,
+    choices: Vec<(i32, String)>,
+    current: Option<i32>,
+    error: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let body = UploadGroupPage {
+        ctx: PageCtx::new(&li.cs),
+        user_id: target.id(),
+        username: target.user.username.clone(),
+        none_selected: current.is_none(),
+        choices: choices
+            .into_iter()
+            .map(|(id, name)| (id, name, current == Some(id)))
+            .collect(),
+        error,
+    }
+    .render()?;
+    Ok(super::page(body, error.is_some()))
+}
+
+/// `GET /set_other_user_upload_group?user_id=N`.
+pub async fn upload_group_form(
+    state: web::Data<AppState>,
+    GroupAdmin(li): GroupAdmin,
+    query: web::Query<UserIdQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = query.id(None, Missing::NoSuchUser)?;
+    let me = li.user.clone();
+    let (target, choices) = run_db_read(&state.pool, move |conn| load(conn, &me, id)).await?;
+    let current = target.user.upload_group_id;
+    render(&li, &target, choices, current, None)
+}
+
+/// `POST /set_other_user_upload_group?user_id=N` (`upload_group_id`, "" for none).
+pub async fn set_upload_group(
+    state: web::Data<AppState>,
+    admin: Result<GroupAdmin, AppError>,
+    query: web::Query<UserIdQuery>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, AppError> {
+    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
+    li.cs.check_csrf(form.csrf())?;
+    let id = query.id(Some(&form), Missing::NoSuchUser)?;
+    let raw = form.text("upload_group_id").trim().to_string();
+    let cancel = form.has("cancel");
+    let acting = Acting::new(&li, state.clock.now());
+    let refused = run_db(&state.pool, move |conn| {
+        let (target, choices) = load(conn, &acting.user, id)?;
+        if cancel {
+            return Ok(None);
+        }
+        let chosen = if raw.is_empty() {
+            None
+        } else {
+            match raw.parse::<i32>().ok().and_then(|g| choices.iter().find(|c| c.0 == g)) {
+                Some(c) => Some(c.clone()),
+                None => {
+                    let list: Vec<String> = choices.iter().map(|c| c.0.to_string()).collect();
+                    let shown: String = raw.chars().take(40).collect();
+                    let msg = format!("\"{shown}\" is not one of {}", list.join(", "));
+                    return Ok(Some((target, choices, msg)));
+                }
+            }
+        };
+        let group = chosen.as_ref().map(|(g, name)| (*g, name.as_str()));
+        user_admin::set_upload_group(conn, acting.actor(), &target, group)?;
+        Ok(None)
+    })
+    .await?;
+    match refused {
+        None => Ok(see_other(LIST)),
+        Some((target, choices, msg)) => {
+            let current = target.user.upload_group_id;
+            render(&li, &target, choices, current, Some(&msg))
+        }
+    }
+}

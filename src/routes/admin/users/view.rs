@@ -1,0 +1,130 @@
+//! `GET /view_user?user_id=N` (admin spec §3.2): one user's details, group memberships and
+//! permissions, read-only, for someone who may edit that user.
+
+use std::collections::HashMap;
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::{target_for, Missing, UserIdQuery};
+use crate::auth::capability::{self, Action};
+use crate::db::run_db_read;
+use crate::error::AppError;
+use crate::models::group::Group;
+use crate::models::lockout;
+use crate::routes::admin::local_time;
+use crate::routes::page::PageCtx;
+use crate::session::extract::GroupAdmin;
+use crate::state::AppState;
+
+/// One membership row.
+struct MembershipLine {
+    id: i32,
+    group_name: String,
+    group_id: i32,
+    flags: [bool; 10],
+    editable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "view_user.html")]
+struct ViewUserPage {
+    ctx: PageCtx,
+    rows: Vec<(&'static str, String)>,
+    memberships: Vec<MembershipLine>,
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "Yes" } else { "No" }.into()
+}
+
+/// `GET /view_user?user_id=N`.
+pub async fn view_user(
+    state: web::Data<AppState>,
+    GroupAdmin(li): GroupAdmin,
+    query: web::Query<UserIdQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = query.id(None, Missing::NoSuchUser)?;
+    let me = li.user.clone();
+    let now = state.clock.now();
+    let (target, groups, locked) = run_db_read(&state.pool, move |conn| {
+        let target = target_for(conn, &me, id, Missing::NoSuchUser, Action::View)?;
+        let mut gids = target.group_ids();
+        gids.extend(target.user.upload_group_id);
+        let groups: HashMap<i32, String> = Group::with_ids(conn, &gids)?
+            .into_iter()
+            .map(|g| (g.id, g.name))
+            .collect();
+        let locked = lockout::locked_until(conn, &target.user.username, now)?;
+        Ok((target, groups, locked))
+    })
+    .await?;
+    let u = &target.user;
+    let name = |g: i32| groups.get(&g).cloned().unwrap_or_default();
+    let rows = vec![
+        ("Username", u.username.clone()),
+        ("User ID", u.id.to_string()),
+        ("Full name", u.fullname.clone().unwrap_or_default()),
+        ("E-mail address", u.email.clone().unwrap_or_default()),
+        (
+            "Last login at",
+            u.last_login_at_utc.map_or("None".into(), local_time),
+        ),
+        ("Locked out?", yes_no(locked.is_some())),
+        (
+            "Last password change",
+            u.last_password_change_utc.map_or("None".into(), local_time),
+        ),
+        (
+            "Must change password at next login?",
+            yes_no(u.must_change_password()),
+        ),
+        (
+            "Agreed to terms of use at:",
+            u.when_agreed_terms_of_use.clone().unwrap_or("None".into()),
+        ),
+        ("Language", u.language.clone().unwrap_or_default()),
+        ("Superuser?", yes_no(u.is_superuser())),
+        ("Multi-factor authentication", u.mfa_method.clone()),
+        ("May use the web viewer?", yes_no(target.may_use_webviewer())),
+        ("May upload?", yes_no(target.may_upload())),
+        (
+            "Upload group",
+            u.upload_group_id.map_or("(None)".into(), name),
+        ),
+    ];
+    let mut memberships: Vec<MembershipLine> = target
+        .memberships
+        .iter()
+        .filter_map(|m| {
+            let g = m.group_id?;
+            let f = m.flags();
+            Some(MembershipLine {
+                id: m.id,
+                group_name: name(g),
+                group_id: g,
+                flags: [
+                    f.groupadmin,
+                    f.may_upload,
+                    f.may_register_devices,
+                    f.may_use_webviewer,
+                    f.may_manage_patients,
+                    f.may_email_patients,
+                    f.view_all_patients_when_unfiltered,
+                    f.may_dump_data,
+                    f.may_run_reports,
+                    f.may_add_notes,
+                ],
+                editable: capability::may_administer_group(&li.user, g),
+            })
+        })
+        .collect();
+    memberships.sort_by(|a, b| a.group_name.cmp(&b.group_name));
+    let body = ViewUserPage {
+        ctx: PageCtx::new(&li.cs),
+        rows,
+        memberships,
+    }
+    .render()?;
+    Ok(super::page(body, false))
+}
