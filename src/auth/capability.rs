@@ -111,7 +111,9 @@ pub fn check(me: &AuthUser, action: Action, target: &AuthUser) -> Result<(), Den
         Action::ChangePassword if own && me.is_superuser() => {
             Err(Denial::UseOwnPage("/change_own_password"))
         }
-        Action::EditMfa if own && me.is_superuser() => Err(Denial::UseOwnPage("/edit_own_user_mfa")),
+        Action::EditMfa if own && me.is_superuser() => {
+            Err(Denial::UseOwnPage("/edit_own_user_mfa"))
+        }
         _ => may_edit_user(me, target).map_err(Denial::Forbidden),
     }
 }

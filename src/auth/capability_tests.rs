@@ -58,8 +58,14 @@ fn actors() -> [(&'static str, AuthUser); 3] {
 fn targets() -> [(&'static str, AuthUser); 5] {
     [
         ("superuser", au(10, "su2", true, &[(1, false, true)])),
-        ("group admin", au(11, "ga2", false, &[(1, false, true), (2, true, true)])),
-        ("own group", au(12, "alice", false, &[(1, false, true), (3, false, false)])),
+        (
+            "group admin",
+            au(11, "ga2", false, &[(1, false, true), (2, true, true)]),
+        ),
+        (
+            "own group",
+            au(12, "alice", false, &[(1, false, true), (3, false, false)]),
+        ),
         ("other group", au(13, "bob", false, &[(3, false, true)])),
         ("system", au(14, "system", false, &[(1, false, false)])),
     ]
@@ -88,10 +94,18 @@ fn matrix_of_actor_action_and_target() {
                 _ => no(NO_SHARED_GROUP),
             };
             for action in plain {
-                assert_eq!(check(&me, action, target), expected_plain, "{actor} {action:?} {kind}");
+                assert_eq!(
+                    check(&me, action, target),
+                    expected_plain,
+                    "{actor} {action:?} {kind}"
+                );
             }
             let upload = if *kind == "self" { OK } else { expected_plain };
-            assert_eq!(check(&me, SetUploadGroup, target), upload, "{actor} upload {kind}");
+            assert_eq!(
+                check(&me, SetUploadGroup, target),
+                upload,
+                "{actor} upload {kind}"
+            );
             for (action, own_page) in [
                 (ChangePassword, "/change_own_password"),
                 (EditMfa, "/edit_own_user_mfa"),
@@ -100,7 +114,11 @@ fn matrix_of_actor_action_and_target() {
                     ("SU", "self") => Err(Denial::UseOwnPage(own_page)),
                     _ => expected_plain,
                 };
-                assert_eq!(check(&me, action, target), expected, "{actor} {action:?} {kind}");
+                assert_eq!(
+                    check(&me, action, target),
+                    expected,
+                    "{actor} {action:?} {kind}"
+                );
             }
         }
     }
@@ -127,20 +145,48 @@ fn group_lists() {
     let [(_, su), (_, ga), _] = actors();
     let (fluid, frozen) = fluid_and_frozen(&ga, &[1, 3]);
     assert_eq!((fluid.clone(), frozen.clone()), (vec![1], vec![3]));
-    let cases: [(&AuthUser, &[i32], &[i32], &[i32], Result<Vec<i32>, GroupsError>); 7] = [
+    let cases: [(
+        &AuthUser,
+        &[i32],
+        &[i32],
+        &[i32],
+        Result<Vec<i32>, GroupsError>,
+    ); 7] = [
         (&ga, &[1], &[1], &[3], Ok(vec![1, 3])),
         (&ga, &[1], &[], &[3], Err(GroupsError::TooFew(1))),
         (&ga, &[1], &[1, 1], &[], Err(GroupsError::Duplicate)),
-        (&ga, &[1], &[3], &[3], Err(GroupsError::NotOffered(3, vec![1]))),
+        (
+            &ga,
+            &[1],
+            &[3],
+            &[3],
+            Err(GroupsError::NotOffered(3, vec![1])),
+        ),
         (&su, &[1, 2, 3], &[], &[], Ok(vec![])),
         (&su, &[1, 2, 3], &[3, 2], &[], Ok(vec![2, 3])),
-        (&su, &[1, 2], &[7], &[], Err(GroupsError::NotOffered(7, vec![1, 2]))),
+        (
+            &su,
+            &[1, 2],
+            &[7],
+            &[],
+            Err(GroupsError::NotOffered(7, vec![1, 2])),
+        ),
     ];
     for (i, (me, offered, submitted, frozen, expected)) in cases.into_iter().enumerate() {
-        assert_eq!(final_groups(me, offered, submitted, frozen), expected, "case {i}");
+        assert_eq!(
+            final_groups(me, offered, submitted, frozen),
+            expected,
+            "case {i}"
+        );
     }
-    assert_eq!(GroupsError::NotOffered(7, vec![4, 6]).to_string(), "\"7\" is not one of 4, 6");
-    assert_eq!(GroupsError::TooFew(1).to_string(), "You must specify at least 1 group(s)");
+    assert_eq!(
+        GroupsError::NotOffered(7, vec![4, 6]).to_string(),
+        "\"7\" is not one of 4, 6"
+    );
+    assert_eq!(
+        GroupsError::TooFew(1).to_string(),
+        "You must specify at least 1 group(s)"
+    );
 }
 
 /// §3.10's refusals in their order.

@@ -124,7 +124,10 @@ fn id_list(ids: &[i32]) -> String {
     if ids.is_empty() {
         return "none".into();
     }
-    ids.iter().map(i32::to_string).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Ends the user's sessions if `before` could use the web viewer and the user now cannot.

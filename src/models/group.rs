@@ -218,11 +218,7 @@ impl Membership {
     }
 
     /// Rewrites all ten permission flags of a membership.
-    pub fn set_flags(
-        conn: &mut DbConnection,
-        id: i32,
-        f: &MembershipFlags,
-    ) -> QueryResult<usize> {
+    pub fn set_flags(conn: &mut DbConnection, id: i32, f: &MembershipFlags) -> QueryResult<usize> {
         use _security_user_group as m;
         diesel::update(m::table.find(id))
             .set((

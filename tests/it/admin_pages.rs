@@ -14,7 +14,7 @@ use camcops_web::models::group::{Membership, NewMembership};
 use camcops_web::models::lockout;
 use camcops_web::session::CamcopsSession;
 
-use crate::helpers::{csrf_from, location, new_client, TestApp};
+use crate::helpers::{location, new_client, TestApp};
 use crate::testdb::backend_test;
 
 const PW: &str = "correct horse battery";
@@ -63,17 +63,12 @@ fn world(app: &TestApp) -> World {
     }
 }
 
-/// A new browser logged in as `username`.
 async fn browser(app: &TestApp, username: &str) -> reqwest::Client {
-    let c = new_client();
-    let r = app.login_with(&c, username, PW).await;
-    assert_eq!(r.status(), 303, "login as {username}");
-    assert_eq!(location(&r), "/");
-    c
+    app.browser(username, PW).await
 }
 
 async fn get(app: &TestApp, c: &reqwest::Client, path: &str) -> reqwest::Response {
-    c.get(app.url(path)).send().await.unwrap()
+    app.get_with(c, path).await
 }
 
 async fn post(
@@ -82,18 +77,15 @@ async fn post(
     path: &str,
     form: &[(&str, &str)],
 ) -> reqwest::Response {
-    c.post(app.url(path)).form(form).send().await.unwrap()
+    app.post_with(c, path, form).await
 }
 
 async fn body(app: &TestApp, c: &reqwest::Client, path: &str) -> String {
-    let r = get(app, c, path).await;
-    assert_eq!(r.status(), 200, "GET {path}");
-    r.text().await.unwrap()
+    app.body_with(c, path).await
 }
 
-/// The CSRF token of an admin page.
 async fn csrf(app: &TestApp, c: &reqwest::Client) -> String {
-    csrf_from(&body(app, c, "/").await).unwrap()
+    app.page_csrf(c).await
 }
 
 fn session_ids(conn: &mut DbConnection, user_id: i32) -> Vec<i32> {
@@ -206,15 +198,18 @@ backend_test! {
         lock_directly(&app, "alice");
         let ga = browser(&app, "admin1").await;
         let page = body(&app, &ga, "/view_all_users").await;
-        for th in ["Username", "Full name", "Superuser", "Groups", "Last login", "Locked out", "MFA method"] {
+        for th in ["Username", "ID", "Full name", "E-mail", "Superuser", "Groups", "Upload group", "Last login", "Locked out", "MFA method", "Actions"] {
             assert!(page.contains(&format!("<th scope=\"col\">{th}</th>")), "{th}");
         }
-        assert!(page.contains("<td>alice</td>") && page.contains("<td>admin1</td>"), "{page}");
+        // §2.1 managed_users: group administrators (the viewer included) are not listed.
+        assert!(page.contains("<td>alice</td>") && !page.contains("<td>admin1</td>"), "{page}");
         assert!(!page.contains("<td>bob</td>") && !page.contains("<td>root</td>"), "{page}");
-        assert!(page.contains("<td>g_admin1, g_alice</td>"), "{page}");
+        assert!(page.contains("<td>g_admin1 <a href=\"/edit_user_group_membership?user_group_membership_id="), "{page}");
+        assert!(page.contains("[Permissions]</a>; g_alice</td>"), "only groups the viewer administers get a link: {page}");
         assert!(page.contains("Locked until ") && page.contains("(10 failed logins)"), "{page}");
         assert!(page.contains("aria-label=\"Unlock alice\""), "{page}");
-        assert!(!page.contains("aria-label=\"Unlock admin1\""), "no button without lockout or failures");
+        let su = browser(&app, "root").await;
+        assert!(!body(&app, &su, "/view_all_users").await.contains("aria-label=\"Unlock admin1\""), "no button without lockout or failures");
         let su = browser(&app, "root").await;
         let page = body(&app, &su, "/view_all_users").await;
         for name in ["alice", "admin1", "bob", "root"] {
@@ -274,7 +269,7 @@ backend_test! {
         }
         let r = post(&app, &ga, "/unlock_user", &[("user_id", "99999"), ("csrf_token", &token)]).await;
         assert_eq!(r.status(), 400);
-        assert!(r.text().await.unwrap().contains("Cannot find User with id:99999"));
+        assert!(r.text().await.unwrap().contains("No such user ID: 99999"));
         for bad in ["abc", "", "1.5"] {
             let r = post(&app, &ga, "/unlock_user", &[("user_id", bad), ("csrf_token", &token)]).await;
             assert_eq!(r.status(), 400, "{bad:?}");

@@ -246,3 +246,41 @@ pub fn count_sessions(conn: &mut DbConnection) -> i64 {
     use diesel::prelude::*;
     s::table.count().get_result(conn).unwrap()
 }
+
+impl TestApp {
+    /// A new browser logged in as `username` (asserts the login went to the main menu).
+    pub async fn browser(&self, username: &str, pw: &str) -> reqwest::Client {
+        let c = new_client();
+        let r = self.login_with(&c, username, pw).await;
+        assert_eq!(r.status(), 303, "login as {username}");
+        assert_eq!(location(&r), "/", "login as {username}");
+        c
+    }
+
+    /// GET `path` with `client`.
+    pub async fn get_with(&self, client: &reqwest::Client, path: &str) -> Response {
+        client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// POST the url-encoded `form` (repeated names allowed) to `path` with `client`.
+    pub async fn post_with(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Response {
+        client.post(self.url(path)).form(form).send().await.unwrap()
+    }
+
+    /// GET `path` with `client`, asserting 200, and return the body.
+    pub async fn body_with(&self, client: &reqwest::Client, path: &str) -> String {
+        let r = self.get_with(client, path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.text().await.unwrap()
+    }
+
+    /// The CSRF token of a logged-in `client` (from the main menu's logout form).
+    pub async fn page_csrf(&self, client: &reqwest::Client) -> String {
+        csrf_from(&self.body_with(client, "/").await).unwrap()
+    }
+}

@@ -17,6 +17,10 @@ mod session_http;
 mod session_model;
 mod task_pages;
 mod task_query;
+mod user_admin_effects;
+mod user_admin_forms;
+mod user_admin_matrix;
+mod user_admin_world;
 // A shared harness: not every binary that includes it uses every helper.
 #[allow(dead_code)]
 mod testdb;

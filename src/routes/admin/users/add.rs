@@ -81,7 +81,9 @@ pub async fn add_user(
     let mut errors = Errors::default();
     errors.check("username", check_username(&username));
     errors.check("new_password", check_new_password(&form));
-    let submitted = errors.check("group_ids", form.ints(GROUP_ITEM)).unwrap_or_default();
+    let submitted = errors
+        .check("group_ids", form.ints(GROUP_ITEM))
+        .unwrap_or_default();
     let me = li.user.clone();
     let (name, ticked) = (username.clone(), submitted.clone());
     let (groups, taken) = run_db_read(&state.pool, move |conn| {
@@ -103,7 +105,10 @@ pub async fn add_user(
     let Some(final_groups) = final_groups.filter(|_| errors.is_empty()) else {
         return render(&li, username, must_change, groups, errors);
     };
-    let (pw, cost) = (form.text("new_password").to_string(), state.settings.bcrypt_cost);
+    let (pw, cost) = (
+        form.text("new_password").to_string(),
+        state.settings.bcrypt_cost,
+    );
     let hash = run_hashing(move || password::hash(&pw, cost)).await??;
     let acting = Acting::new(&li, state.clock.now());
     let language = li.user.user.language.clone();

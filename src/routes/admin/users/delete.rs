@@ -127,7 +127,8 @@ pub async fn delete_user(
     let acting = Acting::new(&li, state.clock.now());
     let mut session = li.cs.session.clone();
     if let Some(error) = error {
-        let code = stored.unwrap_or_else(|| format!("{:04}", rand::thread_rng().gen_range(0..10_000)));
+        let code =
+            stored.unwrap_or_else(|| format!("{:04}", rand::thread_rng().gen_range(0..10_000)));
         session.form_state.enter(ROUTE, true);
         session.form_state.target_user_id = Some(id);
         session.form_state.confirm_code = Some(code.clone());

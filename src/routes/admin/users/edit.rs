@@ -6,9 +6,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::form::{self, check_email, check_language, check_length, check_username, Fields};
-use super::{
-    group_choices, target_for, Acting, Errors, GroupChoice, Missing, UserIdQuery, LIST,
-};
+use super::{group_choices, target_for, Acting, Errors, GroupChoice, Missing, UserIdQuery, LIST};
 use crate::auth::capability::{self, Action, GRANT_SUPERUSER, OWN_SUPERUSER};
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin::{self, AccountEdit};
@@ -209,7 +207,12 @@ pub async fn edit_user(
             superuser,
             group_ids: &final_groups,
         };
-        Ok(Some(user_admin::edit_user(conn, acting.actor(), &target, &edit)?))
+        Ok(Some(user_admin::edit_user(
+            conn,
+            acting.actor(),
+            &target,
+            &edit,
+        )?))
     })
     .await?;
     match outcome {

@@ -101,9 +101,11 @@ pub fn check_username(username: &str) -> Result<(), String> {
         ));
     }
     if !valid_username(username) {
-        return Err("Invalid string. Minimum length = 1. Maximum length = 191. Permitted \
+        return Err(
+            "Invalid string. Minimum length = 1. Maximum length = 191. Permitted \
                     characters: A-Z, a-z, 0-9, ',', '_', '-', '{', '}'"
-            .into());
+                .into(),
+        );
     }
     Ok(())
 }
@@ -204,15 +206,36 @@ mod tests {
             check_username("system").unwrap_err(),
             "Cannot use system username 'system'"
         );
-        for bad in ["a b", "x'; DROP TABLE _security_users; --", &"a".repeat(192)] {
-            assert!(check_username(bad).unwrap_err().starts_with("Invalid string."), "{bad}");
+        for bad in [
+            "a b",
+            "x'; DROP TABLE _security_users; --",
+            &"a".repeat(192),
+        ] {
+            assert!(
+                check_username(bad)
+                    .unwrap_err()
+                    .starts_with("Invalid string."),
+                "{bad}"
+            );
         }
         assert_eq!(check_username("").unwrap_err(), "Required");
         for good in ["", "a@b.org", "first.last+tag@mail.example.co.uk"] {
             assert!(check_email(good).is_ok(), "{good}");
         }
-        for bad in ["a", "a@b", "@b.org", "a@@b.org", "a b@c.org", "a@-b.org", "<x>@y.org"] {
-            assert_eq!(check_email(bad).unwrap_err(), "Invalid email address", "{bad}");
+        for bad in [
+            "a",
+            "a@b",
+            "@b.org",
+            "a@@b.org",
+            "a b@c.org",
+            "a@-b.org",
+            "<x>@y.org",
+        ] {
+            assert_eq!(
+                check_email(bad).unwrap_err(),
+                "Invalid email address",
+                "{bad}"
+            );
         }
         assert_eq!(
             check_length(&"x".repeat(256)).unwrap_err(),

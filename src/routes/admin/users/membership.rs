@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::form::Fields;
-use super::{load_target, allow, Acting, Missing, LIST};
+use super::{allow, load_target, Acting, Missing, LIST};
 use crate::auth::capability::{self, Action, GRANT_GROUPADMIN, NOT_YOUR_GROUP};
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
@@ -64,9 +64,9 @@ fn membership_id(q: &MembershipQuery, f: Option<&Fields>) -> Result<i32, AppErro
         .as_deref()
         .or_else(|| f.map(|f| f.text("user_group_membership_id")))
         .unwrap_or("");
-    raw.trim().parse::<i32>().map_err(|_| {
-        AppError::BadRequest("Cannot find UserGroupMembership with id:None".into())
-    })
+    raw.trim()
+        .parse::<i32>()
+        .map_err(|_| AppError::BadRequest("Cannot find UserGroupMembership with id:None".into()))
 }
 
 /// The membership, its user and group name, after the checks of §3.5.
@@ -181,7 +181,10 @@ pub async fn edit_membership(
     })
     .await?;
     if ended > 0 {
-        log::info!("Membership #{id} edited by {}; {ended} session(s) ended", li.user.user.username);
+        log::info!(
+            "Membership #{id} edited by {}; {ended} session(s) ended",
+            li.user.user.username
+        );
     }
     Ok(see_other(LIST))
 }

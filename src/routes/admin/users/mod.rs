@@ -22,10 +22,10 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use crate::auth::capability::{self, Action, Denial};
-use crate::auth::principal::AuthUser;
-use crate::auth::user_admin::Actor;
 use crate::auth::login;
 use crate::auth::mfa::verify_totp;
+use crate::auth::principal::AuthUser;
+use crate::auth::user_admin::Actor;
 use crate::db::DbConnection;
 use crate::error::AppError;
 use crate::models::audit::AuditSource;
@@ -35,9 +35,8 @@ use crate::state::AppState;
 
 /// The user administration routes (the original's paths; GET shows, POST changes).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let page = |path: &'static str, get: Route, post: Route| {
-        web::resource(path).route(get).route(post)
-    };
+    let page =
+        |path: &'static str, get: Route, post: Route| web::resource(path).route(get).route(post);
     cfg.service(web::resource("/view_all_users").route(web::get().to(list::view_all_users)))
         .service(web::resource("/view_user").route(web::get().to(view::view_user)))
         .service(page(
@@ -301,11 +300,21 @@ pub async fn reauthenticate(
         return Ok(Some(see_other(LIST)));
     }
     let now = state.clock.now();
-    if verify_totp(secret, f.text("one_time_password"), now.and_utc().timestamp()) {
+    if verify_totp(
+        secret,
+        f.text("one_time_password"),
+        now.and_utc().timestamp(),
+    ) {
         return Ok(None);
     }
-    let locked =
-        login::failed_login(state, username, &li.cs.client_ip, AuditSource::Webviewer, now).await?;
+    let locked = login::failed_login(
+        state,
+        username,
+        &li.cs.client_ip,
+        AuditSource::Webviewer,
+        now,
+    )
+    .await?;
     li.cs
         .cookie
         .flash("danger", locked.unwrap_or_else(|| BAD_CODE.into()));

@@ -9,8 +9,7 @@ use askama::Template;
 
 use super::form::Fields;
 use super::{
-    check_new_password, needs_code, reauthenticate, target_for, Acting, Missing, UserIdQuery,
-    LIST,
+    check_new_password, needs_code, reauthenticate, target_for, Acting, Missing, UserIdQuery, LIST,
 };
 use crate::auth::capability::Action;
 use crate::auth::password;
@@ -118,8 +117,13 @@ pub async fn change_other_password(
     };
     let acting = Acting::new(&li, state.clock.now());
     let (username, ended) = run_db(&state.pool, move |conn| {
-        let target =
-            target_for(conn, &acting.user, id, Missing::CannotFind, Action::ChangePassword)?;
+        let target = target_for(
+            conn,
+            &acting.user,
+            id,
+            Missing::CannotFind,
+            Action::ChangePassword,
+        )?;
         let ended =
             user_admin::set_other_password(conn, acting.actor(), &target, &hash, must_change)?;
         Ok((target.user.username, ended))

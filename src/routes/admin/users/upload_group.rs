@@ -99,7 +99,11 @@ pub async fn set_upload_group(
         let chosen = if raw.is_empty() {
             None
         } else {
-            match raw.parse::<i32>().ok().and_then(|g| choices.iter().find(|c| c.0 == g)) {
+            match raw
+                .parse::<i32>()
+                .ok()
+                .and_then(|g| choices.iter().find(|c| c.0 == g))
+            {
                 Some(c) => Some(c.clone()),
                 None => {
                     let list: Vec<String> = choices.iter().map(|c| c.0.to_string()).collect();

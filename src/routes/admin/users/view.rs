@@ -86,7 +86,10 @@ pub async fn view_user(
         ("Language", u.language.clone().unwrap_or_default()),
         ("Superuser?", yes_no(u.is_superuser())),
         ("Multi-factor authentication", u.mfa_method.clone()),
-        ("May use the web viewer?", yes_no(target.may_use_webviewer())),
+        (
+            "May use the web viewer?",
+            yes_no(target.may_use_webviewer()),
+        ),
         ("May upload?", yes_no(target.may_upload())),
         (
             "Upload group",
