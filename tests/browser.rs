@@ -1,6 +1,9 @@
-//! Browser test in headless Chromium (fantoccini + chromedriver): log in, set a filter, change
-//! the page size, see the expected task rows, log out, and check that going back shows no task
-//! data. Saves a screenshot of the task list to `artifacts/view_tasks.png`.
+//! Browser tests in headless Chromium (fantoccini + chromedriver). One logs in, sets a filter,
+//! changes the page size, sees the expected task rows, logs out, and checks that going back
+//! shows no task data (screenshot `artifacts/view_tasks.png`). The other is user
+//! administration: a superuser adds a user, puts them in a group with `may_use_webviewer`,
+//! and that user logs in and sees the group's tasks (screenshots `artifacts/user_admin.png`,
+//! `artifacts/user_admin_tasks.png`).
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages chromium and
 //! chromium-driver); `.ci/run` installs them and runs this with `--ignored`.
@@ -87,30 +90,28 @@ fn tbody_rows(html: &str) -> Vec<&str> {
     html[start..end].split("<tr").skip(1).collect()
 }
 
-#[actix_web::test]
-#[ignore = "needs chromium and chromedriver; .ci/run runs it with --ignored"]
-async fn browser_login_filter_page_size_logout_back() {
+/// A fresh SQLite database with demo groups, patients and `tasks` tasks.
+fn demo_db(tasks: u32) -> TestDb {
+    let db = TestDb::new(Backend::Sqlite);
+    let mut conn = db.conn();
+    let now = camcops_web::clock::Clock::system().now();
+    let opts = DemoOptions {
+        patients: 60,
+        tasks,
+        seed: 7,
+        bcrypt_cost: 4,
+        progress: false,
+    };
+    seed_demo_data_at(&mut conn, &opts, now).unwrap();
+    drop(conn);
+    db
+}
+
+/// Headless Chromium through a chromedriver of its own (kept alive by the `Driver`).
+async fn chromium() -> (Driver, fantoccini::Client) {
     // fantoccini's rustls client needs a process-wide crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let db = TestDb::new(Backend::Sqlite);
-    {
-        let mut conn = db.conn();
-        let now = camcops_web::clock::Clock::system().now();
-        let opts = DemoOptions {
-            patients: 60,
-            tasks: 400,
-            seed: 7,
-            bcrypt_cost: 4,
-            progress: false,
-        };
-        seed_demo_data_at(&mut conn, &opts, now).unwrap();
-    }
-    let app = TestApp::spawn(db).await;
-    app.create_user_with("browser_admin", "correct horse battery", true, |m| {
-        m.may_use_webviewer = Some(true)
-    });
-
-    let (_driver, driver_url) = start_chromedriver().await;
+    let (driver, driver_url) = start_chromedriver().await;
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -127,29 +128,56 @@ async fn browser_login_filter_page_size_logout_back() {
         .connect(&driver_url)
         .await
         .expect("WebDriver session");
+    (driver, c)
+}
 
-    // Log in.
-    c.goto(&app.url("/login")).await.unwrap();
-    c.find(Locator::Id("username"))
+/// Types `text` into the field with id `id`.
+async fn type_into(c: &fantoccini::Client, id: &str, text: &str) {
+    c.find(Locator::Id(id))
         .await
         .unwrap()
-        .send_keys("browser_admin")
+        .send_keys(text)
         .await
         .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("correct horse battery")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[name=submit]"))
+}
+
+/// Clicks the element `css` selects.
+async fn click(c: &fantoccini::Client, css: &str) {
+    c.find(Locator::Css(css))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    let menu = source_when(&c, |h| h.contains("Logged in as")).await;
+}
+
+/// Logs in through the login page and waits for the main menu.
+async fn log_in(c: &fantoccini::Client, app: &TestApp, username: &str, password: &str) {
+    c.goto(&app.url("/login")).await.unwrap();
+    type_into(c, "username", username).await;
+    type_into(c, "password", password).await;
+    click(c, "button[name=submit]").await;
+    let menu = source_when(c, |h| h.contains("Logged in as")).await;
     assert!(menu.contains("Logged in as"), "{menu}");
+}
+
+/// Saves a screenshot under `artifacts/`.
+async fn screenshot(c: &fantoccini::Client, name: &str) {
+    std::fs::create_dir_all("artifacts").unwrap();
+    let png = c.screenshot().await.unwrap();
+    assert!(png.len() > 1000);
+    std::fs::write(format!("artifacts/{name}"), &png).unwrap();
+}
+
+#[actix_web::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it with --ignored"]
+async fn browser_login_filter_page_size_logout_back() {
+    let app = TestApp::spawn(demo_db(400)).await;
+    app.create_user_with("browser_admin", "correct horse battery", true, |m| {
+        m.may_use_webviewer = Some(true)
+    });
+    let (_driver, c) = chromium().await;
+    log_in(&c, &app, "browser_admin", "correct horse battery").await;
 
     // Set a filter: PHQ-9 tasks only.
     c.goto(&app.url("/set_filters")).await.unwrap();
@@ -194,10 +222,7 @@ async fn browser_login_filter_page_size_logout_back() {
         "only PHQ-9 tasks: {html}"
     );
 
-    std::fs::create_dir_all("artifacts").unwrap();
-    let png = c.screenshot().await.unwrap();
-    std::fs::write("artifacts/view_tasks.png", &png).unwrap();
-    assert!(png.len() > 1000);
+    screenshot(&c, "view_tasks.png").await;
 
     // Log out, then go back: no task data.
     c.find(Locator::Css(".userbar button"))
@@ -218,5 +243,73 @@ async fn browser_login_filter_page_size_logout_back() {
         !after.contains("PHQ-9"),
         "no task data after logout: {after}"
     );
+    c.close().await.unwrap();
+}
+
+#[actix_web::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it with --ignored"]
+async fn browser_admin_adds_user_who_sees_group_tasks() {
+    let app = TestApp::spawn(demo_db(200)).await;
+    app.create_user_with("browser_admin", "correct horse battery", true, |m| {
+        m.may_use_webviewer = Some(true)
+    });
+    let (_driver, c) = chromium().await;
+    log_in(&c, &app, "browser_admin", "correct horse battery").await;
+
+    // Main menu → Add a user: a name, a password twice, no forced change, one group.
+    click(&c, "a[href='/add_user']").await;
+    source_when(&c, |h| h.contains("<h1>Add user</h1>")).await;
+    type_into(&c, "username", "clinician1").await;
+    type_into(&c, "new_password", "plum-tractor-violin-42").await;
+    type_into(&c, "new_password-confirm", "plum-tractor-violin-42").await;
+    click(&c, "#must_change_password").await;
+    let group = c
+        .find(Locator::XPath(
+            "//label[text()='demo_memory_clinic']/preceding-sibling::input",
+        ))
+        .await
+        .unwrap();
+    group.click().await.unwrap();
+    click(&c, "button[name=submit]").await;
+    let list = source_when(&c, |h| h.contains("User clinician1 created")).await;
+    assert!(list.contains("<td>clinician1</td>"), "{list}");
+
+    // Its permissions in that group: may use the web viewer, sees all patients unfiltered.
+    click(
+        &c,
+        "a[aria-label='Permissions of clinician1 in demo_memory_clinic']",
+    )
+    .await;
+    source_when(&c, |h| h.contains("Edit group permissions")).await;
+    click(&c, "#may_use_webviewer").await;
+    click(&c, "#view_all_patients_when_unfiltered").await;
+    click(&c, "button[name=submit]").await;
+    source_when(&c, |h| h.contains("<h1>Users</h1>")).await;
+    let details = {
+        let id = camcops_web::models::user::User::id_by_username(&mut app.conn(), "clinician1")
+            .unwrap()
+            .unwrap();
+        c.goto(&app.url(&format!("/view_user?user_id={id}")))
+            .await
+            .unwrap();
+        source_when(&c, |h| h.contains("Information about user clinician1")).await
+    };
+    assert!(details.contains("<td>demo_memory_clinic</td>"), "{details}");
+    screenshot(&c, "user_admin.png").await;
+
+    // Log out; the new user logs in and sees the group's tasks, and only those.
+    click(&c, ".userbar button").await;
+    source_when(&c, |h| h.contains("You have logged out.")).await;
+    log_in(&c, &app, "clinician1", "plum-tractor-violin-42").await;
+    c.goto(&app.url("/view_tasks")).await.unwrap();
+    let html = source_when(&c, |h| !tbody_rows(h).is_empty()).await;
+    let rows = tbody_rows(&html);
+    assert!(!rows.is_empty(), "the group's tasks are listed: {html}");
+    assert!(
+        rows.iter()
+            .all(|r| r.contains("<td>demo_memory_clinic</td>")),
+        "only that group's tasks: {html}"
+    );
+    screenshot(&c, "user_admin_tasks.png").await;
     c.close().await.unwrap();
 }
