@@ -12,10 +12,10 @@ use camcops_web::db::schema::{
 use camcops_web::db::DbConnection;
 use camcops_web::models::group::{Membership, NewMembership};
 use camcops_web::models::lockout;
-use camcops_web::session::CamcopsSession;
 
 use crate::helpers::{location, new_client, TestApp};
 use crate::testdb::backend_test;
+use crate::user_admin_world::api_session;
 
 const PW: &str = "correct horse battery";
 
@@ -126,16 +126,6 @@ fn lock_directly(app: &TestApp, username: &str) {
     for _ in 0..10 {
         lockout::record_failure(&mut conn, username, now, 10, 10).unwrap();
     }
-}
-
-/// An API (tablet) session of the user, written through the model.
-fn api_session(app: &TestApp, user_id: i32) -> i32 {
-    let mut conn = app.conn();
-    let now = app.clock().now();
-    let mut s = CamcopsSession::new_unsaved("10.0.0.9", now);
-    s.mark_api();
-    s.login(&mut conn, user_id, now).unwrap();
-    s.id.unwrap()
 }
 
 backend_test! {

@@ -17,22 +17,10 @@ use camcops_web::models::user::User;
 use crate::helpers::{location, new_client, TestApp};
 use crate::testdb::backend_test;
 use crate::user_admin_world::{
-    add_member, api_session, audits_by, escaped, last_audit, session_count, user, world, PW,
+    add_member, api_session, audits_by, escaped, last_audit, session_count, submit, user, world, PW,
 };
 
 const NEW_PW: &str = "plum-tractor-violin-42";
-
-async fn submit(
-    app: &TestApp,
-    c: &reqwest::Client,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let token = app.page_csrf(c).await;
-    let mut all = vec![("csrf_token", token.as_str())];
-    all.extend_from_slice(form);
-    app.post_with(c, path, &all).await
-}
 
 /// A user in `gid` with no permissions at all (deletable when nothing refers to them).
 fn idle_user(app: &TestApp, name: &str, gid: i32) -> i32 {

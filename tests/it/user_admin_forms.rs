@@ -34,10 +34,7 @@ async fn submit(
     path: &str,
     form: &[(&str, &str)],
 ) -> (u16, String) {
-    let token = app.page_csrf(c).await;
-    let mut all = vec![("csrf_token", token.as_str())];
-    all.extend_from_slice(form);
-    let r = app.post_with(c, path, &all).await;
+    let r = crate::user_admin_world::submit(app, c, path, form).await;
     let status = r.status().as_u16();
     (status, r.text().await.unwrap())
 }

@@ -141,3 +141,16 @@ pub fn escaped(text: &str) -> String {
         .replace('"', "&#34;")
         .replace('\'', "&#39;")
 }
+
+/// POSTs `form` with the CSRF token of the logged-in `c`.
+pub async fn submit(
+    app: &TestApp,
+    c: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let token = app.page_csrf(c).await;
+    let mut all = vec![("csrf_token", token.as_str())];
+    all.extend_from_slice(form);
+    app.post_with(c, path, &all).await
+}
