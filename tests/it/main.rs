@@ -17,6 +17,7 @@ mod session_http;
 mod session_model;
 mod task_pages;
 mod task_query;
+mod user_admin_camcops;
 mod user_admin_effects;
 mod user_admin_forms;
 mod user_admin_matrix;
