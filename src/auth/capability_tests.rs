@@ -139,19 +139,22 @@ fn only_superusers_grant_superuser_or_groupadmin() {
     assert!(assignable_groups(&plain, &[1, 2, 3]).is_empty());
 }
 
+/// (actor, offered, submitted, frozen, expected final groups).
+type GroupCase<'a> = (
+    &'a AuthUser,
+    &'a [i32],
+    &'a [i32],
+    &'a [i32],
+    Result<Vec<i32>, GroupsError>,
+);
+
 /// §2.1: fluid/frozen groups, duplicates, choices, at least one own group for a GA.
 #[test]
 fn group_lists() {
     let [(_, su), (_, ga), _] = actors();
     let (fluid, frozen) = fluid_and_frozen(&ga, &[1, 3]);
     assert_eq!((fluid.clone(), frozen.clone()), (vec![1], vec![3]));
-    let cases: [(
-        &AuthUser,
-        &[i32],
-        &[i32],
-        &[i32],
-        Result<Vec<i32>, GroupsError>,
-    ); 7] = [
+    let cases: [GroupCase<'_>; 7] = [
         (&ga, &[1], &[1], &[3], Ok(vec![1, 3])),
         (&ga, &[1], &[], &[3], Err(GroupsError::TooFew(1))),
         (&ga, &[1], &[1, 1], &[], Err(GroupsError::Duplicate)),

@@ -16,6 +16,9 @@ use crate::testdb::{backend_test, Backend};
 use crate::user_admin_matrix::user_count;
 use crate::user_admin_world::{snapshot, user, world, PW};
 
+/// (username, other fields, message expected).
+type AddCase<'a> = (String, Vec<(&'a str, &'a str)>, String);
+
 const NEW_PW: &str = "plum-tractor-violin-42";
 
 fn membership_id(conn: &mut camcops_web::db::DbConnection, uid: i32, gid: i32) -> i32 {
@@ -52,7 +55,7 @@ backend_test! {
         assert!(page.contains(&format!("name=\"group_id_sequence\" value=\"{}\"", w.g_bob)), "a superuser may use any group");
         let n = user_count(&mut app.conn());
         let pw = [("new_password", NEW_PW), ("new_password-confirm", NEW_PW)];
-        let cases: Vec<(String, Vec<(&str, &str)>, String)> = vec![
+        let cases: Vec<AddCase> = vec![
             ("a b".into(), pw.to_vec(), "Invalid string. Minimum length = 1. Maximum length = 191.".into()),
             ("system".into(), pw.to_vec(), "Cannot use system username &#39;system&#39;".into()),
             ("x'; DROP TABLE _security_users; --".into(), pw.to_vec(), "Invalid string.".into()),
