@@ -151,7 +151,11 @@ impl Group {
     /// the database refuse: the caller maps that to [`DeleteRefusal::RecordsReferToIt`].
     pub fn delete_with_links(conn: &mut DbConnection, group: &Group) -> QueryResult<()> {
         diesel::delete(
-            gg::table.filter(gg::group_id.eq(group.id).or(gg::can_see_group_id.eq(group.id))),
+            gg::table.filter(
+                gg::group_id
+                    .eq(group.id)
+                    .or(gg::can_see_group_id.eq(group.id)),
+            ),
         )
         .execute(conn)?;
         diesel::delete(g::table.find(group.id)).execute(conn)?;

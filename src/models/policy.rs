@@ -338,9 +338,10 @@ impl Policy {
 
     /// Names only defined ID numbers and is at least as strict as the tablet's policy.
     pub fn is_valid_for(&self, defined_idnums: &[i32]) -> bool {
-        let all_defined = self.mentioned_idnums().iter().all(|n| {
-            i32::try_from(*n).is_ok_and(|n| defined_idnums.contains(&n))
-        });
+        let all_defined = self
+            .mentioned_idnums()
+            .iter()
+            .all(|n| i32::try_from(*n).is_ok_and(|n| defined_idnums.contains(&n)));
         all_defined && self.at_least_tablet_minimum()
     }
 
@@ -348,7 +349,11 @@ impl Policy {
         if !self.expr.requires(Info::Sex) {
             return false;
         }
-        let mut id_items: Vec<Info> = self.mentioned_idnums().into_iter().map(Info::IdNum).collect();
+        let mut id_items: Vec<Info> = self
+            .mentioned_idnums()
+            .into_iter()
+            .map(Info::IdNum)
+            .collect();
         id_items.extend([Info::AnyIdNum, Info::OtherIdNum]);
         if id_items.into_iter().any(|i| self.expr.requires(i)) {
             return true;

@@ -109,10 +109,6 @@ fn configure_groups_and_audit(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(groups::delete::delete_group)),
         )
         .service(web::resource("/audit_menu").route(web::get().to(audit::audit_menu)))
-        .service(
-            web::resource("/offer_audit_trail").route(web::get().to(audit::offer_audit_trail)),
-        )
-        .service(
-            web::resource("/view_audit_trail").route(web::get().to(audit::view_audit_trail)),
-        );
+        .service(web::resource("/offer_audit_trail").route(web::get().to(audit::offer_audit_trail)))
+        .service(web::resource("/view_audit_trail").route(web::get().to(audit::view_audit_trail)));
 }

@@ -15,10 +15,21 @@ use crate::testdb::backend_test;
 const PW: &str = "correct horse battery";
 
 /// A seeded row: `(when, source, remote_addr, user_id, table_name, server_pk, details)`.
-type Seed = (NaiveDateTime, String, Option<String>, Option<i32>, Option<String>, Option<i32>, String);
+type Seed = (
+    NaiveDateTime,
+    String,
+    Option<String>,
+    Option<i32>,
+    Option<String>,
+    Option<i32>,
+    String,
+);
 
 fn at(day: u32, hour: u32) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2025, 3, day).unwrap().and_hms_opt(hour, 0, 0).unwrap()
+    NaiveDate::from_ymd_opt(2025, 3, day)
+        .unwrap()
+        .and_hms_opt(hour, 0, 0)
+        .unwrap()
 }
 
 /// 60 rows over 10 days with every column varied; users `root` and `alice`.
@@ -27,15 +38,27 @@ fn seed(app: &TestApp) -> (i32, i32) {
     let alice = app.create_user("alice", PW);
     let mut conn = app.conn();
     let sources = ["webviewer", "tablet", "console"];
-    let ips = [Some("10.0.0.1"), Some("10.0.0.2"), Some("2001:db8::1"), None];
+    let ips = [
+        Some("10.0.0.1"),
+        Some("10.0.0.2"),
+        Some("2001:db8::1"),
+        None,
+    ];
     let users = [Some(root), Some(alice), None];
     let tables = [Some("phq9"), Some("_security_groups"), None];
     for i in 0..60_i32 {
         let n = usize::try_from(i).unwrap();
-        let details = if i % 7 == 0 { format!("Special 100%_done row {i}") } else { format!("Login row {i}") };
+        let details = if i % 7 == 0 {
+            format!("Special 100%_done row {i}")
+        } else {
+            format!("Login row {i}")
+        };
         diesel::insert_into(a::table)
             .values((
-                a::when_access_utc.eq(at(1 + u32::try_from(i / 6).unwrap(), u32::try_from(i % 6).unwrap() * 3)),
+                a::when_access_utc.eq(at(
+                    1 + u32::try_from(i / 6).unwrap(),
+                    u32::try_from(i % 6).unwrap() * 3,
+                )),
                 a::source.eq(sources[n % 3]),
                 a::remote_addr.eq(ips[n % 4]),
                 a::user_id.eq(users[n % 3]),
@@ -51,13 +74,41 @@ fn seed(app: &TestApp) -> (i32, i32) {
 
 /// The reference: every row of the table, filtered here in Rust, newest first.
 fn reference(conn: &mut DbConnection, keep: impl Fn(&Seed) -> bool) -> Vec<i32> {
-    let rows: Vec<(i32, NaiveDateTime, String, Option<String>, Option<i32>, Option<String>, Option<i32>, Option<String>)> = a::table
+    let rows: Vec<(
+        i32,
+        NaiveDateTime,
+        String,
+        Option<String>,
+        Option<i32>,
+        Option<String>,
+        Option<i32>,
+        Option<String>,
+    )> = a::table
         .order(a::id.desc())
-        .select((a::id, a::when_access_utc, a::source, a::remote_addr, a::user_id, a::table_name, a::server_pk, a::details))
+        .select((
+            a::id,
+            a::when_access_utc,
+            a::source,
+            a::remote_addr,
+            a::user_id,
+            a::table_name,
+            a::server_pk,
+            a::details,
+        ))
         .load(conn)
         .unwrap();
     rows.into_iter()
-        .filter(|r| keep(&(r.1, r.2.clone(), r.3.clone(), r.4, r.5.clone(), r.6, r.7.clone().unwrap_or_default())))
+        .filter(|r| {
+            keep(&(
+                r.1,
+                r.2.clone(),
+                r.3.clone(),
+                r.4,
+                r.5.clone(),
+                r.6,
+                r.7.clone().unwrap_or_default(),
+            ))
+        })
         .map(|r| r.0)
         .collect()
 }
@@ -80,7 +131,10 @@ fn audit_count(conn: &mut DbConnection) -> i64 {
 
 /// A naive UTC time as the form's local `datetime-local` value.
 fn local(t: NaiveDateTime) -> String {
-    Utc.from_utc_datetime(&t).with_timezone(&Local).format("%Y-%m-%dT%H:%M").to_string()
+    Utc.from_utc_datetime(&t)
+        .with_timezone(&Local)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
 }
 
 backend_test! {

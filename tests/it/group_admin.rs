@@ -21,6 +21,9 @@ use camcops_web::models::task_index::{NewTaskIndexEntry, TaskIndexEntry};
 use crate::helpers::{csrf_from, get_with, location, logged_in, post_with, unescape, TestApp};
 use crate::testdb::backend_test;
 
+mod delete;
+mod lists;
+
 const PW: &str = "correct horse battery";
 
 /// Every page of issue 12, for the permission checks.
@@ -58,22 +61,56 @@ fn audit_rows(conn: &mut DbConnection) -> Vec<(Option<i32>, Option<String>, Opti
     audit::table
         .filter(audit::table_name.eq("_security_groups"))
         .order(audit::id.asc())
-        .select((audit::user_id, audit::table_name, audit::server_pk, audit::details.assume_not_null()))
+        .select((
+            audit::user_id,
+            audit::table_name,
+            audit::server_pk,
+            audit::details.assume_not_null(),
+        ))
         .load(conn)
         .unwrap()
 }
 
 /// Everything about the groups, to prove nothing was written.
 #[allow(clippy::type_complexity)]
-fn snapshot(conn: &mut DbConnection) -> (Vec<(i32, String, Option<String>, Option<String>, Option<String>, Option<i32>)>, Vec<(i32, i32)>, i64, i64) {
+fn snapshot(
+    conn: &mut DbConnection,
+) -> (
+    Vec<(
+        i32,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i32>,
+    )>,
+    Vec<(i32, i32)>,
+    i64,
+    i64,
+) {
     let groups = g::table
         .order(g::id.asc())
-        .select((g::id, g::name, g::description, g::upload_policy, g::finalize_policy, g::ip_use_id))
+        .select((
+            g::id,
+            g::name,
+            g::description,
+            g::upload_policy,
+            g::finalize_policy,
+            g::ip_use_id,
+        ))
         .load(conn)
         .unwrap();
-    let seen = gg::table.order((gg::group_id.asc(), gg::can_see_group_id.asc())).select((gg::group_id, gg::can_see_group_id)).load(conn).unwrap();
+    let seen = gg::table
+        .order((gg::group_id.asc(), gg::can_see_group_id.asc()))
+        .select((gg::group_id, gg::can_see_group_id))
+        .load(conn)
+        .unwrap();
     let ips: i64 = ip::table.count().get_result(conn).unwrap();
-    let audits: i64 = audit::table.filter(audit::table_name.eq("_security_groups")).count().get_result(conn).unwrap();
+    let audits: i64 = audit::table
+        .filter(audit::table_name.eq("_security_groups"))
+        .count()
+        .get_result(conn)
+        .unwrap();
     (groups, seen, ips, audits)
 }
 
@@ -97,7 +134,11 @@ fn define_idnums(conn: &mut DbConnection, which: &[i32]) {
 }
 
 /// A valid edit of group `gid` (every field), with `extra` replacing fields of the same name.
-fn edit_form<'a>(token: &'a str, gid: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+fn edit_form<'a>(
+    token: &'a str,
+    gid: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     let mut f = vec![
         ("csrf_token", token),
         ("group_id", gid),
@@ -309,7 +350,10 @@ backend_test! {
 
 /// An anonymous task in `group` (table `ref_satis_gen`), created on 2024-01-`day`.
 fn task_in(conn: &mut DbConnection, group: i32, device: i32, day: u32) {
-    let t = NaiveDate::from_ymd_opt(2024, 1, day).unwrap().and_hms_opt(10, 0, 0).unwrap();
+    let t = NaiveDate::from_ymd_opt(2024, 1, day)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
     TaskIndexEntry::insert(
         conn,
         &NewTaskIndexEntry {
@@ -358,151 +402,4 @@ fn task_days(html: &str) -> Vec<u32> {
             row[i + 8..i + 10].parse().unwrap()
         })
         .collect()
-}
-
-backend_test! {
-    /// `_security_group_group`: a member of g_plain sees g_ga's tasks on `/view_tasks` as
-    /// soon as edit_group lets g_plain see g_ga, and no longer once it is taken away.
-    async fn group_visibility_takes_effect_on_view_tasks_at_once(db) {
-        let app = TestApp::spawn(db).await;
-        people(&app);
-        let mut conn = app.conn();
-        define_idnums(&mut conn, &[1]);
-        let (plain_g, ga_g) = (group_id(&mut conn, "g_plain").unwrap(), group_id(&mut conn, "g_ga").unwrap());
-        diesel::update(ugm::table.filter(ugm::group_id.eq(plain_g)))
-            .set(ugm::view_all_patients_when_unfiltered.eq(true))
-            .execute(&mut conn)
-            .unwrap();
-        let d = device(&mut conn);
-        task_in(&mut conn, plain_g, d, 11);
-        task_in(&mut conn, ga_g, d, 12);
-        let user = logged_in(&app, "plain", PW).await;
-        assert_eq!(task_days(&get_with(&app, &user, "/view_tasks").await.1), vec![11]);
-        let root = logged_in(&app, "root", PW).await;
-        let token = csrf(&app, &root).await;
-        let (gs, gas) = (plain_g.to_string(), ga_g.to_string());
-        let path = format!("/edit_group?group_id={plain_g}");
-        let r = post_with(&app, &root, &path, &edit_form(&token, &gs, &[("group_ids", &gas)])).await;
-        assert_eq!(r.status(), 303);
-        assert_eq!(task_days(&get_with(&app, &user, "/view_tasks").await.1), vec![12, 11], "at once, same session");
-        let r = post_with(&app, &root, &path, &edit_form(&token, &gs, &[])).await;
-        assert_eq!(r.status(), 303);
-        assert_eq!(task_days(&get_with(&app, &user, "/view_tasks").await.1), vec![11]);
-    }
-
-    /// §4.4, §8.8, §8.9: delete_group refuses, with the original's messages and never a 500,
-    /// a group with members (an orphan membership too), with records (tasks), that is
-    /// someone's upload group, or that a row the checks do not know refers to (as a CamCOPS
-    /// task schedule would); it needs CSRF, the confirmation and the right hidden id; a
-    /// delete removes the group's visibility rows (both ways) and IP-use row and is audited.
-    async fn delete_group_refusals_and_delete(db) {
-        let app = TestApp::spawn(db).await;
-        let (root, _, plain) = people(&app);
-        let mut conn = app.conn();
-        let c = logged_in(&app, "root", PW).await;
-        let token = csrf(&app, &c).await;
-        for name in ["orphaned", "with_task", "uploads", "scheduled", "doomed"] {
-            let r = post_with(&app, &c, "/add_group", &[("csrf_token", &token), ("name", name), ("submit", "Add")]).await;
-            assert_eq!(r.status(), 303, "add {name}");
-        }
-        let id = |conn: &mut DbConnection, n: &str| group_id(conn, n).unwrap();
-        let members = id(&mut conn, "g_plain");
-        let orphaned = id(&mut conn, "orphaned");
-        Membership::insert(&mut conn, &NewMembership { user_id: None, group_id: Some(orphaned), ..Default::default() }).unwrap();
-        let with_task = id(&mut conn, "with_task");
-        let d = device(&mut conn);
-        task_in(&mut conn, with_task, d, 3);
-        let uploads = id(&mut conn, "uploads");
-        diesel::update(camcops_web::db::schema::_security_users::table.find(plain))
-            .set(camcops_web::db::schema::_security_users::upload_group_id.eq(uploads))
-            .execute(&mut conn)
-            .unwrap();
-        let scheduled = id(&mut conn, "scheduled");
-        conn.batch_execute("CREATE TABLE cw_test_task_schedule (id INTEGER NOT NULL PRIMARY KEY, group_id INTEGER NOT NULL, CONSTRAINT fk_cw_test_task_schedule_group_id FOREIGN KEY (group_id) REFERENCES _security_groups (id))").unwrap();
-        conn.batch_execute(&format!("INSERT INTO cw_test_task_schedule (id, group_id) VALUES (1, {scheduled})")).unwrap();
-        let before = snapshot(&mut conn);
-        for (gid, msg) in [
-            (members, "Unable to delete group; there are users who are members!"),
-            (orphaned, "Unable to delete group; there are users who are members!"),
-            (with_task, "Unable to delete group; records refer to it."),
-            (uploads, "Unable to delete group; it is the upload group of one or more users."),
-        ] {
-            let path = format!("/delete_group?group_id={gid}");
-            let (status, page) = get_with(&app, &c, &path).await;
-            assert_eq!(status, 200);
-            assert!(page.contains(msg) && !page.contains("name=\"confirm\""), "{gid}: {page}");
-            let gs = gid.to_string();
-            let r = post_with(&app, &c, &path, &[("csrf_token", &token), ("group_id", &gs), ("confirm", "true"), ("delete", "Delete")]).await;
-            assert_eq!(r.status(), 400);
-            assert!(r.text().await.unwrap().contains(msg));
-        }
-        let (ss, spath) = (scheduled.to_string(), format!("/delete_group?group_id={scheduled}"));
-        let r = post_with(&app, &c, &spath, &[("csrf_token", &token), ("group_id", &ss), ("confirm", "true"), ("delete", "Delete")]).await;
-        assert_eq!(r.status(), 400, "a foreign key the checks do not know: refused, not a 500");
-        assert!(r.text().await.unwrap().contains("Unable to delete group; records refer to it."));
-        let doomed = id(&mut conn, "doomed");
-        let (ds, dpath) = (doomed.to_string(), format!("/delete_group?group_id={doomed}"));
-        let r = post_with(&app, &c, &dpath, &[("group_id", &ds), ("confirm", "true"), ("delete", "Delete")]).await;
-        assert_eq!(r.status(), 400, "no CSRF");
-        let r = post_with(&app, &c, &dpath, &[("csrf_token", &token), ("group_id", &ds), ("delete", "Delete")]).await;
-        assert_eq!(r.status(), 400);
-        assert!(r.text().await.unwrap().contains("Not fully confirmed"));
-        let r = post_with(&app, &c, &dpath, &[("csrf_token", &token), ("group_id", &ss), ("confirm", "true"), ("delete", "Delete")]).await;
-        assert_eq!(r.status(), 400, "hidden id differs");
-        let r = post_with(&app, &c, "/delete_group?group_id=x'%20OR%20'1'='1", &[("csrf_token", &token), ("group_id", "x"), ("confirm", "true"), ("delete", "Delete")]).await;
-        assert_eq!(r.status(), 400);
-        assert_eq!(snapshot(&mut conn), before, "nothing deleted or audited");
-        // Visibility both ways and IP use: all go with the group.
-        Group::add_can_see(&mut conn, doomed, members).unwrap();
-        Group::add_can_see(&mut conn, members, doomed).unwrap();
-        let path = format!("/edit_group?group_id={doomed}");
-        let form = edit_form(&token, &ds, &[("name", "doomed"), ("research", "true"), ("upload_policy", "sex AND anyidnum")]);
-        assert_eq!(post_with(&app, &c, &path, &form).await.status(), 303);
-        let ip_id = Group::find(&mut conn, doomed).unwrap().unwrap().ip_use_id.unwrap();
-        let r = post_with(&app, &c, &dpath, &[("csrf_token", &token), ("group_id", &ds), ("confirm", "true"), ("delete", "Delete")]).await;
-        assert_eq!((r.status().as_u16(), location(&r)), (303, "/view_groups".to_owned()));
-        assert!(Group::find(&mut conn, doomed).unwrap().is_none());
-        let links: i64 = gg::table.filter(gg::group_id.eq(doomed).or(gg::can_see_group_id.eq(doomed))).count().get_result(&mut conn).unwrap();
-        assert_eq!(links, 0);
-        assert_eq!(ip::table.filter(ip::id.eq(ip_id)).count().get_result::<i64>(&mut conn).unwrap(), 0);
-        let last = audit_rows(&mut conn).pop().unwrap();
-        assert_eq!(last, (Some(root), Some("_security_groups".into()), Some(doomed), format!("Group 'doomed' (#{doomed}) deleted")));
-        assert!(Group::find(&mut conn, members).unwrap().is_some());
-    }
-
-    /// §4.1: the list shows each group's description, visible groups, policies (warning
-    /// colour when invalid, the principal ID number), IP use and non-auto-generated members,
-    /// and pages; bad paging parameters are 400s.
-    async fn view_groups_lists_policies_and_pages(db) {
-        let app = TestApp::spawn(db).await;
-        people(&app);
-        let mut conn = app.conn();
-        define_idnums(&mut conn, &[1]);
-        let plain_g = group_id(&mut conn, "g_plain").unwrap();
-        let ga_g = group_id(&mut conn, "g_ga").unwrap();
-        diesel::update(g::table.find(plain_g))
-            .set((g::upload_policy.eq("sex AND idnum1"), g::finalize_policy.eq("sex AND idnum9"), g::description.eq("Plain <people>")))
-            .execute(&mut conn)
-            .unwrap();
-        Group::add_can_see(&mut conn, plain_g, ga_g).unwrap();
-        let c = logged_in(&app, "root", PW).await;
-        let (status, body) = get_with(&app, &c, "/view_groups").await;
-        assert_eq!(status, 200);
-        let row = &body[body.find("<td>g_plain</td>").unwrap()..];
-        let row = &row[..row.find("</tr>").unwrap()];
-        assert!(row.contains("Plain &#60;people&#62;"), "escaped: {row}");
-        assert!(row.contains("<td>g_ga</td>"));
-        assert!(row.contains("<td>sex AND idnum1</td>\n<td>1</td>"), "{row}");
-        assert!(row.contains("<td class=\"warning\">sex AND idnum9</td>"), "{row}");
-        assert!(row.contains("<td>plain</td>"), "members: {row}");
-        let ga_row = &body[body.find("<td>g_ga</td>\n<td>").unwrap()..];
-        assert!(ga_row[..ga_row.find("</tr>").unwrap()].contains("<i>None</i>"));
-        let (_, p2) = get_with(&app, &c, "/view_groups?rows_per_page=1&page=2").await;
-        assert!(p2.contains("Page 2 of 3; 3 groups in total.") && p2.contains("<td>g_plain</td>"), "{p2}");
-        let (_, last) = get_with(&app, &c, "/view_groups?rows_per_page=1&page=99").await;
-        assert!(last.contains("Page 3 of 3") && last.contains("<td>g_root</td>"));
-        for bad in ["rows_per_page=0", "rows_per_page=-1", "rows_per_page=abc", "page=0", "page=1%27%20OR%201=1"] {
-            assert_eq!(get_with(&app, &c, &format!("/view_groups?{bad}")).await.0, 400, "{bad}");
-        }
-    }
 }

@@ -123,7 +123,10 @@ fn lines(page: AuditPage, truncate: bool) -> Vec<AuditLine> {
             };
             AuditLine {
                 id: r.id,
-                when: r.when_access_utc.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+                when: r
+                    .when_access_utc
+                    .format("%Y-%m-%d %H:%M:%S%.6f")
+                    .to_string(),
                 source: r.source,
                 remote_addr: opt(r.remote_addr),
                 username: username.unwrap_or_default(),

@@ -45,8 +45,7 @@ fn bad(name: &str, why: &str) -> AppError {
 
 fn username_ok(s: &str) -> bool {
     (1..=191).contains(&s.chars().count())
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, ',' | '_' | '-' | '{' | '}'))
 }
 
@@ -74,7 +73,11 @@ fn int(name: &str, raw: &str, range: std::ops::RangeInclusive<i64>) -> Result<i6
         .ok_or_else(|| {
             bad(
                 name,
-                &format!("an integer from {} to {} is required", range.start(), range.end()),
+                &format!(
+                    "an integer from {} to {} is required",
+                    range.start(),
+                    range.end()
+                ),
             )
         })
 }
@@ -161,8 +164,14 @@ impl AuditParams {
             cond("table_name", v);
         }
         if let Some(v) = get("server_pk") {
-            p.filter.server_pk =
-                Some(i32::try_from(int("server_pk", v, i64::from(i32::MIN)..=i64::from(i32::MAX))?).unwrap_or_default());
+            p.filter.server_pk = Some(
+                i32::try_from(int(
+                    "server_pk",
+                    v,
+                    i64::from(i32::MIN)..=i64::from(i32::MAX),
+                )?)
+                .unwrap_or_default(),
+            );
             cond("server_pk", v);
         }
         if let Some(v) = get("text_contains") {
@@ -218,16 +227,40 @@ mod tests {
     fn bad_values_are_400s_with_the_originals_messages() {
         let long = "x".repeat(10_000);
         for (q, want) in [
-            ("source=a-b".to_owned(), "Bad 'source' parameter: Invalid string."),
+            (
+                "source=a-b".to_owned(),
+                "Bad 'source' parameter: Invalid string.",
+            ),
             (format!("source={long}"), "Bad 'source' parameter"),
-            ("remote_ip_addr=1.2.3".to_owned(), "Bad 'remote_ip_addr' parameter: Invalid IP address"),
-            ("username=a%27%20OR%201%3D1".to_owned(), "Bad 'username' parameter: Invalid string."),
-            ("table_name=1abc".to_owned(), "Bad 'table_name' parameter: Task table names"),
+            (
+                "remote_ip_addr=1.2.3".to_owned(),
+                "Bad 'remote_ip_addr' parameter: Invalid IP address",
+            ),
+            (
+                "username=a%27%20OR%201%3D1".to_owned(),
+                "Bad 'username' parameter: Invalid string.",
+            ),
+            (
+                "table_name=1abc".to_owned(),
+                "Bad 'table_name' parameter: Task table names",
+            ),
             ("server_pk=abc".to_owned(), "Bad 'server_pk' parameter"),
-            ("server_pk=99999999999".to_owned(), "Bad 'server_pk' parameter"),
-            ("rows_per_page=0".to_owned(), "Bad 'rows_per_page' parameter"),
-            ("start_datetime=notadate".to_owned(), "Bad 'start_datetime' parameter"),
-            (format!("text_contains={long}"), "Bad 'text_contains' parameter"),
+            (
+                "server_pk=99999999999".to_owned(),
+                "Bad 'server_pk' parameter",
+            ),
+            (
+                "rows_per_page=0".to_owned(),
+                "Bad 'rows_per_page' parameter",
+            ),
+            (
+                "start_datetime=notadate".to_owned(),
+                "Bad 'start_datetime' parameter",
+            ),
+            (
+                format!("text_contains={long}"),
+                "Bad 'text_contains' parameter",
+            ),
             ("truncate=maybe".to_owned(), "Bad 'truncate' parameter"),
         ] {
             match AuditParams::parse(&q) {

@@ -28,10 +28,7 @@ struct DeleteGroupPage {
     error: Option<&'static str>,
 }
 
-fn render(
-    status: StatusCode,
-    page: &DeleteGroupPage,
-) -> Result<HttpResponse, AppError> {
+fn render(status: StatusCode, page: &DeleteGroupPage) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(page.render()?))
@@ -90,7 +87,10 @@ pub async fn delete_group(
     if pressed(&form, "cancel") {
         return Ok(see_other(PAGE));
     }
-    let hidden = form.iter().find(|(k, _)| k == "group_id").map(|(_, v)| v.trim());
+    let hidden = form
+        .iter()
+        .find(|(k, _)| k == "group_id")
+        .map(|(_, v)| v.trim());
     if hidden != Some(id.to_string().as_str()) {
         return Err(AppError::BadRequest(
             "The form's group_id does not match the group being deleted.".into(),
@@ -118,13 +118,21 @@ pub async fn delete_group(
             }
             Err(e) => return Err(e.into()),
         }
-        audit_group(conn, &cs, now, id, &format!("Group '{}' (#{id}) deleted", group.name))?;
+        audit_group(
+            conn,
+            &cs,
+            now,
+            id,
+            &format!("Group '{}' (#{id}) deleted", group.name),
+        )?;
         Ok(Ok(Outcome::Deleted(group.name)))
     })
     .await?;
     let (name, refusal, error) = match outcome {
         Ok(Outcome::Deleted(name)) => {
-            li.cs.cookie.flash("success", format!("Group {name} deleted"));
+            li.cs
+                .cookie
+                .flash("success", format!("Group {name} deleted"));
             return Ok(see_other(PAGE));
         }
         Ok(Outcome::Refused(name, r)) => (name, Some(r.message()), None),

@@ -68,7 +68,12 @@ pub fn audit_group(
     audit_about(
         conn,
         now,
-        (AuditSource::Webviewer, Some(&actor.client_ip), actor.user_id, None),
+        (
+            AuditSource::Webviewer,
+            Some(&actor.client_ip),
+            actor.user_id,
+            None,
+        ),
         Some((GROUPS_TABLE, group_id)),
         details,
     )?;
@@ -132,7 +137,13 @@ pub async fn add_group(
                 finalize_policy: None,
             };
             let id = Group::insert(conn, &new)?;
-            audit_group(conn, &cs, now, id, &format!("Group '{}' (#{id}) added", f.name))?;
+            audit_group(
+                conn,
+                &cs,
+                now,
+                id,
+                &format!("Group '{}' (#{id}) added", f.name),
+            )?;
         }
         Ok(errors)
     })
@@ -190,7 +201,12 @@ fn edit_context(conn: &mut DbConnection, id: i32) -> Result<EditContext, AppErro
     })
 }
 
-fn edit_page(ctx: PageCtx, ec: &EditContext, form: GroupForm, errors: Vec<String>) -> EditGroupPage {
+fn edit_page(
+    ctx: PageCtx,
+    ec: &EditContext,
+    form: GroupForm,
+    errors: Vec<String>,
+) -> EditGroupPage {
     let others = ec
         .others
         .iter()
@@ -258,7 +274,11 @@ fn changes(old: &GroupForm, new: &GroupForm, names: &[(i32, String)]) -> Vec<Str
         ("name", &old.name, &new.name),
         ("description", &old.description, &new.description),
         ("upload_policy", &old.upload_policy, &new.upload_policy),
-        ("finalize_policy", &old.finalize_policy, &new.finalize_policy),
+        (
+            "finalize_policy",
+            &old.finalize_policy,
+            &new.finalize_policy,
+        ),
     ] {
         if a.trim() != b.trim() {
             out.push(format!("{label} '{}' → '{}'", a.trim(), b.trim()));
@@ -313,7 +333,10 @@ pub async fn edit_group(
     if pressed(&form, "cancel") {
         return Ok(see_other(PAGE));
     }
-    let hidden = form.iter().find(|(k, _)| k == "group_id").map(|(_, v)| v.trim());
+    let hidden = form
+        .iter()
+        .find(|(k, _)| k == "group_id")
+        .map(|(_, v)| v.trim());
     if hidden.is_some_and(|h| h != id.to_string()) {
         return Err(AppError::BadRequest(
             "The form's group_id does not match the group being edited.".into(),
@@ -350,7 +373,9 @@ pub async fn edit_group(
     })
     .await?;
     if errors.is_empty() {
-        li.cs.cookie.flash("success", format!("Group {} saved", f.name));
+        li.cs
+            .cookie
+            .flash("success", format!("Group {} saved", f.name));
         return Ok(see_other(PAGE));
     }
     let status = status_for(&errors);

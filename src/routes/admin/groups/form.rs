@@ -190,7 +190,13 @@ mod tests {
         for ok in ["a", "G-1_x", &"n".repeat(191)] {
             assert!(name_ok(ok), "{ok}");
         }
-        for bad in ["", "a b", "x'; DROP TABLE _security_groups; --", "é", &"n".repeat(192)] {
+        for bad in [
+            "",
+            "a b",
+            "x'; DROP TABLE _security_groups; --",
+            "é",
+            &"n".repeat(192),
+        ] {
             assert!(!name_ok(bad), "{bad}");
         }
     }
@@ -229,6 +235,8 @@ mod tests {
         let errs = bad.validate(false, &others, &[1]).unwrap_err();
         assert!(errs.contains(&"Description: Required".to_owned()));
         assert!(errs.iter().any(|e| e.ends_with("\"9\" is not one of 3, 4")));
-        assert!(errs.iter().any(|e| e.ends_with("You have specified duplicate groups")));
+        assert!(errs
+            .iter()
+            .any(|e| e.ends_with("You have specified duplicate groups")));
     }
 }

@@ -155,7 +155,10 @@ fn lines(conn: &mut DbConnection, groups: Vec<Group>) -> Result<Vec<GroupLine>, 
         .collect();
     let mut can_see: HashMap<i32, Vec<String>> = HashMap::new();
     for (gid, other) in pairs {
-        let name = names.get(&other).cloned().unwrap_or_else(|| other.to_string());
+        let name = names
+            .get(&other)
+            .cloned()
+            .unwrap_or_else(|| other.to_string());
         can_see.entry(gid).or_default().push(name);
     }
     let ip_ids: Vec<i32> = groups.iter().filter_map(|g| g.ip_use_id).collect();
