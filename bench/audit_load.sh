@@ -58,7 +58,7 @@ for backend in ${BACKENDS:-sqlite postgres}; do
   CONF=$WORK/$backend.conf
   "$BIN" demo-camcops-config --db-url "$URL" \
     | sed -e "s/^ALLOW_INSECURE_COOKIES = .*/ALLOW_INSECURE_COOKIES = True/" -e "s/^PORT = .*/PORT = $PORT/" \
-          -e "s/^DB_POOL_SIZE = .*/DB_POOL_SIZE = 16/" > "$CONF"
+          -e "s/^DB_POOL_SIZE = .*/DB_POOL_SIZE = 16/" -e "s/^BCRYPT_COST = .*/BCRYPT_COST = 4/" > "$CONF"
   "$BIN" --config "$CONF" upgrade-db >/dev/null
   for u in $(seq -f 'benchuser%g' 1 50); do
     "$BIN" --config "$CONF" make-superuser --username "$u" --password "$PW" >/dev/null

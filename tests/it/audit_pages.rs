@@ -204,6 +204,7 @@ backend_test! {
         assert_eq!(ids(&p3), tablet[20..].to_vec());
         let (_, p9) = get_with(&app, &c, "/view_audit_trail?source=tablet&rows_per_page=10&page=9").await;
         assert_eq!(ids(&p9), tablet[20..].to_vec(), "clamped to the last page");
+        assert!(unescape(&p1).contains("href=\"/view_audit_trail?page=1&rows_per_page=10&source=tablet&truncate=False\">Show details in full"), "{p1}");
         let (_, whole) = get_with(&app, &c, "/view_audit_trail?source=tablet&rows_per_page=10&truncate=False").await;
         assert!(whole.contains(&long) && whole.contains("<th scope=\"col\">Details</th>"));
     }

@@ -16,7 +16,7 @@ use crate::models::task_index::TaskPage;
 use crate::models::task_registry;
 use crate::models::user::User;
 use crate::routes::page::PageCtx;
-use crate::routes::view_tasks::pager::{pager_of, PagerItem};
+use crate::routes::view_tasks::pager::{page_href, pager_of, PagerItem};
 use crate::session::extract::Superuser;
 use crate::state::AppState;
 
@@ -104,6 +104,8 @@ struct ViewAuditTrail {
     rows: Vec<AuditLine>,
     pager: Vec<PagerItem>,
     pager_summary: String,
+    /// This page with details the other way (whole or cut).
+    toggle_href: String,
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {
@@ -177,7 +179,16 @@ pub async fn view_audit_trail(
         text_filter_not_applied: false,
     };
     let (pager, pager_summary) = pager_of("/view_audit_trail", &p.pairs, &shape, "record");
+    let mut toggled: Vec<(String, String)> = p
+        .pairs
+        .iter()
+        .filter(|(k, _)| k != "truncate")
+        .cloned()
+        .collect();
+    let other = if p.truncate { "False" } else { "True" };
+    toggled.push(("truncate".to_owned(), other.to_owned()));
     let page = ViewAuditTrail {
+        toggle_href: page_href("/view_audit_trail", &toggled, loaded.page),
         ctx: PageCtx::new(&li.cs),
         conditions: p.conditions.join("; "),
         truncate: p.truncate,

@@ -87,7 +87,8 @@ impl GroupForm {
             },
             group_ids: pairs
                 .iter()
-                .filter(|(k, _)| k == "group_ids")
+                // `group_id_sequence` is the original's wire name for each item.
+                .filter(|(k, _)| k == "group_ids" || k == "group_id_sequence")
                 .map(|(_, v)| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
                 .collect(),
@@ -211,6 +212,7 @@ mod tests {
             ("educational", "true"),
             ("research", "on"),
             ("group_ids", "3"),
+            ("group_id_sequence", "4"),
         ]));
         assert_eq!(f.name, "grp");
         assert_eq!(
@@ -225,7 +227,7 @@ mod tests {
         let others = vec![(3, "c".to_owned()), (4, "d".to_owned())];
         let (fields, can_see) = f.validate(false, &others, &[1]).unwrap();
         assert_eq!(fields.upload_policy.as_deref(), Some("sex AND idnum1"));
-        assert_eq!(can_see, vec![3]);
+        assert_eq!(can_see, vec![3, 4]);
         let errs = f.validate(true, &others, &[]).unwrap_err();
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(errs[0] == NAME_TAKEN);
