@@ -72,18 +72,21 @@ fn seed(app: &TestApp) -> (i32, i32) {
     (root, alice)
 }
 
+/// A stored row: `(id, when, source, remote_addr, user_id, table_name, server_pk, details)`.
+type Stored = (
+    i32,
+    NaiveDateTime,
+    String,
+    Option<String>,
+    Option<i32>,
+    Option<String>,
+    Option<i32>,
+    Option<String>,
+);
+
 /// The reference: every row of the table, filtered here in Rust, newest first.
 fn reference(conn: &mut DbConnection, keep: impl Fn(&Seed) -> bool) -> Vec<i32> {
-    let rows: Vec<(
-        i32,
-        NaiveDateTime,
-        String,
-        Option<String>,
-        Option<i32>,
-        Option<String>,
-        Option<i32>,
-        Option<String>,
-    )> = a::table
+    let rows: Vec<Stored> = a::table
         .order(a::id.desc())
         .select((
             a::id,

@@ -57,7 +57,10 @@ fn group_id(conn: &mut DbConnection, name: &str) -> Option<i32> {
         .unwrap()
 }
 
-fn audit_rows(conn: &mut DbConnection) -> Vec<(Option<i32>, Option<String>, Option<i32>, String)> {
+/// `(user_id, table_name, server_pk, details)` of a group audit row.
+type GroupAudit = (Option<i32>, Option<String>, Option<i32>, String);
+
+fn audit_rows(conn: &mut DbConnection) -> Vec<GroupAudit> {
     audit::table
         .filter(audit::table_name.eq("_security_groups"))
         .order(audit::id.asc())
