@@ -21,6 +21,7 @@ use camcops_web::models::task_index::{NewTaskIndexEntry, TaskIndexEntry};
 use crate::helpers::{csrf_from, get_with, location, logged_in, post_with, unescape, TestApp};
 use crate::testdb::backend_test;
 
+mod camcops_data;
 mod delete;
 mod lists;
 
