@@ -92,7 +92,12 @@ mod tests {
             let names: Vec<_> = steps_for(backend).iter().map(|s| s.name).collect();
             assert_eq!(
                 names,
-                ["0001_sessions", "0002_task_list", "0003_memberships"]
+                [
+                    "0001_sessions",
+                    "0002_task_list",
+                    "0003_memberships",
+                    "0004_audit_trail"
+                ]
             );
             for step in steps_for(backend) {
                 let (up, down) = (step.up(), step.down());
