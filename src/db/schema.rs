@@ -76,6 +76,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    _security_ip_use (id) {
+        id -> Integer,
+        clinical -> Bool,
+        commercial -> Bool,
+        educational -> Bool,
+        research -> Bool,
+    }
+}
+
+diesel::table! {
     _security_login_failures (id) {
         id -> Integer,
         username -> Text,
@@ -226,6 +236,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     _security_devices,
     _security_group_group,
     _security_groups,
+    _security_ip_use,
     _security_login_failures,
     _security_user_group,
     _security_users,

@@ -4,9 +4,12 @@
 pub mod audit;
 pub mod device;
 pub mod group;
+pub mod group_admin;
 pub mod idnum;
+pub mod ip_use;
 pub mod lockout;
 pub mod patient;
+pub mod policy;
 pub mod server_settings;
 pub mod task_filter;
 pub mod task_index;

@@ -79,4 +79,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(admin::sessions::end_user_sessions_get))
                 .route(web::post().to(admin::sessions::end_user_sessions)),
         );
+    configure_groups_and_audit(cfg);
+}
+
+/// Group administration and the audit trail (superusers only).
+fn configure_groups_and_audit(cfg: &mut web::ServiceConfig) {
+    use admin::{audit, groups};
+    cfg.service(web::resource("/view_groups").route(web::get().to(groups::view_groups)))
+        .service(
+            web::resource("/add_group")
+                .route(web::get().to(groups::edit::add_group_form))
+                .route(web::post().to(groups::edit::add_group)),
+        )
+        .service(
+            web::resource("/edit_group")
+                .route(web::get().to(groups::edit::edit_group_form))
+                .route(web::post().to(groups::edit::edit_group)),
+        )
+        .service(
+            web::resource("/delete_group")
+                .route(web::get().to(groups::delete::delete_group_form))
+                .route(web::post().to(groups::delete::delete_group)),
+        )
+        .service(web::resource("/audit_menu").route(web::get().to(audit::audit_menu)))
+        .service(web::resource("/offer_audit_trail").route(web::get().to(audit::offer_audit_trail)))
+        .service(web::resource("/view_audit_trail").route(web::get().to(audit::view_audit_trail)));
 }

@@ -284,3 +284,38 @@ impl TestApp {
         csrf_from(&self.body_with(client, "/").await).unwrap()
     }
 }
+
+/// A new browser logged in as `username` (asserts the login's 303 to `/`).
+pub async fn logged_in(app: &TestApp, username: &str, password: &str) -> reqwest::Client {
+    let c = new_client();
+    let r = app.login_with(&c, username, password).await;
+    assert_eq!(r.status(), 303, "login as {username}");
+    assert_eq!(location(&r), "/");
+    c
+}
+
+/// GET `path` with `c`: status and body.
+pub async fn get_with(app: &TestApp, c: &reqwest::Client, path: &str) -> (u16, String) {
+    let r = c.get(app.url(path)).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// POST a form to `path` with `c`.
+pub async fn post_with(
+    app: &TestApp,
+    c: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Response {
+    c.post(app.url(path)).form(form).send().await.unwrap()
+}
+
+/// `html` with askama's character references turned back into the characters (for
+/// comparing page text with messages).
+pub fn unescape(html: &str) -> String {
+    html.replace("&#39;", "'")
+        .replace("&#34;", "\"")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
+}

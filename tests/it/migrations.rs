@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use crate::testdb::backend_test;
 use catalogue::{columns, foreign_keys, indexes, mysql_charset_problems, primary_key, tables};
-use spec::{Col, FOREIGN_KEYS, INDEXES, TABLES};
+use spec::{Col, FOREIGN_KEYS, INDEXES, SERVER_ONLY_FOREIGN_KEYS, TABLES};
 
 // ---------------------------------------------------------------------------------------
 // The tests.
@@ -134,8 +134,13 @@ fn assert_schema(conn: &mut DbConnection) {
             ));
         }
 
+        let server_fks = match backend {
+            Backend::Sqlite => &[][..],
+            _ => SERVER_ONLY_FOREIGN_KEYS,
+        };
         let mut expected_fks: Vec<String> = FOREIGN_KEYS
             .iter()
+            .chain(server_fks)
             .filter(|fk| fk.0 == table.name)
             .map(|&(_, name, col, rt, rc, del)| {
                 format!("{name}: {col} -> {rt}.{rc} ON DELETE {del}")

@@ -66,10 +66,12 @@ macro_rules! steps {
     };
 }
 
-static SQLITE: &[Step] = steps!("sqlite": "0001_sessions", "0002_task_list", "0003_memberships");
+static SQLITE: &[Step] =
+    steps!("sqlite": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail");
 static POSTGRES: &[Step] =
-    steps!("postgres": "0001_sessions", "0002_task_list", "0003_memberships");
-static MYSQL: &[Step] = steps!("mysql": "0001_sessions", "0002_task_list", "0003_memberships");
+    steps!("postgres": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail");
+static MYSQL: &[Step] =
+    steps!("mysql": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail");
 
 /// The steps for `backend`, in the order they are applied.
 pub fn steps_for(backend: Backend) -> &'static [Step] {
@@ -90,7 +92,12 @@ mod tests {
             let names: Vec<_> = steps_for(backend).iter().map(|s| s.name).collect();
             assert_eq!(
                 names,
-                ["0001_sessions", "0002_task_list", "0003_memberships"]
+                [
+                    "0001_sessions",
+                    "0002_task_list",
+                    "0003_memberships",
+                    "0004_audit_trail"
+                ]
             );
             for step in steps_for(backend) {
                 let (up, down) = (step.up(), step.down());

@@ -37,6 +37,7 @@ mod sql;
 
 pub use criteria::PATIENT_KEYS_MAX;
 pub use page::query_tasks;
+pub(crate) use sql::CountOf;
 
 /// The count stops after this many matching tasks (then the page says "more than").
 pub const COUNT_CAP: i64 = 1_000;

@@ -12,7 +12,7 @@ use crate::db::{DbConnection, MultiBackend};
 
 /// `SELECT COUNT(*) FROM (<inner>) AS capped_count`.
 #[derive(Debug, Clone, QueryId)]
-pub(super) struct CountOf<Q>(pub(super) Q);
+pub(crate) struct CountOf<Q>(pub(crate) Q);
 
 impl<Q: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for CountOf<Q> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {

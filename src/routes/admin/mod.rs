@@ -1,6 +1,9 @@
 //! Admin pages for group administrators and superusers: users with their lockout state and
-//! unlocking (`users`), live sessions and ending them (`sessions`), and what they share.
+//! unlocking (`users`), live sessions and ending them (`sessions`), groups (`groups`) and the
+//! audit trail (`audit`), both superuser-only, and what they share.
 
+pub mod audit;
+pub mod groups;
 pub mod sessions;
 pub mod users;
 

@@ -101,6 +101,17 @@ pub struct PagerItem {
 /// The pager: First, Previous, nearby page numbers, Next, Last (when the total is known), and
 /// a summary line. Shown even for a single page, as the original does.
 pub fn pager(path: &str, pairs: &[(String, String)], p: &TaskPage) -> (Vec<PagerItem>, String) {
+    pager_of(path, pairs, p, "task")
+}
+
+/// [`pager`] for any list: `p` gives the page shape (its rows are not used), `noun` names
+/// one item in the summary ("task", "record").
+pub fn pager_of(
+    path: &str,
+    pairs: &[(String, String)],
+    p: &TaskPage,
+    noun: &str,
+) -> (Vec<PagerItem>, String) {
     let link = |label: &str, title: String, page: i64, enabled: bool| PagerItem {
         label: label.to_owned(),
         title,
@@ -131,13 +142,13 @@ pub fn pager(path: &str, pairs: &[(String, String)], p: &TaskPage) -> (Vec<Pager
     }
     let summary = match p.last_page() {
         Some(last) => format!(
-            "Page {} of {last}; {} task{} in total.",
+            "Page {} of {last}; {} {noun}{} in total.",
             p.page,
             p.total,
             if p.total == 1 { "" } else { "s" }
         ),
         None => format!(
-            "Page {}; more than {} tasks in total (counting stops there).",
+            "Page {}; more than {} {noun}s in total (counting stops there).",
             p.page, p.total
         ),
     };

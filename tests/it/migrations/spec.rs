@@ -212,6 +212,17 @@ pub(super) const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "_security_ip_use",
+        pk: &["id"],
+        cols: &[
+            serial("id"),
+            req("clinical", Bool),
+            req("commercial", Bool),
+            req("educational", Bool),
+            req("research", Bool),
+        ],
+    },
+    Table {
         name: "_security_group_group",
         pk: &["group_id", "can_see_group_id"],
         cols: &[req("group_id", Int), req("can_see_group_id", Int)],
@@ -359,6 +370,13 @@ pub(super) const FOREIGN_KEYS: &[(&str, &str, &str, &str, &str, &str)] = &[
     ("_task_index", "fk__task_index_group_id", "group_id", "_security_groups", "id", "NO ACTION"),
 ];
 
+/// Foreign keys only PostgreSQL and MariaDB have: SQLite cannot add a constraint to an
+/// existing table (the 2026-12-01 migration's comment).
+#[rustfmt::skip]
+pub(super) const SERVER_ONLY_FOREIGN_KEYS: &[(&str, &str, &str, &str, &str, &str)] = &[
+    ("_security_groups", "fk__security_groups_ip_use_id", "ip_use_id", "_security_ip_use", "id", "NO ACTION"),
+];
+
 /// `(table, index name, columns, unique)`: these must exist (backends may add more, e.g.
 /// MariaDB's own indexes for foreign keys).
 #[rustfmt::skip]
@@ -376,6 +394,10 @@ pub(super) const INDEXES: &[(&str, &str, &[&str], bool)] = &[
     ("_security_account_lockouts", "ix__security_account_lockouts_username", &["username"], false),
     ("_security_account_lockouts", "ix__security_account_lockouts_locked_until", &["locked_until"], false),
     ("_security_audit", "ix__security_audit_when_access_utc", &["when_access_utc"], false),
+    ("_security_audit", "cw_ix__security_audit_source_id", &["source", "id"], false),
+    ("_security_audit", "cw_ix__security_audit_remote_addr_id", &["remote_addr", "id"], false),
+    ("_security_audit", "cw_ix__security_audit_table_pk_id", &["table_name", "server_pk", "id"], false),
+    ("_security_audit", "cw_ix__security_audit_server_pk_id", &["server_pk", "id"], false),
     ("patient", "ix_patient_surname", &["surname"], false),
     ("patient", "ix_patient_forename", &["forename"], false),
     ("patient", "ix_patient_dob", &["dob"], false),

@@ -1,0 +1,4 @@
+DROP INDEX cw_ix__security_audit_server_pk_id ON _security_audit;
+DROP INDEX cw_ix__security_audit_table_pk_id ON _security_audit;
+DROP INDEX cw_ix__security_audit_remote_addr_id ON _security_audit;
+DROP INDEX cw_ix__security_audit_source_id ON _security_audit;

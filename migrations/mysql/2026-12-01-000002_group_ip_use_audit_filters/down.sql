@@ -1,0 +1,7 @@
+DROP INDEX cw_ix__security_audit_server_pk_id ON _security_audit;
+DROP INDEX cw_ix__security_audit_table_pk_id ON _security_audit;
+DROP INDEX cw_ix__security_audit_remote_addr_id ON _security_audit;
+DROP INDEX cw_ix__security_audit_source_id ON _security_audit;
+ALTER TABLE _security_groups DROP FOREIGN KEY fk__security_groups_ip_use_id;
+DROP INDEX cw_ix__security_groups_ip_use_id ON _security_groups;
+DROP TABLE _security_ip_use;

@@ -1,0 +1,6 @@
+DROP INDEX cw_ix__security_audit_server_pk_id;
+DROP INDEX cw_ix__security_audit_table_pk_id;
+DROP INDEX cw_ix__security_audit_user_id_id;
+DROP INDEX cw_ix__security_audit_remote_addr_id;
+DROP INDEX cw_ix__security_audit_source_id;
+DROP TABLE _security_ip_use;

@@ -1,0 +1,17 @@
+-- CamCOPS' intellectual-property settings of groups (`_security_groups.ip_use_id`), and the
+-- indexes that keep the audit trail's filtered pages fast (newest first within each filter).
+-- SQLite cannot add a foreign key to an existing table without rebuilding it, so here
+-- `ip_use_id` has none (PostgreSQL and MariaDB get CamCOPS' constraint); camcops-web keeps
+-- the rows consistent itself.
+CREATE TABLE _security_ip_use (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    clinical BOOLEAN NOT NULL,
+    commercial BOOLEAN NOT NULL,
+    educational BOOLEAN NOT NULL,
+    research BOOLEAN NOT NULL
+);
+CREATE INDEX cw_ix__security_audit_source_id ON _security_audit (source, id);
+CREATE INDEX cw_ix__security_audit_remote_addr_id ON _security_audit (remote_addr, id);
+CREATE INDEX cw_ix__security_audit_user_id_id ON _security_audit (user_id, id);
+CREATE INDEX cw_ix__security_audit_table_pk_id ON _security_audit (table_name, server_pk, id);
+CREATE INDEX cw_ix__security_audit_server_pk_id ON _security_audit (server_pk, id);

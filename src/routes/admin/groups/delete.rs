@@ -1,0 +1,149 @@
+//! `/delete_group?group_id=N` (§4.4): GET shows the refusal (the original's messages) or a
+//! confirmation form; POST (CSRF, `confirm` ticked, hidden `group_id` equal to N) deletes the
+//! group with its visibility rows and IP-use row and audits it. A refusal is never a 500:
+//! anything else that still refers to the group (a CamCOPS task schedule, a client table)
+//! makes the database refuse, and that is shown as "records refer to it".
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::edit::{audit_group, check_csrf, pressed, Actor, Pairs};
+use super::{find_group, superuser_or_login, GroupIdQuery, PAGE};
+use crate::db::{run_db, run_db_read};
+use crate::error::AppError;
+use crate::models::group::Group;
+use crate::models::group_admin::DeleteRefusal;
+use crate::routes::page::{see_other, PageCtx};
+use crate::session::extract::Superuser;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "delete_group.html")]
+struct DeleteGroupPage {
+    ctx: PageCtx,
+    group_id: i32,
+    name: String,
+    refusal: Option<&'static str>,
+    error: Option<&'static str>,
+}
+
+fn render(status: StatusCode, page: &DeleteGroupPage) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+/// `GET /delete_group?group_id=N`.
+pub async fn delete_group_form(
+    state: web::Data<AppState>,
+    Superuser(li): Superuser,
+    query: web::Query<GroupIdQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = query.id()?;
+    let (group, refusal) = run_db_read(&state.pool, move |conn| {
+        let group = find_group(conn, id)?;
+        Ok((group, Group::delete_refusal(conn, id)?))
+    })
+    .await?;
+    let page = DeleteGroupPage {
+        ctx: PageCtx::new(&li.cs),
+        group_id: group.id,
+        name: group.name,
+        refusal: refusal.map(DeleteRefusal::message),
+        error: None,
+    };
+    render(StatusCode::OK, &page)
+}
+
+fn is_fk_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+            _
+        )
+    )
+}
+
+/// What a delete attempt came to.
+enum Outcome {
+    Deleted(String),
+    Refused(String, DeleteRefusal),
+}
+
+/// `POST /delete_group?group_id=N` (`delete` or `cancel`, `confirm`, `group_id`,
+/// `csrf_token`).
+pub async fn delete_group(
+    state: web::Data<AppState>,
+    su: Result<Superuser, AppError>,
+    query: web::Query<GroupIdQuery>,
+    form: Pairs,
+) -> Result<HttpResponse, AppError> {
+    let back = query.id().map(|id| format!("/delete_group?group_id={id}"));
+    let Superuser(li) = superuser_or_login(su, back.as_deref().unwrap_or(PAGE))?;
+    check_csrf(&li.cs, &form)?;
+    let id = query.id()?;
+    if pressed(&form, "cancel") {
+        return Ok(see_other(PAGE));
+    }
+    let hidden = form
+        .iter()
+        .find(|(k, _)| k == "group_id")
+        .map(|(_, v)| v.trim());
+    if hidden != Some(id.to_string().as_str()) {
+        return Err(AppError::BadRequest(
+            "The form's group_id does not match the group being deleted.".into(),
+        ));
+    }
+    let confirmed = form
+        .iter()
+        .any(|(k, v)| k == "confirm" && matches!(v.trim(), "true" | "on" | "1" | "yes"));
+    let (cs, now) = (Actor::of(&li.cs), state.clock.now());
+    let outcome = run_db(&state.pool, move |conn| {
+        let group = find_group(conn, id)?;
+        if let Some(r) = Group::delete_refusal(conn, id)? {
+            return Ok(Ok(Outcome::Refused(group.name, r)));
+        }
+        if !confirmed {
+            return Ok(Err(group.name));
+        }
+        match Group::delete_with_links(conn, &group) {
+            Ok(()) => {}
+            Err(e) if is_fk_violation(&e) => {
+                // The transaction is rolled back by returning an error.
+                return Err(AppError::BadRequest(
+                    DeleteRefusal::RecordsReferToIt.message().into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        audit_group(
+            conn,
+            &cs,
+            now,
+            id,
+            &format!("Group '{}' (#{id}) deleted", group.name),
+        )?;
+        Ok(Ok(Outcome::Deleted(group.name)))
+    })
+    .await?;
+    let (name, refusal, error) = match outcome {
+        Ok(Outcome::Deleted(name)) => {
+            li.cs
+                .cookie
+                .flash("success", format!("Group {name} deleted"));
+            return Ok(see_other(PAGE));
+        }
+        Ok(Outcome::Refused(name, r)) => (name, Some(r.message()), None),
+        Err(name) => (name, None, Some("Not fully confirmed")),
+    };
+    let page = DeleteGroupPage {
+        ctx: PageCtx::new(&li.cs),
+        group_id: id,
+        name,
+        refusal,
+        error,
+    };
+    render(StatusCode::BAD_REQUEST, &page)
+}

@@ -1,0 +1,397 @@
+//! `/add_group` (name only, §4.2) and `/edit_group?group_id=N` (§4.3): GET shows the form,
+//! POST (CSRF) with `cancel` goes back to the list, with `submit` validates, saves, audits
+//! what changed and goes back; an invalid form is shown again with its messages (400) and
+//! nothing is written.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::form::GroupForm;
+use super::{defined_idnums, find_group, superuser_or_login, GroupIdQuery, PAGE};
+use crate::db::{run_db, run_db_read, DbConnection};
+use crate::error::AppError;
+use crate::models::audit::{audit_about, AuditSource};
+use crate::models::group::{Group, NewGroup};
+use crate::models::group_admin::GroupFields;
+use crate::models::ip_use::IpUseFlags;
+use crate::routes::page::{see_other, PageCtx};
+use crate::session::extract::{CurrentSession, Superuser};
+use crate::state::AppState;
+
+/// The table audit rows about groups name.
+pub const GROUPS_TABLE: &str = "_security_groups";
+
+/// A form submission as name/value pairs.
+pub type Pairs = web::Form<Vec<(String, String)>>;
+
+/// Whether the submission pressed `name`.
+pub fn pressed(pairs: &[(String, String)], name: &str) -> bool {
+    pairs.iter().any(|(k, _)| k == name)
+}
+
+/// Checks the submission's CSRF token.
+pub fn check_csrf(cs: &CurrentSession, pairs: &[(String, String)]) -> Result<(), AppError> {
+    let token = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf_token")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    cs.check_csrf(token)
+}
+
+/// Who changes a group: the logged-in superuser and their address (for the audit row).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    user_id: Option<i32>,
+    client_ip: String,
+}
+
+impl Actor {
+    /// The actor of this request.
+    pub fn of(cs: &CurrentSession) -> Actor {
+        Actor {
+            user_id: cs.user.as_ref().map(|u| u.id()),
+            client_ip: cs.client_ip.clone(),
+        }
+    }
+}
+
+/// Writes the audit row of a group change.
+pub fn audit_group(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    now: chrono::NaiveDateTime,
+    group_id: i32,
+    details: &str,
+) -> Result<(), AppError> {
+    audit_about(
+        conn,
+        now,
+        (
+            AuditSource::Webviewer,
+            Some(&actor.client_ip),
+            actor.user_id,
+            None,
+        ),
+        Some((GROUPS_TABLE, group_id)),
+        details,
+    )?;
+    Ok(())
+}
+
+fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+fn status_for(errors: &[String]) -> StatusCode {
+    if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
+#[derive(Template)]
+#[template(path = "add_group.html")]
+struct AddGroupPage {
+    ctx: PageCtx,
+    name: String,
+    errors: Vec<String>,
+}
+
+/// `GET /add_group`.
+pub async fn add_group_form(Superuser(li): Superuser) -> Result<HttpResponse, AppError> {
+    let page = AddGroupPage {
+        ctx: PageCtx::new(&li.cs),
+        name: String::new(),
+        errors: Vec::new(),
+    };
+    Ok(html(StatusCode::OK, page.render()?))
+}
+
+/// `POST /add_group` (`name`, `submit` or `cancel`, `csrf_token`): inserts the group with its
+/// name only and audits "Group 'x' added".
+pub async fn add_group(
+    state: web::Data<AppState>,
+    su: Result<Superuser, AppError>,
+    form: Pairs,
+) -> Result<HttpResponse, AppError> {
+    let Superuser(li) = superuser_or_login(su, "/add_group")?;
+    check_csrf(&li.cs, &form)?;
+    if pressed(&form, "cancel") {
+        return Ok(see_other(PAGE));
+    }
+    let f = GroupForm::from_pairs(&form);
+    let (cs, now, name) = (Actor::of(&li.cs), state.clock.now(), f.name.clone());
+    let errors = run_db(&state.pool, move |conn| {
+        let taken = super::form::name_ok(&f.name) && Group::name_taken(conn, &f.name, None)?;
+        let errors = f.name_errors(taken);
+        if errors.is_empty() {
+            let new = NewGroup {
+                name: &f.name,
+                description: None,
+                upload_policy: None,
+                finalize_policy: None,
+            };
+            let id = Group::insert(conn, &new)?;
+            audit_group(
+                conn,
+                &cs,
+                now,
+                id,
+                &format!("Group '{}' (#{id}) added", f.name),
+            )?;
+        }
+        Ok(errors)
+    })
+    .await?;
+    if errors.is_empty() {
+        li.cs.cookie.flash("success", format!("Group {name} added"));
+        return Ok(see_other(PAGE));
+    }
+    let page = AddGroupPage {
+        ctx: PageCtx::new(&li.cs),
+        name,
+        errors,
+    };
+    Ok(html(StatusCode::BAD_REQUEST, page.render()?))
+}
+
+/// One checkbox of "Other groups this group may see".
+struct OtherGroup {
+    id: i32,
+    name: String,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "edit_group.html")]
+struct EditGroupPage {
+    ctx: PageCtx,
+    group_id: i32,
+    title_name: String,
+    form: GroupForm,
+    others: Vec<OtherGroup>,
+    idnums: String,
+    errors: Vec<String>,
+}
+
+/// What the edit page needs besides the form: `(id, name)` of every other group, the
+/// defined ID numbers.
+struct EditContext {
+    group: Group,
+    others: Vec<(i32, String)>,
+    idnums: Vec<i32>,
+}
+
+fn edit_context(conn: &mut DbConnection, id: i32) -> Result<EditContext, AppError> {
+    let group = find_group(conn, id)?;
+    let others = Group::all(conn)?
+        .into_iter()
+        .filter(|g| g.id != id)
+        .map(|g| (g.id, g.name))
+        .collect();
+    Ok(EditContext {
+        group,
+        others,
+        idnums: defined_idnums(conn)?,
+    })
+}
+
+fn edit_page(
+    ctx: PageCtx,
+    ec: &EditContext,
+    form: GroupForm,
+    errors: Vec<String>,
+) -> EditGroupPage {
+    let others = ec
+        .others
+        .iter()
+        .map(|(id, name)| OtherGroup {
+            id: *id,
+            name: name.clone(),
+            checked: form.group_ids.contains(&id.to_string()),
+        })
+        .collect();
+    let idnums: Vec<String> = ec.idnums.iter().map(i32::to_string).collect();
+    EditGroupPage {
+        ctx,
+        group_id: ec.group.id,
+        title_name: ec.group.name.clone(),
+        form,
+        others,
+        idnums: if idnums.is_empty() {
+            "none".to_owned()
+        } else {
+            idnums.join(", ")
+        },
+        errors,
+    }
+}
+
+/// The form showing the stored group.
+fn stored_form(conn: &mut DbConnection, g: &Group) -> Result<GroupForm, AppError> {
+    let ip_use = match g.ip_use_id {
+        Some(id) => IpUseFlags::find(conn, id)?.unwrap_or_default(),
+        None => IpUseFlags::default(),
+    };
+    let mut group_ids: Vec<i32> = Group::ids_seen_by(conn, &[g.id])?;
+    group_ids.sort_unstable();
+    Ok(GroupForm {
+        name: g.name.clone(),
+        description: g.description.clone().unwrap_or_default(),
+        upload_policy: g.upload_policy.clone().unwrap_or_default(),
+        finalize_policy: g.finalize_policy.clone().unwrap_or_default(),
+        ip_use,
+        group_ids: group_ids.iter().map(i32::to_string).collect(),
+    })
+}
+
+/// `GET /edit_group?group_id=N`.
+pub async fn edit_group_form(
+    state: web::Data<AppState>,
+    Superuser(li): Superuser,
+    query: web::Query<GroupIdQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = query.id()?;
+    let (ec, form) = run_db_read(&state.pool, move |conn| {
+        let ec = edit_context(conn, id)?;
+        let form = stored_form(conn, &ec.group)?;
+        Ok((ec, form))
+    })
+    .await?;
+    let page = edit_page(PageCtx::new(&li.cs), &ec, form, Vec::new());
+    Ok(html(StatusCode::OK, page.render()?))
+}
+
+/// "name 'a' → 'b'" parts of the audit row for what changed.
+fn changes(old: &GroupForm, new: &GroupForm, names: &[(i32, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (label, a, b) in [
+        ("name", &old.name, &new.name),
+        ("description", &old.description, &new.description),
+        ("upload_policy", &old.upload_policy, &new.upload_policy),
+        (
+            "finalize_policy",
+            &old.finalize_policy,
+            &new.finalize_policy,
+        ),
+    ] {
+        if a.trim() != b.trim() {
+            out.push(format!("{label} '{}' → '{}'", a.trim(), b.trim()));
+        }
+    }
+    if old.ip_use != new.ip_use {
+        out.push(format!(
+            "ip_use {} → {}",
+            old.ip_use.describe(),
+            new.ip_use.describe()
+        ));
+    }
+    let named = |ids: &[String]| {
+        let mut v: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                names
+                    .iter()
+                    .find(|(g, _)| g.to_string() == *id)
+                    .map(|(_, n)| n.clone())
+                    .unwrap_or_else(|| id.clone())
+            })
+            .collect();
+        v.sort();
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
+    let (a, b) = (named(&old.group_ids), named(&new.group_ids));
+    if a != b {
+        out.push(format!("may see {a} → {b}"));
+    }
+    out
+}
+
+/// `POST /edit_group?group_id=N`: `cancel`, or `submit` with `group_id` (hidden, must be
+/// N), `name`, `description`, `upload_policy`, `finalize_policy`, the four IP-use
+/// checkboxes `clinical`, `commercial`, `educational`, `research` (all kept: the original's
+/// form lost the last two) and `group_ids` (repeated: the other groups it may see).
+pub async fn edit_group(
+    state: web::Data<AppState>,
+    su: Result<Superuser, AppError>,
+    query: web::Query<GroupIdQuery>,
+    form: Pairs,
+) -> Result<HttpResponse, AppError> {
+    let back = query.id().map(|id| format!("/edit_group?group_id={id}"));
+    let Superuser(li) = superuser_or_login(su, back.as_deref().unwrap_or(PAGE))?;
+    check_csrf(&li.cs, &form)?;
+    let id = query.id()?;
+    if pressed(&form, "cancel") {
+        return Ok(see_other(PAGE));
+    }
+    let hidden = form
+        .iter()
+        .find(|(k, _)| k == "group_id")
+        .map(|(_, v)| v.trim());
+    if hidden.is_some_and(|h| h != id.to_string()) {
+        return Err(AppError::BadRequest(
+            "The form's group_id does not match the group being edited.".into(),
+        ));
+    }
+    let mut f = GroupForm::from_pairs(&form);
+    f.upload_policy = f.upload_policy.trim().to_owned();
+    f.finalize_policy = f.finalize_policy.trim().to_owned();
+    let (cs, now, f2) = (Actor::of(&li.cs), state.clock.now(), f.clone());
+    let (ec, errors) = run_db(&state.pool, move |conn| {
+        let ec = edit_context(conn, id)?;
+        let taken = super::form::name_ok(&f2.name) && Group::name_taken(conn, &f2.name, Some(id))?;
+        match f2.validate(taken, &ec.others, &ec.idnums) {
+            Err(errors) => Ok((ec, errors)),
+            Ok((fields, can_see)) => {
+                let old = stored_form(conn, &ec.group)?;
+                save(conn, &ec.group, &fields, &f2.ip_use, &can_see)?;
+                let mut new = f2.clone();
+                new.group_ids = can_see.iter().map(i32::to_string).collect();
+                let what = changes(&old, &new, &ec.others);
+                let details = format!(
+                    "Group '{}' (#{id}) edited: {}",
+                    ec.group.name,
+                    if what.is_empty() {
+                        "nothing changed".to_owned()
+                    } else {
+                        what.join("; ")
+                    }
+                );
+                audit_group(conn, &cs, now, id, &details)?;
+                Ok((ec, Vec::new()))
+            }
+        }
+    })
+    .await?;
+    if errors.is_empty() {
+        li.cs
+            .cookie
+            .flash("success", format!("Group {} saved", f.name));
+        return Ok(see_other(PAGE));
+    }
+    let status = status_for(&errors);
+    let page = edit_page(PageCtx::new(&li.cs), &ec, f, errors);
+    Ok(html(status, page.render()?))
+}
+
+fn save(
+    conn: &mut DbConnection,
+    g: &Group,
+    fields: &GroupFields,
+    ip_use: &IpUseFlags,
+    can_see: &[i32],
+) -> Result<(), AppError> {
+    let ip_id = ip_use.save(conn, g.ip_use_id)?;
+    Group::update_fields(conn, g.id, fields, Some(ip_id))?;
+    Group::replace_can_see(conn, g.id, can_see)?;
+    Ok(())
+}
