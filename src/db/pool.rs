@@ -223,14 +223,15 @@ impl DbPool {
         &self.shared.stats
     }
 
-    /// Whether `conn` must be pinged before use: it has been idle a while, or some connection
-    /// failed since it last worked. SQLite files do not go away under a connection.
+    /// Whether `conn` must be pinged before use: it was never used, has been idle a while, or
+    /// some connection failed since it last worked. SQLite files do not go away under a connection.
     fn suspect(&self, conn: &PooledConnection<ConnManager>) -> bool {
         if self.shared.backend == Backend::Sqlite {
             return false;
         }
         let Some(&LastOk(ok)) = PooledConnection::extensions(conn).get::<LastOk>() else {
-            return false; // just opened
+            // Never used: it may have waited idle in the pool since it was opened.
+            return true;
         };
         let now = self.shared.now_ms();
         let idle_ms = u64::try_from(IDLE_VERIFY.as_millis()).unwrap_or(u64::MAX);
@@ -255,7 +256,11 @@ impl DbPool {
                 return Ok(conn);
             }
             match conn.ping() {
-                Ok(()) => return Ok(conn),
+                Ok(()) => {
+                    let now = self.shared.now_ms();
+                    PooledConnection::extensions_mut(&mut conn).insert(LastOk(now));
+                    return Ok(conn);
+                }
                 Err(e) => {
                     self.note_failure();
                     self.shared.stats.discarded.inc();

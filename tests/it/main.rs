@@ -12,8 +12,10 @@ mod camcops_sessions;
 mod health;
 mod helpers;
 mod migrations;
+mod resilience;
 mod session_http;
 mod session_model;
+mod slow_clients;
 mod task_pages;
 mod task_query;
 // A shared harness: not every binary that includes it uses every helper.
