@@ -1,5 +1,6 @@
 //! Outage tests: each starts a database server of its own (a PostgreSQL cluster in a temporary
-//! directory on a spare port), stops it under load and starts it again, and asserts: only 200
+//! directory on a spare port, or a MariaDB server with its own datadir), stops it under load
+//! (`pg_ctl -m immediate`, SIGKILL) and starts it again, and asserts: only 200
 //! or 503 (never 500), each 503 within the bound, `/healthz` within 1 s, the same session valid
 //! after recovery, and the first request after recovery succeeds.
 //!
@@ -228,12 +229,102 @@ async fn healthz_until(app: &TestApp, want: u16, within: Duration) -> Duration {
     }
 }
 
-#[actix_web::test]
-#[ignore = "starts its own PostgreSQL cluster; run by .ci/run"]
-async fn postgres_stopped_under_load_gives_503_and_recovers() {
-    let cluster = PgCluster::start();
-    std::env::set_var(testdb::POSTGRES_ENV, cluster.url());
-    let db = TestDb::new(Backend::Postgres);
+/// A MariaDB server of this test's own (own datadir, socket and spare port, no grant
+/// tables), killed with SIGKILL to stop it.
+struct Mariadb {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl Mariadb {
+    fn start() -> Mariadb {
+        let dir = tempfile::Builder::new()
+            .prefix("camcops-outage-mariadb-")
+            .tempdir()
+            .unwrap();
+        let data = dir.path().join("data");
+        let out = Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .arg(format!("--user={}", if is_root() { "root" } else { "" }))
+            .output()
+            .expect("mariadb-install-db (apt-get install mariadb-server)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut m = Mariadb {
+            dir,
+            port: spare_port(),
+            child: None,
+        };
+        m.spawn();
+        m
+    }
+
+    fn spawn(&mut self) {
+        let d = self.dir.path();
+        let child = Command::new("mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", d.join("data").display()))
+            .arg(format!("--socket={}", d.join("sock").display()))
+            .arg(format!("--pid-file={}", d.join("pid").display()))
+            .arg(format!("--log-error={}", d.join("log").display()))
+            .arg(format!("--port={}", self.port))
+            .args([
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                "--skip-grant-tables",
+                "--innodb-buffer-pool-size=16M",
+                "--innodb-log-file-size=8M",
+            ])
+            .spawn()
+            .expect("mariadbd");
+        self.child = Some(child);
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "mariadbd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}/mysql", self.port)
+    }
+}
+
+impl Drop for Mariadb {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The common outage scenario on a server `stop`/`start` control, reached at `admin_url`.
+async fn outage_under_load(
+    backend: Backend,
+    admin_url: String,
+    mut stop: impl FnMut(),
+    mut start: impl FnMut(),
+) {
+    let var = match backend {
+        Backend::Postgres => testdb::POSTGRES_ENV,
+        _ => testdb::MYSQL_ENV,
+    };
+    std::env::set_var(var, admin_url);
+    let db = TestDb::new(backend);
     let mut settings = helpers::test_settings(&db);
     settings.db_pool_checkout_timeout_s = 1;
     settings.db_statement_timeout_s = 1;
@@ -250,10 +341,10 @@ async fn postgres_stopped_under_load_gives_503_and_recovers() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let stopped_at = t0.elapsed().as_secs_f64();
-    cluster.stop();
+    stop();
     let down_after = healthz_until(&app, 503, Duration::from_secs(5)).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    cluster.pg_ctl_start();
+    start();
     let started_at = t0.elapsed().as_secs_f64();
     let up_after = healthz_until(&app, 200, Duration::from_secs(15)).await;
     // The first request after recovery, with the same session.
@@ -295,9 +386,37 @@ async fn postgres_stopped_under_load_gives_503_and_recovers() {
     );
     assert!(n503 > 0, "the outage was not noticed");
     eprintln!(
-        "PostgreSQL outage: stopped at {stopped_at:.1} s, /healthz 503 after {down_after:?}, \
-         restarted at {started_at:.1} s, /healthz 200 after {up_after:?}; {} requests, {n503} × 503 \
-         (slowest {worst:?}), 0 others",
+        "{backend} outage: stopped at {stopped_at:.1} s, /healthz 503 after {down_after:?}, \
+         restarted at {started_at:.1} s, /healthz 200 after {up_after:?}; {} requests, \
+         {n503} x 503 (slowest {worst:?}), 0 others",
         seen.len()
     );
+}
+
+#[actix_web::test]
+#[ignore = "starts its own PostgreSQL cluster; run by .ci/run"]
+async fn postgres_stopped_under_load_gives_503_and_recovers() {
+    let cluster = PgCluster::start();
+    let url = cluster.url();
+    outage_under_load(
+        Backend::Postgres,
+        url,
+        || cluster.stop(),
+        || cluster.pg_ctl_start(),
+    )
+    .await;
+}
+
+#[actix_web::test]
+#[ignore = "starts its own MariaDB server; run by .ci/run"]
+async fn mariadb_killed_under_load_gives_503_and_recovers() {
+    let server = std::cell::RefCell::new(Mariadb::start());
+    let url = server.borrow().url();
+    outage_under_load(
+        Backend::Mysql,
+        url,
+        || server.borrow_mut().stop(),
+        || server.borrow_mut().spawn(),
+    )
+    .await;
 }
