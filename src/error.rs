@@ -5,6 +5,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use crate::db::failure::{self, Failure};
+
 /// The error page template (`templates/errors/page.html`).
 #[derive(Template)]
 #[template(path = "errors/page.html")]
@@ -44,9 +46,10 @@ pub enum AppError {
     /// 303 to a fixed place (forced password change, MFA setup).
     #[error("redirect")]
     Redirect(String),
-    /// 503: the database cannot be reached or the pool is exhausted.
+    /// 503 with `Retry-After`: the database cannot be reached, is locked, timed out, or the
+    /// pool is exhausted.
     #[error("service unavailable: {0}")]
-    ServiceUnavailable(String),
+    ServiceUnavailable(Unavailable),
     /// 500: anything else; the detail goes to the log only.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -54,33 +57,91 @@ pub enum AppError {
 
 impl std::fmt::Debug for AppError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self}")?;
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            write!(f, "\n  caused by: {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
+        f.write_str(&self.one_line())
     }
 }
 
+impl AppError {
+    /// The error and its causes on one line (`a: b: c`), for the log; no backtrace.
+    pub fn one_line(&self) -> String {
+        let mut out = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            out.push_str(": ");
+            out.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        one_line(&out)
+    }
+}
+
+/// Why a 503 was given: the kind (for the log summary and `/metrics`) and the detail (for the
+/// log only; never shown to the client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable {
+    /// What kind of unavailability.
+    pub kind: Failure,
+    /// The driver's or our own description.
+    pub detail: String,
+}
+
+impl Unavailable {
+    /// An unavailability of `kind`.
+    pub fn new(kind: Failure, detail: impl Into<String>) -> Unavailable {
+        Unavailable {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.detail)
+    }
+}
+
+impl From<String> for Unavailable {
+    fn from(detail: String) -> Self {
+        Unavailable::new(Failure::Other, detail)
+    }
+}
+
+impl From<&str> for Unavailable {
+    fn from(detail: &str) -> Self {
+        Unavailable::new(Failure::Other, detail)
+    }
+}
+
+/// Seconds a client is asked to wait after a 503 (`Retry-After`).
+pub const RETRY_AFTER_S: u32 = 5;
+
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
-        match e {
-            diesel::result::Error::NotFound => AppError::NotFound,
-            diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::ClosedConnection,
-                _,
-            ) => AppError::ServiceUnavailable(e.to_string()),
-            other => AppError::Unexpected(anyhow::Error::new(other).context("database query")),
+        if let diesel::result::Error::NotFound = e {
+            return AppError::NotFound;
+        }
+        match failure::classify(&e) {
+            Some(kind) => {
+                AppError::ServiceUnavailable(Unavailable::new(kind, one_line(&e.to_string())))
+            }
+            None => AppError::Unexpected(anyhow::Error::new(e).context("database query")),
         }
     }
 }
 
 impl From<diesel::r2d2::PoolError> for AppError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
-        AppError::ServiceUnavailable(format!("database pool: {e}"))
+        AppError::ServiceUnavailable(Unavailable::new(
+            Failure::PoolTimeout,
+            one_line(&format!("database pool: {e}")),
+        ))
     }
+}
+
+/// `s` on one line (driver messages end with newlines and may span several).
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl From<actix_web::error::BlockingError> for AppError {
@@ -120,10 +181,13 @@ pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
     }
     .render()
     .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
+    let mut res = HttpResponse::build(status);
+    res.content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.insert_header((header::RETRY_AFTER, RETRY_AFTER_S.to_string()));
+    }
+    res.body(body)
 }
 
 impl ResponseError for AppError {
@@ -165,15 +229,12 @@ impl ResponseError for AppError {
                 error_page(status, "This address does not accept that HTTP method.")
             }
             AppError::PayloadTooLarge => error_page(status, "The request body is too large."),
-            AppError::ServiceUnavailable(detail) => {
-                log::error!("503: {detail}");
-                error_page(
-                    status,
-                    "The database is not available at the moment. Please try again shortly.",
-                )
-            }
-            AppError::Unexpected(e) => {
-                log::error!("500: {e:?}");
+            // Logged (once per request, rate-limited) by `crate::observe`, which knows the path.
+            AppError::ServiceUnavailable(_) => error_page(
+                status,
+                "The database is not available at the moment. Please try again shortly.",
+            ),
+            AppError::Unexpected(_) => {
                 error_page(status, "Something went wrong on the server. It has been logged.")
             }
         }
@@ -197,6 +258,8 @@ mod tests {
         let (status, body) = body_of(AppError::Unexpected(anyhow::anyhow!("SECRET-DETAIL")));
         assert_eq!(status, 500);
         assert!(!body.contains("SECRET-DETAIL"));
+        let r = AppError::ServiceUnavailable("pool SECRET".into()).error_response();
+        assert_eq!(r.headers().get("retry-after").unwrap(), "5");
         let (status, body) = body_of(AppError::ServiceUnavailable("pool SECRET".into()));
         assert_eq!(status, 503);
         assert!(!body.contains("SECRET"));

@@ -6,7 +6,10 @@ use camcops_web::cli::{load_settings, prepare_demo, run_offline, Cli, Command, D
 use camcops_web::startup::Application;
 
 fn main() -> std::process::ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // DB_ECHO's statement lines (emitted only when it is on) show whatever RUST_LOG says.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .filter_module(camcops_web::db::echo::TARGET, log::LevelFilter::Debug)
+        .init();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,25 +1,22 @@
-//! Building the server: pool, state, middleware, the one route table, the listener(s) and the
-//! housekeeping task.
+//! Building the server: pool, state, middleware, the one route table, the listener(s) (and the
+//! separate metrics listener), the limits on slow clients, and the housekeeping task.
 
 use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{from_fn, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{http::StatusCode, web, App, HttpServer};
 use anyhow::Context;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::{build_pool, schema_problem, DbPool};
+use crate::db::{build_pool_with, schema_problem, DbPool};
 use crate::error::{error_page, AppError};
 use crate::routes;
 use crate::session::cookie;
 use crate::session::housekeeping;
 use crate::state::AppState;
-
-/// How long a request waits for a pooled connection before getting a 503.
-pub const POOL_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Largest form body the pages accept.
 pub const FORM_LIMIT: usize = 64 * 1024;
@@ -31,17 +28,18 @@ pub struct Application {
     pub port: u16,
     /// The shared state (tests read the pool and clock through it).
     pub state: web::Data<AppState>,
+    /// The bound port of the metrics listener, when `METRICS_PORT` is set.
+    pub metrics_port: Option<u16>,
+    metrics_server: Option<actix_web::dev::ServerHandle>,
 }
 
 impl Application {
     /// Builds the pool from the settings and binds as `[server]` says.
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
-        let pool = build_pool(
-            &settings.db_url,
-            settings.db_pool_size,
-            POOL_CHECKOUT_TIMEOUT,
-        )
-        .with_context(|| format!("cannot connect to the {} database", settings.db_url.backend))?;
+        let pool =
+            build_pool_with(&settings.db_url, settings.pool_options()).with_context(|| {
+                format!("cannot connect to the {} database", settings.db_url.backend)
+            })?;
         {
             let mut conn = pool.get().context("database connection")?;
             if let Some(problem) = schema_problem(&mut conn)? {
@@ -51,6 +49,23 @@ impl Application {
         Self::build_with(settings, pool, Clock::system(), None)
     }
 
+    /// Like [`Application::build_with`], with a listener for the metrics endpoint too (tests).
+    pub fn build_with_metrics(
+        settings: Settings,
+        pool: DbPool,
+        clock: Clock,
+        listener: TcpListener,
+        metrics_listener: TcpListener,
+    ) -> anyhow::Result<Application> {
+        Self::build_inner(
+            settings,
+            pool,
+            clock,
+            Some(listener),
+            Some(metrics_listener),
+        )
+    }
+
     /// Builds with a given pool and clock; `listener` overrides HOST/PORT (tests bind port 0).
     pub fn build_with(
         settings: Settings,
@@ -58,7 +73,17 @@ impl Application {
         clock: Clock,
         listener: Option<TcpListener>,
     ) -> anyhow::Result<Application> {
-        let state = web::Data::new(AppState::new(settings.clone(), pool, clock));
+        Self::build_inner(settings, pool, clock, listener, None)
+    }
+
+    fn build_inner(
+        settings: Settings,
+        pool: DbPool,
+        clock: Clock,
+        listener: Option<TcpListener>,
+        metrics_listener: Option<TcpListener>,
+    ) -> anyhow::Result<Application> {
+        let state = web::Data::new(AppState::new(settings.clone(), pool, clock)?);
         let app_state = state.clone();
         let hsts = settings.tls();
         let app_settings = settings.clone();
@@ -102,12 +127,19 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
                 .wrap(cookie::middleware(&app_settings))
                 .wrap(ErrorHandlers::new().default_handler(plain_errors_to_pages))
+                .wrap(from_fn(crate::observe::observe))
                 .wrap(headers)
                 .configure(routes::configure)
                 .default_service(web::to(|| async { Err::<String, _>(AppError::NotFound) }))
         })
         .workers(workers)
         .worker_max_blocking_threads(blocking_threads)
+        // Slow clients: a request head must arrive within REQUEST_TIMEOUT_S of the
+        // connection's first byte (actix answers 408 itself); `observe` times the body. At
+        // most MAX_CONNECTIONS are open at once; more wait in the listen backlog.
+        .client_request_timeout(settings.request_timeout())
+        .max_connections(connections_per_worker(settings.max_connections, workers))
+        .on_connect(crate::metrics::connection_counter(&state.metrics))
         .shutdown_timeout(10);
         let (server, port) = match listener {
             Some(l) => {
@@ -154,17 +186,29 @@ impl Application {
             }
         };
         let server = server.run();
+        let (metrics_server, metrics_port) =
+            match crate::metrics::start_listener(&settings, &state, metrics_listener)? {
+                Some((handle, port)) => (Some(handle), Some(port)),
+                None => (None, None),
+            };
         spawn_housekeeping(state.clone());
+        spawn_log_summaries();
         Ok(Application {
             server,
             port,
             state,
+            metrics_port,
+            metrics_server,
         })
     }
 
-    /// Runs until SIGTERM/ctrl-c (graceful shutdown).
+    /// Runs until SIGTERM/ctrl-c (graceful shutdown), then stops the metrics listener.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Some(m) = self.metrics_server {
+            m.stop(true).await;
+        }
+        result
     }
 
     /// The server handle (tests stop it).
@@ -209,13 +253,13 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
         loop {
             ticker.tick().await;
             let st = state.clone();
-            let result = web::block(move || -> Result<_, AppError> {
-                let mut conn = st.pool.get()?;
-                housekeeping::run(&mut conn, &st.policy, st.clock.now())
+            let result = crate::db::run_db_conn(&state.pool, move |conn| {
+                housekeeping::run(conn, &st.policy, st.clock.now())
             })
             .await;
             match result {
-                Ok(Ok(r)) => {
+                Ok(r) => {
+                    state.metrics.housekeeping(&r);
                     if r != housekeeping::HousekeepingReport::default() {
                         log::info!(
                             "housekeeping: deleted {} expired sessions, {} task filters, {} ended lockouts, {} failures of unknown usernames",
@@ -223,9 +267,29 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
                         );
                     }
                 }
-                Ok(Err(e)) => log::warn!("housekeeping failed: {e:?}"),
-                Err(e) => log::warn!("housekeeping failed: {e}"),
+                Err(e) => crate::log_limit::warn("housekeeping failed", || {
+                    format!("housekeeping failed: {}", e.one_line())
+                }),
             }
         }
     });
+}
+
+/// Writes the log's pending "N more like this" summaries every few seconds.
+fn spawn_log_summaries() {
+    actix_web::rt::spawn(async {
+        let mut ticker = actix_web::rt::time::interval(Duration::from_secs(5));
+        loop {
+            ticker.tick().await;
+            crate::log_limit::flush();
+        }
+    });
+}
+
+/// `MAX_CONNECTIONS` shared out among the workers (actix counts per worker; rounded up).
+pub fn connections_per_worker(max_connections: u32, workers: usize) -> usize {
+    usize::try_from(max_connections)
+        .unwrap_or(usize::MAX)
+        .div_ceil(workers.max(1))
+        .max(1)
 }

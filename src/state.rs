@@ -1,4 +1,4 @@
-//! The state every handler shares: settings, pool, clock, session policy, counters.
+//! The state every handler shares: settings, pool, clock, session policy, counters, metrics.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::DbPool;
+use crate::metrics::Metrics;
 use crate::session::SessionPolicy;
 
 /// Shared application state (behind `web::Data`).
@@ -20,18 +21,22 @@ pub struct AppState {
     pub policy: SessionPolicy,
     /// Number of bcrypt verifications run (lets tests prove a reused API session skipped it).
     pub bcrypt_verifications: Arc<AtomicU64>,
+    /// The counters served on `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
     /// State for these settings and pool.
-    pub fn new(settings: Settings, pool: DbPool, clock: Clock) -> AppState {
+    pub fn new(settings: Settings, pool: DbPool, clock: Clock) -> anyhow::Result<AppState> {
         let policy = SessionPolicy::from_settings(&settings);
-        AppState {
+        let metrics = Arc::new(Metrics::new(&pool)?);
+        Ok(AppState {
             settings,
             pool,
             clock,
             policy,
             bcrypt_verifications: Arc::new(AtomicU64::new(0)),
-        }
+            metrics,
+        })
     }
 }

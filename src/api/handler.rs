@@ -59,12 +59,14 @@ fn refuse(ip: &str, why: &str) -> HttpResponse {
 /// otherwise (logged) 200 with a generic error, as the original answers exceptions.
 pub fn error_reply(e: &AppError) -> HttpResponse {
     match e {
-        AppError::ServiceUnavailable(detail) => {
-            log::error!("API: database unavailable: {detail}");
+        AppError::ServiceUnavailable(u) => {
+            let line = format!("API: database unavailable: {u}");
+            crate::log_limit::warn(&line.clone(), || line);
             wire::unavailable()
         }
         other => {
-            log::error!("API: request failed: {other:?}");
+            let line = format!("API: request failed: {}", other.one_line());
+            crate::log_limit::warn(&line.clone(), || line);
             wire::server_error()
         }
     }

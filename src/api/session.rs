@@ -175,6 +175,7 @@ async fn authenticate(
         Ok(Outcome::with(reply, &s))
     })
     .await?;
+    state.metrics.logins.inc();
     log::info!(
         "API login: user {username} (session {:?})",
         out.session.as_ref().map(|s| s.0)

@@ -141,10 +141,15 @@ pub fn too_large(limit: usize) -> HttpResponse {
 
 /// 503 with a reply body, as the original's "Database Unavailable".
 pub fn unavailable() -> HttpResponse {
-    text(
+    let mut res = text(
         StatusCode::SERVICE_UNAVAILABLE,
         Reply::error(DB_UNAVAILABLE).render(None),
-    )
+    );
+    res.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from(crate::error::RETRY_AFTER_S),
+    );
+    res
 }
 
 /// 200 with a generic error reply: the original answers unexpected exceptions with 200 so

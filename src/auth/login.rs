@@ -77,6 +77,9 @@ pub async fn failed_login(
         )?)
     })
     .await?;
+    state
+        .metrics
+        .login_failed(outcome.locked_for_minutes.is_some());
     Ok(outcome
         .locked_for_minutes
         .map(|m| locked_message(now + Duration::minutes(m))))

@@ -51,13 +51,21 @@ pub fn demo_config_text(db_url: &str) -> String {
 # postgres://USER:PASSWORD@HOST:5432/DATABASE, or
 # mysql://USER:PASSWORD@HOST:3306/DATABASE (MySQL/MariaDB). An SQLAlchemy URL
 # such as mysql+pymysql://... is accepted and translated.
-# DB_ECHO: log every SQL statement.
+# DB_ECHO: log every SQL statement at debug level (never its bind values).
 # DB_POOL_SIZE (new in camcops-web): maximum pooled connections, 1-1000; database
 #   work runs on as many threads. On SQLite, the number of cores is plenty.
+# DB_POOL_CHECKOUT_TIMEOUT_S (new): seconds a request waits for a pooled
+#   connection (and a new connection may take to open) before a 503, 1-600.
+# DB_STATEMENT_TIMEOUT_S (new): statement and lock timeout, 1-3600 seconds
+#   (PostgreSQL statement_timeout/lock_timeout, MariaDB max_statement_time/
+#   innodb_lock_wait_timeout, SQLite busy_timeout). A request's database work
+#   gives up (503) after both timeouts plus one second.
 
 DB_URL = {db_url}
 DB_ECHO = False
 DB_POOL_SIZE = 10
+DB_POOL_CHECKOUT_TIMEOUT_S = 2
+DB_STATEMENT_TIMEOUT_S = 5
 
 # -----------------------------------------------------------------------------
 # Login and session configuration
@@ -130,11 +138,29 @@ ALLOW_INSECURE_COOKIES = False
 # SSL_CERTIFICATE, SSL_PRIVATE_KEY: PEM files; set both to serve HTTPS
 # directly. If a reverse proxy (e.g. Apache) handles HTTPS, leave them empty.
 
+# REQUEST_TIMEOUT_S (new): a request's head must arrive within this many
+#   seconds, and then its body within as many again (else 408, connection
+#   closed), 1-3600.
+# MAX_CONNECTIONS (new): client connections open at once in this process;
+#   more wait in the listen backlog. Keep it below the open-file limit.
+
 HOST = 127.0.0.1
 PORT = 8000
 UNIX_DOMAIN_SOCKET =
 SSL_CERTIFICATE =
 SSL_PRIVATE_KEY =
+REQUEST_TIMEOUT_S = 10
+MAX_CONNECTIONS = 1000
+
+# -----------------------------------------------------------------------------
+# Metrics
+# -----------------------------------------------------------------------------
+# METRICS_PORT (new): serve /metrics (Prometheus text format) on this port of
+#   METRICS_HOST, a listener of its own; empty = no metrics. Never on PORT.
+# METRICS_HOST (new): the address of that listener; keep it private.
+
+METRICS_HOST = 127.0.0.1
+METRICS_PORT =
 
 # -----------------------------------------------------------------------------
 # Reverse proxy

@@ -19,6 +19,8 @@ pub(super) const SITE_KEYS_USED: &[&str] = &[
     "DB_URL",
     "DB_ECHO",
     "DB_POOL_SIZE",
+    "DB_POOL_CHECKOUT_TIMEOUT_S",
+    "DB_STATEMENT_TIMEOUT_S",
     "SESSION_COOKIE_SECRET",
     "SESSION_TIMEOUT_MINUTES",
     "SESSION_MAX_LIFETIME_MINUTES",
@@ -43,6 +45,10 @@ pub(super) const SERVER_KEYS_USED: &[&str] = &[
     "SSL_CERTIFICATE",
     "SSL_PRIVATE_KEY",
     "TRUSTED_PROXY_HEADERS",
+    "REQUEST_TIMEOUT_S",
+    "MAX_CONNECTIONS",
+    "METRICS_HOST",
+    "METRICS_PORT",
 ];
 
 impl Settings {
@@ -126,6 +132,18 @@ impl Settings {
             db_url,
             db_echo: site.boolean("DB_ECHO", d.db_echo)?,
             db_pool_size: site.int("DB_POOL_SIZE", d.db_pool_size, 1, 1000)?,
+            db_pool_checkout_timeout_s: site.int(
+                "DB_POOL_CHECKOUT_TIMEOUT_S",
+                d.db_pool_checkout_timeout_s,
+                1,
+                600,
+            )?,
+            db_statement_timeout_s: site.int(
+                "DB_STATEMENT_TIMEOUT_S",
+                d.db_statement_timeout_s,
+                1,
+                3600,
+            )?,
             session_cookie_secret: secret,
             session_timeout_minutes,
             session_max_lifetime_minutes: site.int(
@@ -168,7 +186,27 @@ impl Settings {
             ssl_certificate: ssl_file(&server, "SSL_CERTIFICATE")?,
             ssl_private_key: ssl_file(&server, "SSL_PRIVATE_KEY")?,
             client_ip_source: client_ip_source(&server)?,
+            request_timeout_s: server.int("REQUEST_TIMEOUT_S", d.request_timeout_s, 1, 3600)?,
+            max_connections: server.int("MAX_CONNECTIONS", d.max_connections, 1, 1_000_000)?,
+            metrics_host: server
+                .text("METRICS_HOST", Shown::Plain)?
+                .unwrap_or(d.metrics_host),
+            metrics_port: match server.text("METRICS_PORT", Shown::Plain)? {
+                None => None,
+                Some(_) => Some(server.int("METRICS_PORT", 0u16, 1, 65535)?),
+            },
         };
+        if settings.metrics_port == Some(settings.port)
+            && settings.unix_domain_socket.is_none()
+            && settings.metrics_host == settings.host
+        {
+            return Err(server.bad(
+                "METRICS_PORT",
+                &settings.port.to_string(),
+                Shown::Plain,
+                "a port other than PORT (/metrics is never served on the public listener)",
+            ));
+        }
         match (&settings.ssl_certificate, &settings.ssl_private_key) {
             (Some(_), None) => Err(server.bad(
                 "SSL_PRIVATE_KEY",

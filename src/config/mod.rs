@@ -16,6 +16,7 @@ mod values;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::db::DbUrl;
 
@@ -126,6 +127,11 @@ pub struct Settings {
     pub db_echo: bool,
     /// `DB_POOL_SIZE` (new; default 10).
     pub db_pool_size: u32,
+    /// `DB_POOL_CHECKOUT_TIMEOUT_S` (new; default 2): how long a request waits for a pooled
+    /// connection (and a new connection may take to open) before a 503.
+    pub db_pool_checkout_timeout_s: u64,
+    /// `DB_STATEMENT_TIMEOUT_S` (new; default 5): statement and lock timeout on every backend.
+    pub db_statement_timeout_s: u64,
     /// `SESSION_COOKIE_SECRET` (required; at least 32 bytes).
     pub session_cookie_secret: String,
     /// `SESSION_TIMEOUT_MINUTES` (default 30).
@@ -167,6 +173,15 @@ pub struct Settings {
     pub ssl_private_key: Option<PathBuf>,
     /// From `TRUSTED_PROXY_HEADERS`: where the client address comes from.
     pub client_ip_source: ClientIpSource,
+    /// `REQUEST_TIMEOUT_S` (new; default 10): a request's head, and then its body, must arrive
+    /// within this many seconds (else 408 and the connection is closed).
+    pub request_timeout_s: u64,
+    /// `MAX_CONNECTIONS` (new; default 1000): concurrent client connections per process.
+    pub max_connections: u32,
+    /// `METRICS_HOST` (new; default 127.0.0.1): address of the `/metrics` listener.
+    pub metrics_host: String,
+    /// `METRICS_PORT` (new; default none = no metrics listener).
+    pub metrics_port: Option<u16>,
 }
 
 /// The error that stops startup: names the key, the section and what is accepted.
@@ -214,6 +229,8 @@ impl Settings {
             db_url,
             db_echo: false,
             db_pool_size: 10,
+            db_pool_checkout_timeout_s: 2,
+            db_statement_timeout_s: 5,
             session_cookie_secret,
             session_timeout_minutes: 30,
             session_max_lifetime_minutes: 720,
@@ -234,7 +251,28 @@ impl Settings {
             ssl_certificate: None,
             ssl_private_key: None,
             client_ip_source: ClientIpSource::Socket,
+            request_timeout_s: 10,
+            max_connections: 1000,
+            metrics_host: "127.0.0.1".into(),
+            metrics_port: None,
         }
+    }
+
+    /// How the database pool is built from these settings.
+    pub fn pool_options(&self) -> crate::db::PoolOptions {
+        crate::db::PoolOptions {
+            size: self.db_pool_size,
+            checkout_timeout: Duration::from_secs(self.db_pool_checkout_timeout_s),
+            connection: crate::db::ConnOptions {
+                statement_timeout: Duration::from_secs(self.db_statement_timeout_s),
+                echo: self.db_echo,
+            },
+        }
+    }
+
+    /// `REQUEST_TIMEOUT_S` as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_s)
     }
 
     /// Whether TLS is configured.
@@ -259,6 +297,11 @@ impl fmt::Debug for Settings {
             .field("db_url", &self.db_url)
             .field("db_echo", &self.db_echo)
             .field("db_pool_size", &self.db_pool_size)
+            .field(
+                "db_pool_checkout_timeout_s",
+                &self.db_pool_checkout_timeout_s,
+            )
+            .field("db_statement_timeout_s", &self.db_statement_timeout_s)
             .field("session_cookie_secret", &secret)
             .field("session_timeout_minutes", &self.session_timeout_minutes)
             .field(
@@ -294,6 +337,10 @@ impl fmt::Debug for Settings {
             .field("ssl_certificate", &self.ssl_certificate)
             .field("ssl_private_key", &self.ssl_private_key)
             .field("client_ip_source", &self.client_ip_source)
+            .field("request_timeout_s", &self.request_timeout_s)
+            .field("max_connections", &self.max_connections)
+            .field("metrics_host", &self.metrics_host)
+            .field("metrics_port", &self.metrics_port)
             .finish()
     }
 }

@@ -2,7 +2,7 @@
 //! backend from the URL scheme (so connection errors are the driver's own, not
 //! "Invalid connection url").
 
-use diesel::r2d2::{Error as R2d2Error, ManageConnection, R2D2Connection};
+use diesel::r2d2::{self as r2d2, Error as R2d2Error, ManageConnection, R2D2Connection};
 use diesel::Connection;
 
 use super::url::{Backend, DbUrl};
@@ -100,43 +100,125 @@ impl DbConnection {
         }
     }
 
-    /// Opens one connection to `url`, applying the per-connection settings (SQLite pragmas).
+    /// Opens one connection to `url` with the default [`ConnOptions`].
     pub fn open(url: &DbUrl) -> Result<DbConnection, diesel::ConnectionError> {
-        match url.backend {
+        DbConnection::open_with(url, &ConnOptions::default())
+    }
+
+    /// Opens one connection to `url` and applies the per-connection settings: SQLite pragmas
+    /// (`busy_timeout` from the lock timeout), the statement and lock timeouts of PostgreSQL and
+    /// MariaDB/MySQL, and statement logging when `echo` is on.
+    pub fn open_with(
+        url: &DbUrl,
+        options: &ConnOptions,
+    ) -> Result<DbConnection, diesel::ConnectionError> {
+        use diesel::connection::SimpleConnection;
+        let setup = |e| diesel::ConnectionError::CouldntSetupConfiguration(e);
+        let ms = options.statement_timeout.as_millis().max(1);
+        let mut conn = match url.backend {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite => {
-                use diesel::connection::SimpleConnection;
                 let mut c = diesel::SqliteConnection::establish(&url.url)?;
-                c.batch_execute(
-                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(DbConnection::Sqlite(c))
+                c.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {ms}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                ))
+                .map_err(setup)?;
+                DbConnection::Sqlite(c)
             }
             #[cfg(feature = "postgres")]
-            Backend::Postgres => diesel::PgConnection::establish(&url.url).map(DbConnection::Pg),
+            Backend::Postgres => {
+                let mut c = diesel::PgConnection::establish(&url.url)?;
+                c.batch_execute(&format!(
+                    "SET statement_timeout = {ms}; SET lock_timeout = {ms}"
+                ))
+                .map_err(setup)?;
+                DbConnection::Pg(c)
+            }
             #[cfg(feature = "mysql")]
-            Backend::Mysql => diesel::MysqlConnection::establish(&url.url).map(DbConnection::Mysql),
+            Backend::Mysql => {
+                let mut c = diesel::MysqlConnection::establish(&url.url)?;
+                let secs = options.statement_timeout.as_secs().max(1);
+                c.batch_execute(&format!(
+                    "SET SESSION innodb_lock_wait_timeout = {secs}, lock_wait_timeout = {secs}"
+                ))
+                .map_err(setup)?;
+                // MariaDB's name, then MySQL's (which covers SELECT statements only).
+                if c.batch_execute(&format!(
+                    "SET SESSION max_statement_time = {}",
+                    ms as f64 / 1000.0
+                ))
+                .is_err()
+                {
+                    c.batch_execute(&format!("SET SESSION max_execution_time = {ms}"))
+                        .map_err(setup)?;
+                }
+                DbConnection::Mysql(c)
+            }
             #[allow(unreachable_patterns)]
-            other => Err(diesel::ConnectionError::BadConnection(format!(
-                "{other} support is not compiled in"
-            ))),
+            other => {
+                return Err(diesel::ConnectionError::BadConnection(format!(
+                    "{other} support is not compiled in"
+                )))
+            }
+        };
+        if options.echo {
+            conn.set_instrumentation(super::echo::StatementLog);
+        }
+        Ok(conn)
+    }
+}
+
+/// Per-connection settings applied when a connection is opened.
+#[derive(Debug, Clone)]
+pub struct ConnOptions {
+    /// Statement and lock timeout (PostgreSQL `statement_timeout`/`lock_timeout`, MariaDB
+    /// `max_statement_time`/`innodb_lock_wait_timeout`, SQLite `busy_timeout`).
+    pub statement_timeout: std::time::Duration,
+    /// `DB_ECHO`: log every statement at debug level (without bind values).
+    pub echo: bool,
+}
+
+impl Default for ConnOptions {
+    fn default() -> Self {
+        ConnOptions {
+            statement_timeout: std::time::Duration::from_secs(5),
+            echo: false,
         }
     }
 }
 
-/// r2d2 manager that opens connections with [`DbConnection::open`].
+/// r2d2 manager that opens connections with [`DbConnection::open_with`].
 #[derive(Debug, Clone)]
 pub struct ConnManager {
     url: DbUrl,
+    options: ConnOptions,
 }
 
 impl ConnManager {
-    /// A manager for `url`.
+    /// A manager for `url` with the default options.
     pub fn new(url: DbUrl) -> Self {
-        ConnManager { url }
+        ConnManager::with_options(url, ConnOptions::default())
     }
+
+    /// A manager for `url` with `options`.
+    pub fn with_options(url: DbUrl, options: ConnOptions) -> Self {
+        ConnManager { url, options }
+    }
+}
+
+thread_local! {
+    /// Set by [`mark_broken`] just before a connection that failed is dropped on this thread,
+    /// read (and cleared) by `has_broken` as r2d2 takes it back: r2d2 offers no other way to
+    /// say "do not return this one".
+    static DISCARD_NEXT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Drops `conn` out of the pool: it is closed instead of being returned.
+pub fn mark_broken(conn: r2d2::PooledConnection<ConnManager>) {
+    DISCARD_NEXT.with(|d| d.set(true));
+    drop(conn);
+    DISCARD_NEXT.with(|d| d.set(false));
 }
 
 impl ManageConnection for ConnManager {
@@ -144,7 +226,7 @@ impl ManageConnection for ConnManager {
     type Error = R2d2Error;
 
     fn connect(&self) -> Result<DbConnection, R2d2Error> {
-        DbConnection::open(&self.url).map_err(R2d2Error::ConnectionError)
+        DbConnection::open_with(&self.url, &self.options).map_err(R2d2Error::ConnectionError)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), R2d2Error> {
@@ -152,6 +234,6 @@ impl ManageConnection for ConnManager {
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
+        DISCARD_NEXT.with(|d| d.replace(false)) || conn.is_broken()
     }
 }

@@ -3,25 +3,25 @@
 
 pub mod adopt;
 pub mod connection;
+pub mod echo;
+pub mod failure;
+mod pool;
 pub mod schema;
 pub mod url;
 
-use std::time::Duration;
-
-use actix_web::web;
 #[cfg(feature = "sqlite")]
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
-use diesel::r2d2::Pool;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-pub use connection::{ConnManager, DbConnection, MultiBackend};
+pub use connection::{ConnManager, ConnOptions, DbConnection, MultiBackend};
+pub use failure::Failure;
+pub use pool::{
+    build_pool, build_pool_with, run_unit, DbPool, PoolOptions, PoolStats, IDLE_VERIFY,
+};
 pub use url::{Backend, DbUrl};
 
 use crate::error::AppError;
-
-/// The shared connection pool.
-pub type DbPool = Pool<ConnManager>;
 
 #[cfg(feature = "sqlite")]
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -29,19 +29,6 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 #[cfg(feature = "mysql")]
 const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
-
-/// Builds the pool once at startup; fails with the backend's own error if it cannot connect.
-pub fn build_pool(url: &DbUrl, size: u32, checkout_timeout: Duration) -> anyhow::Result<DbPool> {
-    let pool = Pool::builder()
-        .max_size(size.max(1))
-        .min_idle(Some(1))
-        .connection_timeout(checkout_timeout)
-        // No ping per checkout (a round trip on every request); broken connections are
-        // dropped by `has_broken` when returned.
-        .test_on_check_out(false)
-        .build(ConnManager::new(url.clone()))?;
-    Ok(pool)
-}
 
 fn migrations_for(conn: &DbConnection) -> EmbeddedMigrations {
     match conn {
@@ -189,17 +176,17 @@ where
 /// enclosing transaction: `f` opens its own ([`transaction`] for writes, `conn.transaction` for
 /// reads). Used where a read is usually all that is needed and a write only sometimes (session
 /// resolution), so that on SQLite readers do not take the write lock.
+///
+/// Waits at most the pool's checkout timeout for a connection and its unit deadline in all
+/// (see `pool`): a database that is away, locked or frozen gives a 503, never a hang.
 pub async fn run_db_conn<T, F>(pool: &DbPool, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
-    let pool = pool.clone();
-    web::block(move || {
-        let mut pooled = pool.get()?;
-        f(&mut pooled)
-    })
-    .await?
+    let options = pool.options();
+    let (checkout, deadline) = (options.checkout_timeout, options.unit_deadline());
+    run_unit(pool, checkout, deadline, f).await
 }
 
 /// The id given to the row just inserted on this connection (call inside the same transaction).

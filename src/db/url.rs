@@ -162,6 +162,20 @@ impl DbUrl {
         Self::checked(backend, url, notice)
     }
 
+    /// This URL with a connect timeout for the driver, unless it names one: on PostgreSQL
+    /// libpq's `connect_timeout` (whole seconds, at least 2, as libpq counts). A server that
+    /// accepts TCP connections but does not answer (frozen) then fails the attempt instead of
+    /// holding it forever. MariaDB/MySQL URLs take no such parameter in diesel; SQLite needs none.
+    pub fn with_connect_timeout(&self, timeout: std::time::Duration) -> DbUrl {
+        let mut out = self.clone();
+        if self.backend == Backend::Postgres && !self.url.contains("connect_timeout=") {
+            let secs = timeout.as_secs().max(2);
+            let sep = if self.url.contains('?') { '&' } else { '?' };
+            out.url = format!("{}{sep}connect_timeout={secs}", self.url);
+        }
+        out
+    }
+
     fn checked(backend: Backend, url: String, notice: Option<String>) -> Result<DbUrl, String> {
         if !backend.compiled_in() {
             return Err(format!(
@@ -196,6 +210,31 @@ mod tests {
         let e = DbUrl::parse("oracle://u:p@h/db").unwrap_err();
         assert!(e.contains("oracle"), "{e}");
         assert!(DbUrl::parse("").is_err());
+    }
+
+    #[test]
+    fn postgres_urls_get_a_connect_timeout_unless_they_have_one() {
+        let secs = std::time::Duration::from_secs(3);
+        let u = DbUrl {
+            backend: Backend::Postgres,
+            url: "postgres://u@h/db".into(),
+            notice: None,
+        };
+        assert_eq!(
+            u.with_connect_timeout(secs).url,
+            "postgres://u@h/db?connect_timeout=3"
+        );
+        let u = DbUrl {
+            url: "postgres://u@h/db?sslmode=disable&connect_timeout=9".into(),
+            ..u
+        };
+        assert_eq!(u.with_connect_timeout(secs).url, u.url);
+        let u = DbUrl {
+            backend: Backend::Mysql,
+            url: "mysql://u@h/db".into(),
+            notice: None,
+        };
+        assert_eq!(u.with_connect_timeout(secs).url, u.url);
     }
 
     #[test]

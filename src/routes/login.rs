@@ -179,8 +179,8 @@ async fn password_step(
             let username = form.username.clone();
             let ip = cs.client_ip.clone();
             let mut session = cs.session.clone();
-            run_db(&state.pool, move |conn| {
-                svc::record_failure(
+            let outcome = run_db(&state.pool, move |conn| {
+                let outcome = svc::record_failure(
                     conn,
                     &username,
                     now,
@@ -190,9 +190,12 @@ async fn password_step(
                     &ip,
                 )?;
                 session.logout(conn)?;
-                Ok(())
+                Ok(outcome)
             })
             .await?;
+            state
+                .metrics
+                .login_failed(outcome.locked_for_minutes.is_some());
             return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
         }
     };
@@ -306,6 +309,7 @@ async fn finish_login(
         Ok(session)
     })
     .await?;
+    state.metrics.logins.inc();
     log::info!("Login: user {username} from {}", cs.client_ip);
     cs.remember(&session);
     cs.cookie.rotate_csrf();

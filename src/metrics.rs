@@ -1,0 +1,272 @@
+//! `/metrics`: the counters of one server process in the Prometheus text format (the
+//! `prometheus` crate), served only on the separate `METRICS_HOST`/`METRICS_PORT` listener.
+//!
+//! Requests by route and status, latency by route, the pool (size, in use, waits, timeouts,
+//! discarded connections), database errors by kind, active sessions (counted from
+//! `last_activity_utc` at scrape time, so accurate to `SESSION_ACTIVITY_WRITE_INTERVAL_S`),
+//! logins, failed logins, lockouts, housekeeping deletions and open client connections.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::db::{run_unit, DbPool, Failure};
+use crate::session::housekeeping::HousekeepingReport;
+use crate::session::model::n_sessions_active_since;
+use crate::state::AppState;
+
+/// How long a scrape waits for the active-session count before leaving the last value.
+const SCRAPE_DB_DEADLINE: Duration = Duration::from_millis(800);
+
+/// Every metric of one application.
+pub struct Metrics {
+    registry: Registry,
+    /// `camcops_http_requests_total{route,method,status}`.
+    pub requests: IntCounterVec,
+    /// `camcops_http_request_duration_seconds{route}`.
+    pub latency: HistogramVec,
+    /// `camcops_db_errors_total{kind}`: requests that failed with the database unavailable.
+    pub db_errors: IntCounterVec,
+    /// Successful logins (web and tablet API).
+    pub logins: IntCounter,
+    /// Failed logins and failed re-authentications.
+    pub login_failures: IntCounter,
+    /// Failed logins that locked an account.
+    pub lockouts: IntCounter,
+    /// `camcops_housekeeping_deleted_total{what}`.
+    pub housekeeping_deleted: IntCounterVec,
+    /// Client connections open now.
+    pub open_connections: IntGauge,
+    pool_connections: IntGauge,
+    pool_idle: IntGauge,
+    pool_in_use: IntGauge,
+    pool_max: IntGauge,
+    active_sessions: IntGauge,
+}
+
+impl Metrics {
+    /// Registers every metric, the pool's counters included.
+    pub fn new(pool: &DbPool) -> prometheus::Result<Metrics> {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str| -> prometheus::Result<IntCounter> {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
+            let g = IntGauge::new(name, help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let requests = IntCounterVec::new(
+            Opts::new("camcops_http_requests_total", "HTTP requests answered."),
+            &["route", "method", "status"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "camcops_http_request_duration_seconds",
+                "Time from the request head to the response.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["route"],
+        )?;
+        registry.register(Box::new(latency.clone()))?;
+        let db_errors = IntCounterVec::new(
+            Opts::new(
+                "camcops_db_errors_total",
+                "Requests that failed because the database was unavailable, by kind.",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(db_errors.clone()))?;
+        for kind in Failure::ALL {
+            db_errors.with_label_values(&[kind.label()]);
+        }
+        let housekeeping_deleted = IntCounterVec::new(
+            Opts::new(
+                "camcops_housekeeping_deleted_total",
+                "Rows deleted by housekeeping.",
+            ),
+            &["what"],
+        )?;
+        registry.register(Box::new(housekeeping_deleted.clone()))?;
+        let stats = pool.stats();
+        registry.register(Box::new(stats.checkouts.clone()))?;
+        registry.register(Box::new(stats.waits.clone()))?;
+        registry.register(Box::new(stats.wait_seconds.clone()))?;
+        registry.register(Box::new(stats.timeouts.clone()))?;
+        registry.register(Box::new(stats.discarded.clone()))?;
+        registry.register(Box::new(stats.deadlines_missed.clone()))?;
+        Ok(Metrics {
+            requests,
+            latency,
+            db_errors,
+            logins: counter("camcops_logins_total", "Successful logins.")?,
+            login_failures: counter(
+                "camcops_login_failures_total",
+                "Failed logins and re-authentications.",
+            )?,
+            lockouts: counter(
+                "camcops_lockouts_total",
+                "Failed logins that locked an account.",
+            )?,
+            housekeeping_deleted,
+            open_connections: gauge(
+                "camcops_http_open_connections",
+                "Client connections open now.",
+            )?,
+            pool_connections: gauge(
+                "camcops_db_pool_connections",
+                "Database connections open (idle or in use).",
+            )?,
+            pool_idle: gauge(
+                "camcops_db_pool_idle_connections",
+                "Idle pooled connections.",
+            )?,
+            pool_in_use: gauge(
+                "camcops_db_pool_in_use_connections",
+                "Pooled connections in use.",
+            )?,
+            pool_max: gauge("camcops_db_pool_max_size", "DB_POOL_SIZE.")?,
+            active_sessions: gauge(
+                "camcops_sessions_active",
+                "Sessions with activity within the idle timeout (to the activity write interval).",
+            )?,
+            registry,
+        })
+    }
+
+    /// Counts a failed login (and a lockout if it locked the account).
+    pub fn login_failed(&self, locked: bool) {
+        self.login_failures.inc();
+        if locked {
+            self.lockouts.inc();
+        }
+    }
+
+    /// Adds what a housekeeping run deleted.
+    pub fn housekeeping(&self, r: &HousekeepingReport) {
+        for (what, n) in [
+            ("sessions", r.sessions),
+            ("task_filters", r.filters),
+            ("lockouts", r.lockouts),
+            ("unknown_user_failures", r.dummy_failures),
+        ] {
+            self.housekeeping_deleted
+                .with_label_values(&[what])
+                .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+        }
+    }
+
+    /// The text exposition of every metric, after reading the pool's state.
+    pub fn render(&self, pool: &DbPool) -> String {
+        let st = pool.state();
+        self.pool_connections.set(i64::from(st.connections));
+        self.pool_idle.set(i64::from(st.idle_connections));
+        self.pool_in_use.set(i64::from(
+            st.connections.saturating_sub(st.idle_connections),
+        ));
+        self.pool_max.set(i64::from(pool.max_size()));
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            log::warn!("metrics: cannot encode: {e}");
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// `GET /metrics` (metrics listener only).
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let since =
+        state.clock.now() - chrono::Duration::minutes(state.settings.session_timeout_minutes);
+    let counted = run_unit(
+        &state.pool,
+        SCRAPE_DB_DEADLINE / 2,
+        SCRAPE_DB_DEADLINE,
+        move |conn| Ok(n_sessions_active_since(conn, since)?),
+    )
+    .await;
+    if let Ok(n) = counted {
+        state.metrics.active_sessions.set(n);
+    }
+    HttpResponse::Ok()
+        .content_type(TextEncoder::new().format_type())
+        .body(state.metrics.render(&state.pool))
+}
+
+/// Keeps `camcops_http_open_connections` up while its connection is open (it lives in the
+/// connection's extensions, dropped when the connection closes).
+struct OpenConnection(IntGauge);
+
+impl OpenConnection {
+    fn new(gauge: &IntGauge) -> OpenConnection {
+        gauge.inc();
+        OpenConnection(gauge.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// The `HttpServer::on_connect` callback that counts open connections.
+pub fn connection_counter(
+    metrics: &Metrics,
+) -> impl Fn(&dyn std::any::Any, &mut actix_web::dev::Extensions) + Send + Sync + Clone + 'static {
+    let gauge = metrics.open_connections.clone();
+    move |_, ext| {
+        ext.insert(OpenConnection::new(&gauge));
+    }
+}
+
+/// Starts the metrics listener on `listener`, or on `METRICS_HOST:METRICS_PORT` when set:
+/// one worker, one route (`GET /metrics`), the security headers; `None` when it is off.
+pub fn start_listener(
+    settings: &crate::config::Settings,
+    state: &web::Data<AppState>,
+    listener: Option<std::net::TcpListener>,
+) -> anyhow::Result<Option<(actix_web::dev::ServerHandle, u16)>> {
+    use anyhow::Context as _;
+    let app_state = state.clone();
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(app_state.clone())
+            .wrap(
+                actix_web::middleware::DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Cache-Control", "no-store")),
+            )
+            .route("/metrics", web::get().to(metrics))
+    })
+    .workers(1)
+    .disable_signals()
+    .client_request_timeout(settings.request_timeout())
+    .max_connections(64);
+    let server = match (listener, settings.metrics_port) {
+        (Some(l), _) => server.listen(l)?,
+        (None, Some(port)) => server
+            .bind((settings.metrics_host.as_str(), port))
+            .with_context(|| {
+                format!(
+                    "cannot listen for metrics on {}:{port}",
+                    settings.metrics_host
+                )
+            })?,
+        (None, None) => return Ok(None),
+    };
+    let port = server.addrs().first().map_or(0, |a| a.port());
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    log::info!("metrics on port {port} (/metrics)");
+    Ok(Some((handle, port)))
+}
