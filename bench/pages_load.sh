@@ -1,27 +1,38 @@
 #!/usr/bin/env bash
-# Staff pages under load (issue 4): with 1,000,000 demo tasks on SQLite and PostgreSQL,
+# Staff pages under load (issues 4 and 13): with demo tasks on SQLite, PostgreSQL and MariaDB,
 # p50/p99 and req/s of an authenticated GET /view_tasks (no filter; a surname filter; a date
-# range) at 16 connections; POST /login throughput (bounded by bcrypt) against
-# cores / bcrypt time; and the p99 of authenticated page views while a login storm runs.
-# Loopback only. Usage: bench/pages_load.sh [tasks] [seconds-per-run]   (needs wrk)
-# BACKENDS="postgres" runs one backend only (default: sqlite postgres); PG_URL_PARAMS is
-# appended to the PostgreSQL URL (e.g. "?sslmode=disable").
+# range) at 8 and 16 connections, each with its ratio to a route of the same binary that touches
+# no database (GET /login without a cookie) measured in the same run; on MariaDB also the
+# server's Com_stmt_prepare and Com_stmt_execute over the /view_tasks runs; POST /login
+# throughput (bounded by bcrypt) against cores / bcrypt time; and the p99 of authenticated page
+# views while a login storm runs. Loopback only; each database is made fresh and dropped.
+# Usage: bench/pages_load.sh [tasks] [seconds-per-run]   (needs wrk)
+# BACKENDS (default "sqlite postgres mysql") picks backends; CONNS (default "8 16") the
+# connection counts; NO_LOGINS=1 skips the login storm; BIN runs a given binary instead of
+# building one; PG_URL_PARAMS is appended to the PostgreSQL URL (e.g. "?sslmode=disable").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TASKS=${1:-1000000}
 SECS=${2:-10}
 PORT=18432
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release --features postgres -q --bin camcops-web --example bcrypt_time
+cargo build --release --features postgres,mysql -q --bin camcops-web --example bcrypt_time
 BCRYPT_MS=$("$CARGO_TARGET_DIR/release/examples/bcrypt_time" 12)
-BIN=$CARGO_TARGET_DIR/release/camcops-web
+BIN=${BIN:-$CARGO_TARGET_DIR/release/camcops-web}
 WORK=$(mktemp -d)
 PGDB=camcops_pages_bench_$$
+MYDB=camcops_pages_bench_$$
 PW='bench-password-42'
+mariadb_q() { mysql -h127.0.0.1 -P3306 -uroot -N -B -e "$1"; }
 cleanup() {
   [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true
   psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1 || true
+  mariadb_q "DROP DATABASE IF EXISTS $MYDB" >/dev/null 2>&1 || true
   rm -rf "$WORK"
+}
+stmt_counts() { # MariaDB: "prepares executes" so far (server-wide)
+  mariadb_q "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_stmt_prepare','Com_stmt_execute')" \
+    | awk '$1=="Com_stmt_prepare" {p=$2} $1=="Com_stmt_execute" {e=$2} END {print p, e}'
 }
 trap cleanup EXIT
 
@@ -46,14 +57,19 @@ set_filter() { # cookie, extra form fields
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F); tasks: $TASKS"
 echo "bcrypt cost 12: $BCRYPT_MS ms per hash; cores / bcrypt time = $(awk -v c="$(nproc)" -v m="$BCRYPT_MS" 'BEGIN {printf "%.1f", c*1000/m}') logins/s at most"
-for backend in ${BACKENDS:-sqlite postgres}; do
-  if [ "$backend" = sqlite ]; then
-    URL="sqlite://$WORK/pages.sqlite"
-  else
-    psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null
-    psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $PGDB" >/dev/null
-    URL="postgres://postgres@127.0.0.1:5432/$PGDB${PG_URL_PARAMS:-}"
-  fi
+for backend in ${BACKENDS:-sqlite postgres mysql}; do
+  case $backend in
+    sqlite) URL="sqlite://$WORK/pages.sqlite" ;;
+    postgres)
+      psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null
+      psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $PGDB" >/dev/null
+      URL="postgres://postgres@127.0.0.1:5432/$PGDB${PG_URL_PARAMS:-}" ;;
+    mysql)
+      mariadb_q "DROP DATABASE IF EXISTS $MYDB"
+      mariadb_q "CREATE DATABASE $MYDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+      URL="mysql://root@127.0.0.1:3306/$MYDB" ;;
+    *) echo "unknown backend $backend" >&2; exit 2 ;;
+  esac
   CONF=$WORK/$backend.conf
   "$BIN" demo-camcops-config --db-url "$URL" \
     | sed -e "s/^ALLOW_INSECURE_COOKIES = .*/ALLOW_INSECURE_COOKIES = True/" -e "s/^PORT = .*/PORT = $PORT/" \
@@ -76,13 +92,27 @@ for backend in ${BACKENDS:-sqlite postgres}; do
   s2=$(set_filter "$C_DATES" "start_datetime=$(date -u -d '-400 days' +%Y-%m-%dT00:00)&end_datetime=$(date -u -d '-370 days' +%Y-%m-%dT00:00)")
   echo "(filters set: surname '$SURNAME' → $s1, dates → $s2)"
   echo
-  echo "| $backend, 16 connections | req/s | p50 | p99 |"
-  echo "|---|---|---|---|"
-  for v in "no filter:$C_PLAIN" "surname filter:$C_SURNAME" "date-range filter:$C_DATES"; do
-    name=${v%%:*}; cookie=${v#*:}
-    read -r rps p50 p99 < <(wrk -t2 -c16 -d"${SECS}s" --latency -H "Cookie: $cookie" "http://127.0.0.1:$PORT/view_tasks" | wrk_stats)
-    echo "| GET /view_tasks, $name | $rps | $p50 | $p99 |"
+  echo "| $backend | conns | req/s | p50 | p99 | ratio to the no-DB route |"
+  echo "|---|---|---|---|---|---|"
+  [ "$backend" = mysql ] && read -r prep0 exec0 < <(stmt_counts)
+  for c in ${CONNS:-8 16}; do
+    read -r nrps np50 np99 < <(wrk -t2 -c"$c" -d"${SECS}s" --latency "http://127.0.0.1:$PORT/login" | wrk_stats)
+    echo "| GET /login, no cookie (no database) | $c | $nrps | $np50 | $np99 | 1 |"
+    for v in "no filter:$C_PLAIN" "surname filter:$C_SURNAME" "date-range filter:$C_DATES"; do
+      name=${v%%:*}; cookie=${v#*:}
+      read -r rps p50 p99 < <(wrk -t2 -c"$c" -d"${SECS}s" --latency -H "Cookie: $cookie" "http://127.0.0.1:$PORT/view_tasks" | wrk_stats)
+      echo "| GET /view_tasks, $name | $c | $rps | $p50 | $p99 | $(awk -v a="$rps" -v n="$nrps" 'BEGIN {printf "%.4f", a/n}') |"
+    done
   done
+  if [ "$backend" = mysql ]; then
+    read -r prep1 exec1 < <(stmt_counts)
+    echo
+    echo "MariaDB over the runs above (the server-wide status counters): Com_stmt_prepare +$((prep1 - prep0)), Com_stmt_execute +$((exec1 - exec0))"
+  fi
+  if [ -n "${NO_LOGINS:-}" ]; then
+    kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
+    continue
+  fi
   # Login storm: POST /login with the right password as fast as 4 connections go.
   JAR=$WORK/jar.storm; rm -f "$JAR"
   TOKEN=$(curl -s -c "$JAR" -b "$JAR" "http://127.0.0.1:$PORT/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')

@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
 # Session-resolution load test (issue 3): requests/s and p50/p99 of an authenticated GET of a
 # small page that resolves the session ("/", the main menu), against a route of the same binary
-# that touches no database ("/login" without a cookie), at 1, 16 and 64 connections, on SQLite
-# and PostgreSQL, with SESSION_ACTIVITY_WRITE_INTERVAL_S 0 and 60. Loopback only.
+# that touches no database ("/login" without a cookie), at 1, 16 and 64 connections, on SQLite,
+# PostgreSQL and MariaDB, with SESSION_ACTIVITY_WRITE_INTERVAL_S 0 and 60. Loopback only.
 #
 # Usage: bench/session_load.sh [seconds-per-run]     (needs wrk: apt-get install -y wrk)
-# Builds the release binary with the postgres feature; PostgreSQL at 127.0.0.1:5432 user postgres.
+# Builds the release binary with the postgres and mysql features; PostgreSQL at 127.0.0.1:5432
+# user postgres, MariaDB at 127.0.0.1:3306 user root (a fresh database each, dropped after).
+# BACKENDS (default "sqlite postgres mysql"), INTERVALS (default "0 60") and CONNS (default
+# "1 16 64") choose the rows; BIN runs a given binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-8}
 PORT=18431
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release --features postgres -q
-BIN=$CARGO_TARGET_DIR/release/camcops-web
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --features postgres,mysql -q
+  BIN=$CARGO_TARGET_DIR/release/camcops-web
+fi
 WORK=$(mktemp -d)
 PGDB=camcops_bench_$$
+MYDB=camcops_bench_$$
+mariadb_q() { mysql -h127.0.0.1 -P3306 -uroot -N -B -e "$1"; }
 cleanup() {
   [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true
   psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1 || true
+  mariadb_q "DROP DATABASE IF EXISTS $MYDB" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -44,17 +52,23 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo
 echo "| backend | write interval | conns | no-DB route req/s (p50/p99) | authenticated req/s (p50/p99) | ratio |"
 echo "|---|---|---|---|---|---|"
-for backend in sqlite postgres; do
-  for interval in 0 60; do
-    if [ "$backend" = sqlite ]; then
-      rm -f "$WORK"/bench.sqlite*
-      URL="sqlite://$WORK/bench.sqlite"
-    else
-      psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null
-      psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $PGDB" >/dev/null
-      URL="postgres://postgres@127.0.0.1:5432/$PGDB"
-    fi
-    # SQLite works in-process: one connection per core; PostgreSQL waits on a socket: 16.
+for backend in ${BACKENDS:-sqlite postgres mysql}; do
+  for interval in ${INTERVALS:-0 60}; do
+    case $backend in
+      sqlite)
+        rm -f "$WORK"/bench.sqlite*
+        URL="sqlite://$WORK/bench.sqlite" ;;
+      postgres)
+        psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null
+        psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $PGDB" >/dev/null
+        URL="postgres://postgres@127.0.0.1:5432/$PGDB" ;;
+      mysql)
+        mariadb_q "DROP DATABASE IF EXISTS $MYDB"
+        mariadb_q "CREATE DATABASE $MYDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        URL="mysql://root@127.0.0.1:3306/$MYDB" ;;
+      *) echo "unknown backend $backend" >&2; exit 2 ;;
+    esac
+    # SQLite works in-process: one connection per core; the servers wait on a socket: 16.
     if [ "$backend" = sqlite ]; then POOL=$(nproc); else POOL=16; fi
     CONF=$WORK/bench.conf
     "$BIN" demo-camcops-config --db-url "$URL" \
@@ -73,7 +87,7 @@ for backend in sqlite postgres; do
     COOKIE=$(awk '$6=="camcops" {print "camcops=" $7}' "$JAR")
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/")
     [ "$code" = 200 ] || { echo "login for the benchmark failed ($code)" >&2; exit 1; }
-    for c in 1 16 64; do
+    for c in ${CONNS:-1 16 64}; do
       read -r nrps np50 np99 < <(wrk_run "http://127.0.0.1:$PORT/login" "$c")
       read -r arps ap50 ap99 < <(wrk_run "http://127.0.0.1:$PORT/" "$c" "$COOKIE")
       ratio=$(awk -v a="$arps" -v n="$nrps" 'BEGIN {printf "%.2f", a/n}')

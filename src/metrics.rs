@@ -104,6 +104,7 @@ impl Metrics {
         registry.register(Box::new(stats.timeouts.clone()))?;
         registry.register(Box::new(stats.discarded.clone()))?;
         registry.register(Box::new(stats.deadlines_missed.clone()))?;
+        registry.register(Box::new(stats.statements.clone()))?;
         Ok(Metrics {
             requests,
             latency,

@@ -254,7 +254,9 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             ticker.tick().await;
             let st = state.clone();
             let result = crate::db::run_db_conn(&state.pool, move |conn| {
-                housekeeping::run(conn, &st.policy, st.clock.now())
+                crate::db::tally::as_background(|| {
+                    housekeeping::run(conn, &st.policy, st.clock.now())
+                })
             })
             .await;
             match result {

@@ -111,7 +111,7 @@ pub fn lookup(
 ) -> QueryResult<LoginLookup> {
     let locked_until = lockout::locked_until(conn, username, now)?;
     let user = match User::find_by_username(conn, username)? {
-        Some(u) => AuthUser::load(conn, u.id)?,
+        Some(u) => Some(AuthUser::with_memberships(conn, u)?),
         None => None,
     };
     Ok(LoginLookup { locked_until, user })

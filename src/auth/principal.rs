@@ -46,6 +46,12 @@ impl AuthUser {
         Ok(Some(AuthUser { user, memberships }))
     }
 
+    /// `user` with their memberships (read here).
+    pub fn with_memberships(conn: &mut DbConnection, user: User) -> QueryResult<AuthUser> {
+        let memberships = Membership::for_user(conn, user.id)?;
+        Ok(AuthUser { user, memberships })
+    }
+
     /// User id.
     pub fn id(&self) -> i32 {
         self.user.id

@@ -266,6 +266,7 @@ impl Settings {
             connection: crate::db::ConnOptions {
                 statement_timeout: Duration::from_secs(self.db_statement_timeout_s),
                 echo: self.db_echo,
+                tally: crate::db::StatementTally::default(),
             },
         }
     }

@@ -162,9 +162,7 @@ impl DbConnection {
                 )))
             }
         };
-        if options.echo {
-            conn.set_instrumentation(super::echo::StatementLog);
-        }
+        conn.set_instrumentation(options.tally.instrument(options.echo));
         Ok(conn)
     }
 }
@@ -177,6 +175,8 @@ pub struct ConnOptions {
     pub statement_timeout: std::time::Duration,
     /// `DB_ECHO`: log every statement at debug level (without bind values).
     pub echo: bool,
+    /// Where the pool's connections count their statements.
+    pub tally: super::tally::StatementTally,
 }
 
 impl Default for ConnOptions {
@@ -184,6 +184,7 @@ impl Default for ConnOptions {
         ConnOptions {
             statement_timeout: std::time::Duration::from_secs(5),
             echo: false,
+            tally: super::tally::StatementTally::default(),
         }
     }
 }

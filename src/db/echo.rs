@@ -1,8 +1,6 @@
 //! `DB_ECHO`: every statement a connection runs, logged at debug level under the target
 //! `camcops_web::sql`, without its bind values (which may be passwords, tokens or session ids).
 
-use diesel::connection::{Instrumentation, InstrumentationEvent};
-
 /// The log target of the statement lines (`RUST_LOG=camcops_web::sql=debug` shows them; with
 /// `DB_ECHO` on the server enables it itself).
 pub const TARGET: &str = "camcops_web::sql";
@@ -10,17 +8,10 @@ pub const TARGET: &str = "camcops_web::sql";
 /// What diesel appends to a statement's text before listing its bind values.
 const BINDS_MARKER: &str = " -- binds: ";
 
-/// The instrumentation set on each connection when `DB_ECHO` is on.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StatementLog;
-
-impl Instrumentation for StatementLog {
-    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
-            if log::log_enabled!(target: TARGET, log::Level::Debug) {
-                log::debug!(target: TARGET, "{}", without_binds(&query.to_string()));
-            }
-        }
+/// Logs one statement (without its binds) at debug level, if that level is enabled.
+pub fn log_statement(query: &dyn diesel::connection::DebugQuery) {
+    if log::log_enabled!(target: TARGET, log::Level::Debug) {
+        log::debug!(target: TARGET, "{}", without_binds(&query.to_string()));
     }
 }
 

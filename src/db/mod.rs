@@ -7,6 +7,7 @@ pub mod echo;
 pub mod failure;
 mod pool;
 pub mod schema;
+pub mod tally;
 pub mod url;
 
 #[cfg(feature = "sqlite")]
@@ -19,6 +20,7 @@ pub use failure::Failure;
 pub use pool::{
     build_pool, build_pool_with, run_unit, DbPool, PoolOptions, PoolStats, IDLE_VERIFY,
 };
+pub use tally::{Counts, StatementTally};
 pub use url::{Backend, DbUrl};
 
 use crate::error::AppError;

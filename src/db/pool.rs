@@ -64,6 +64,8 @@ pub struct PoolStats {
     pub discarded: IntCounter,
     /// Units whose deadline passed before the database answered.
     pub deadlines_missed: IntCounter,
+    /// Statements sent (see [`super::tally`]).
+    pub statements: IntCounter,
 }
 
 impl PoolStats {
@@ -96,6 +98,10 @@ impl PoolStats {
             deadlines_missed: counter(
                 "camcops_db_deadlines_missed_total",
                 "Units of database work abandoned at their deadline (database not answering).",
+            )?,
+            statements: counter(
+                "camcops_db_statements_total",
+                "Statements sent to the database (BEGIN and COMMIT included, pings excluded).",
             )?,
         })
     }
@@ -187,6 +193,7 @@ pub fn build_pool(url: &DbUrl, size: u32, checkout_timeout: Duration) -> anyhow:
 /// Builds the pool with `options`.
 pub fn build_pool_with(url: &DbUrl, options: PoolOptions) -> anyhow::Result<DbPool> {
     let stats = PoolStats::new()?;
+    options.connection.tally.attach(stats.statements.clone());
     let url = url.with_connect_timeout(options.checkout_timeout);
     let inner = Pool::builder()
         .max_size(options.size.max(1))
@@ -223,6 +230,16 @@ impl DbPool {
         &self.shared.stats
     }
 
+    /// What its connections have sent to the database so far.
+    pub fn statement_counts(&self) -> super::Counts {
+        self.shared.options.connection.tally.counts()
+    }
+
+    /// Its statement tally (tests record statement texts with it).
+    pub fn tally(&self) -> &super::StatementTally {
+        &self.shared.options.connection.tally
+    }
+
     /// Whether `conn` must be pinged before use: it was never used, has been idle a while, or
     /// some connection failed since it last worked. SQLite files do not go away under a connection.
     fn suspect(&self, conn: &PooledConnection<ConnManager>) -> bool {
@@ -255,7 +272,7 @@ impl DbPool {
             if !self.suspect(&conn) {
                 return Ok(conn);
             }
-            match conn.ping() {
+            match super::tally::as_ping(|| conn.ping()) {
                 Ok(()) => {
                     let now = self.shared.now_ms();
                     PooledConnection::extensions_mut(&mut conn).insert(LastOk(now));

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::page::{safe_redirect, see_other, PageCtx};
 use crate::auth::login::{self as svc, GENERIC_FAILURE};
 use crate::auth::mfa;
-use crate::db::{run_db, run_db_read};
+use crate::db::{run_db, run_db_conn, run_db_read};
 use crate::error::{url_encode, AppError};
 use crate::models::audit::AuditSource;
 use crate::models::user::USER_NAME_FOR_SYSTEM;
@@ -161,7 +161,9 @@ async fn password_step(
     }
     let now = state.clock.now();
     let username = form.username.clone();
-    let found = run_db_read(&state.pool, move |conn| {
+    // Three reads that need no common snapshot (the write phase below decides): no
+    // transaction, so no BEGIN/COMMIT round trips.
+    let found = run_db_conn(&state.pool, move |conn| {
         Ok(svc::lookup(conn, &username, now)?)
     })
     .await?;

@@ -11,7 +11,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::client_ip::client_ip;
 use super::cookie::CookieData;
-use super::model::{CamcopsSession, Miss};
+use super::model::{CamcopsSession, Miss, SessionExtras};
 use crate::auth::principal::{AuthUser, UserState};
 use crate::db::{run_db_conn, transaction};
 use crate::error::AppError;
@@ -33,6 +33,8 @@ pub struct CurrentSession {
     pub cookie: CookieData,
     /// Why presented credentials did not resolve, if they did not.
     pub miss: Option<Miss>,
+    /// The session's task filter and the user's seen groups, read with the session.
+    pub extras: Arc<SessionExtras>,
 }
 
 impl CurrentSession {
@@ -78,19 +80,19 @@ impl CurrentSession {
         let ip = client_ip(&req, &state.settings.client_ip_source);
         let now = state.clock.now();
         let presented = id.is_some() || !token.is_empty();
-        let (session, user, miss) = if presented {
+        let (session, user, miss, extras) = if presented {
             let policy = state.policy;
             let ip2 = ip.clone();
             // One unit on one connection: the session, its user and their memberships in one
             // read statement (no BEGIN/COMMIT), then, only when the coalesced activity write
             // is due, a short write transaction.
             run_db_conn(&state.pool, move |conn| {
-                let (mut r, user) =
+                let (mut r, user, extras) =
                     CamcopsSession::lookup_with_user(conn, &policy, id, &token, &ip2, now)?;
                 if r.touched {
                     r.touched = transaction(conn, |conn| Ok(r.session.touch(conn, now)?))?;
                 }
-                Ok((r.session, user, r.miss))
+                Ok((r.session, user, r.miss, extras))
             })
             .await?
         } else {
@@ -98,6 +100,7 @@ impl CurrentSession {
                 CamcopsSession::new_unsaved(&ip, now),
                 None,
                 Some(Miss::NoCredentials),
+                SessionExtras::default(),
             )
         };
         if presented && miss.is_some() {
@@ -109,6 +112,7 @@ impl CurrentSession {
             client_ip: ip,
             cookie,
             miss,
+            extras: Arc::new(extras),
         };
         req.extensions_mut().insert(cs.clone());
         Ok(cs)

@@ -10,4 +10,4 @@ pub mod model;
 pub mod token;
 
 pub use form_state::FormState;
-pub use model::{CamcopsSession, Resolved, SessionPolicy};
+pub use model::{CamcopsSession, Resolved, SessionExtras, SessionPolicy};

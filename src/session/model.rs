@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::db::schema::{_security_webviewer_sessions as sess, _task_filters};
 use crate::db::{last_insert_id, Backend, DbConnection, MultiBackend};
 use crate::models::group::Membership;
+use crate::models::task_filter::{TaskFilter, TaskFilterRow};
 use crate::models::user::User;
 
 /// The session row filtered by id and token hash.
@@ -124,6 +125,17 @@ pub enum Miss {
     IpChanged,
 }
 
+/// What the pages need besides the session and its user, read with them in one statement
+/// by [`CamcopsSession::lookup_with_user`].
+#[derive(Debug, Clone, Default)]
+pub struct SessionExtras {
+    /// The session's task filter, if it has one.
+    pub filter: Option<TaskFilter>,
+    /// The groups whose data the user's groups may also see (`_security_group_group`),
+    /// sorted, without duplicates.
+    pub seen_group_ids: Vec<i32>,
+}
+
 /// Outcome of [`CamcopsSession::resolve`].
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -198,10 +210,12 @@ impl CamcopsSession {
         Ok(Self::judge(policy, id, row, token, client_ip, now))
     }
 
-    /// [`lookup`](Self::lookup) and the logged-in user with their memberships, in one
-    /// statement (the session row left-joined to its user and the user's memberships, one row
-    /// per membership): what every authenticated page view needs. The user is returned only on
-    /// a hit.
+    /// [`lookup`](Self::lookup) and the logged-in user with their memberships, the groups
+    /// those groups may also see and the session's task filter, in one statement (the session
+    /// row left-joined to its user, the user's memberships, each membership's
+    /// `_security_group_group` rows and the task filter; one row per membership and seen
+    /// group): what every authenticated page view needs, so that no page reads them again.
+    /// The user and the extras are returned only on a hit.
     pub fn lookup_with_user(
         conn: &mut DbConnection,
         policy: &SessionPolicy,
@@ -209,38 +223,64 @@ impl CamcopsSession {
         token: &str,
         client_ip: &str,
         now: NaiveDateTime,
-    ) -> QueryResult<(Resolved, Option<AuthUser>)> {
-        use crate::db::schema::{_security_user_group as ug, _security_users as users};
-        let rows: Vec<(SessionRow, Option<User>, Option<Membership>)> =
-            match presented_id(id, token) {
-                Some(id) => crate::on_native_connection!(conn, |c| sess::table
-                    .left_join(users::table)
-                    .left_join(ug::table.on(ug::user_id.eq(sess::user_id)))
-                    .filter(sess::id.eq(id))
-                    .select((
-                        SessionRow::as_select(),
-                        Option::<User>::as_select(),
-                        Option::<Membership>::as_select(),
-                    ))
-                    .load(c))?,
-                None => Vec::new(),
-            };
+    ) -> QueryResult<(Resolved, Option<AuthUser>, SessionExtras)> {
+        use crate::db::schema::{
+            _security_group_group as gg, _security_user_group as ug, _security_users as users,
+        };
+        type Row = (
+            SessionRow,
+            Option<User>,
+            Option<Membership>,
+            Option<i32>,
+            Option<TaskFilterRow>,
+        );
+        let rows: Vec<Row> = match presented_id(id, token) {
+            Some(id) => crate::on_native_connection!(conn, |c| sess::table
+                .left_join(users::table)
+                .left_join(ug::table.on(ug::user_id.eq(sess::user_id)))
+                .left_join(gg::table.on(gg::group_id.nullable().eq(ug::group_id)))
+                .left_join(
+                    _task_filters::table.on(_task_filters::id.nullable().eq(sess::task_filter_id))
+                )
+                .filter(sess::id.eq(id))
+                .select((
+                    SessionRow::as_select(),
+                    Option::<User>::as_select(),
+                    Option::<Membership>::as_select(),
+                    gg::can_see_group_id.nullable(),
+                    Option::<TaskFilterRow>::as_select(),
+                ))
+                .load(c))?,
+            None => Vec::new(),
+        };
         let mut rows = rows.into_iter();
-        let Some((row, user, first)) = rows.next() else {
-            return Ok((Self::judge(policy, id, None, token, client_ip, now), None));
+        let Some((row, user, first, first_seen, filter)) = rows.next() else {
+            let r = Self::judge(policy, id, None, token, client_ip, now);
+            return Ok((r, None, SessionExtras::default()));
         };
         let r = Self::judge(policy, id, Some(row), token, client_ip, now);
-        let user = match (&r.miss, user) {
+        let (user, extras) = match (&r.miss, user) {
             (None, Some(user)) => {
+                let mut memberships: Vec<Membership> = first.into_iter().collect();
+                let mut seen: Vec<i32> = first_seen.into_iter().collect();
+                for (_, _, m, s, _) in rows {
+                    memberships.extend(m);
+                    seen.extend(s);
+                }
                 // Sorted here rather than by the statement (no sorter for a handful of rows).
-                let mut memberships: Vec<Membership> =
-                    first.into_iter().chain(rows.filter_map(|r| r.2)).collect();
-                memberships.sort_by_key(|m| m.group_id);
-                Some(AuthUser { user, memberships })
+                memberships.sort_by_key(|m| (m.group_id, m.id));
+                memberships.dedup_by_key(|m| m.id);
+                seen.sort_unstable();
+                seen.dedup();
+                let extras = SessionExtras {
+                    filter: filter.as_ref().map(TaskFilter::from_row),
+                    seen_group_ids: seen,
+                };
+                (Some(AuthUser { user, memberships }), extras)
             }
-            _ => None,
+            _ => (None, SessionExtras::default()),
         };
-        Ok((r, user))
+        Ok((r, user, extras))
     }
 
     /// The rules of `get_session` (§2.4) applied to the row found for `id` (if any).

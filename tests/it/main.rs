@@ -19,6 +19,7 @@ mod resilience;
 mod session_http;
 mod session_model;
 mod slow_clients;
+mod statement_budget;
 mod task_pages;
 mod task_query;
 mod user_admin_camcops;

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Nullable};
 
-use super::sql::{InSubquery, NoIndex};
+use super::sql::{InList, InSubquery, NoIndex};
 use super::{upper, UnfilteredPatients, Visibility};
 use crate::db::schema::{_idnum_index, _task_index, patient};
 use crate::db::{Backend, DbConnection, MultiBackend};
@@ -172,7 +172,7 @@ impl PatientKeys {
             PatientKeys::Any => Some(q),
             PatientKeys::Listed(keys) if keys.is_empty() => None,
             PatientKeys::Listed(keys) => {
-                Some(q.filter(NoIndex(_task_index::patient_pk, hint).eq_any(keys.clone())))
+                Some(q.filter(InList(NoIndex(_task_index::patient_pk, hint), keys.clone())))
             }
             PatientKeys::Subquery => Some(q.filter(subquery()?)),
         }
@@ -233,13 +233,13 @@ impl<'a> Criteria<'a> {
         }
         let mut q = _task_index::table.into_boxed::<MultiBackend>();
         if !vis.all_groups {
-            q = q.filter(NoIndex(t::group_id, h).eq_any(vis.group_ids.clone()));
+            q = q.filter(InList(NoIndex(t::group_id, h), vis.group_ids.clone()));
         }
         if let Some(types) = &self.types {
             if types.is_empty() {
                 return None;
             }
-            q = q.filter(NoIndex(t::task_table_name, h).eq_any(types.clone()));
+            q = q.filter(InList(NoIndex(t::task_table_name, h), types.clone()));
         }
         // CamCOPS skips anonymous tasks also when any patient criterion is set; here those
         // criteria become `patient_pk IN (…)`, which never matches NULL.
@@ -259,7 +259,7 @@ impl<'a> Criteria<'a> {
                     q = q.filter(
                         NoIndex(t::patient_pk, h)
                             .is_null()
-                            .or(NoIndex(t::group_id, h).eq_any(g.clone())),
+                            .or(InList(NoIndex(t::group_id, h), g.clone())),
                     )
                 }
             }
@@ -273,13 +273,16 @@ impl<'a> Criteria<'a> {
             Some(Box::new(InSubquery(NoIndex(t::patient_pk, h), ids)))
         })?;
         if !filter.device_ids.is_empty() {
-            q = q.filter(NoIndex(t::device_id, h).eq_any(filter.device_ids.clone()));
+            q = q.filter(InList(NoIndex(t::device_id, h), filter.device_ids.clone()));
         }
         if !filter.adding_user_ids.is_empty() {
-            q = q.filter(NoIndex(t::adding_user_id, h).eq_any(filter.adding_user_ids.clone()));
+            q = q.filter(InList(
+                NoIndex(t::adding_user_id, h),
+                filter.adding_user_ids.clone(),
+            ));
         }
         if !filter.group_ids.is_empty() {
-            q = q.filter(NoIndex(t::group_id, h).eq_any(filter.group_ids.clone()));
+            q = q.filter(InList(NoIndex(t::group_id, h), filter.group_ids.clone()));
         }
         if let Some(start) = filter.start_utc() {
             q = q.filter(t::when_created_utc.ge(start));

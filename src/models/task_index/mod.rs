@@ -2,18 +2,22 @@
 //! `/view_tasks` (§4.5): what a user may see, the filter criteria of §1.7, newest first, one
 //! page at a time.
 //!
-//! Query plan, chosen to stay fast on millions of tasks:
+//! Query plan, chosen to stay fast on millions of tasks and to cost few round trips (a page
+//! is at most three statements here, see tests/it/statement_budget.rs):
 //! 0. the filter's patient criteria, if any, looked up in `patient`/`_idnum_index` (see below);
 //! 1. a *capped* count: `SELECT COUNT(*) FROM (SELECT 1 … WHERE … LIMIT n)`, with `n` at least
 //!    [`COUNT_CAP`] + 1 and at least one row past the requested page, so the page number can be
 //!    clamped when the total is small and the count stops early when it is large ("more than
 //!    1,000 tasks": counting further costs time in proportion and tells a reader nothing a
-//!    pager can use);
-//! 2. the page's keys from `_task_index` alone, so skipped rows are never joined: with few
-//!    matches in one sorted statement; with many, by walking the `when_created_utc` index
-//!    newest first (see `page_keys`);
-//! 3. the display columns for those keys (patient, device, adding user, group), and the
-//!    patients' ID numbers.
+//!    pager can use); the same statement reads the largest key, to choose the plan of 2;
+//! 2. one statement for the page: its keys from `_task_index` alone in a derived table, so
+//!    skipped rows are never joined (with few matches sorted; with many, by walking the
+//!    `when_created_utc` index newest first, see `page_keys`), joined to the display columns
+//!    (patient, device, adding user, group) and the patients' ID numbers with their names.
+//!
+//! Lists of values (groups, task types, patient keys) are bound as `IN (?, …)` lists whose
+//! length is rounded up to a power of two (`sql::InList`), so each statement's text takes few
+//! forms and its prepared statement is reused from request to request.
 //!
 //! Every criterion is a condition on `_task_index` columns. Patient criteria (demographics, ID
 //! numbers) are looked up first, through the expression indexes on `upper(surname)` and
@@ -270,11 +274,16 @@ pub struct TaskRow {
     pub task_is_complete: bool,
 }
 
+/// Names of ID numbers (`which_idnum` → short description, else description, else `ID<n>`).
+pub type IdNumNames = std::collections::BTreeMap<i32, String>;
+
 /// One page of the task list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskPage {
     /// The tasks of this page, newest first.
     pub rows: Vec<TaskRow>,
+    /// The names of the ID numbers the rows show.
+    pub idnum_names: IdNumNames,
     /// The page shown (1-based), clamped to the pages that exist when the total is exact.
     pub page: i64,
     /// Tasks per page (after clamping to 1..=[`MAX_PER_PAGE`]).
@@ -292,6 +301,7 @@ impl TaskPage {
     fn empty(per_page: i64, text_filter_not_applied: bool) -> TaskPage {
         TaskPage {
             rows: Vec::new(),
+            idnum_names: IdNumNames::new(),
             page: 1,
             per_page,
             total: 0,

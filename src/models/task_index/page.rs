@@ -1,22 +1,28 @@
-//! One page of the task list: the count, the page's keys, their display rows.
-
-use std::collections::HashMap;
+//! One page of the task list: the capped count (with the table's largest key), then the
+//! page's rows with everything they show, patients' ID numbers included, in one statement.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::sql_types::Integer;
+use diesel::sql_types::{Integer, Timestamp};
 
 use super::criteria::Criteria;
-use super::sql::CountOf;
-use super::{PatientSummary, TaskFilter, TaskPage, TaskRow, Visibility, COUNT_CAP, MAX_PER_PAGE};
-use crate::db::schema::{
-    _security_devices, _security_groups, _security_users, _task_index, patient,
+use super::sql::{CountAndTop, DerivedKeys, InSubquery, Scalar};
+use super::{
+    IdNumNames, PatientSummary, TaskFilter, TaskPage, TaskRow, Visibility, COUNT_CAP, MAX_PER_PAGE,
 };
-use crate::db::{Backend, DbConnection};
-use crate::models::idnum::IdNumIndexEntry;
+use crate::db::schema::{
+    _idnum_definitions, _idnum_index, _security_devices, _security_groups, _security_users,
+    _task_index, patient,
+};
+use crate::db::{Backend, DbConnection, MultiBackend};
 use crate::models::patient::ERA_NOW;
 use crate::models::task_registry;
 
+/// The keys of one page, in list order, as a query.
+type KeysQuery = _task_index::BoxedQuery<'static, MultiBackend, Integer>;
+
+/// One row of the page statement: a task with its display columns, and one of its patient's
+/// ID numbers (a task appears once per ID number, once if none).
 #[derive(Queryable)]
 struct DetailRow {
     index_entry_pk: i32,
@@ -36,16 +42,85 @@ struct DetailRow {
     device_friendly_name: Option<String>,
     adding_username: Option<String>,
     group_name: Option<String>,
+    which_idnum: Option<i32>,
+    idnum_value: Option<i64>,
+    idnum_short: Option<String>,
+    idnum_description: Option<String>,
 }
 
-fn load_details(conn: &mut DbConnection, keys: &[i32]) -> QueryResult<Vec<TaskRow>> {
+impl DetailRow {
+    /// The ID number of this row, named as the server defines it (short description, else
+    /// description, else `ID<n>`).
+    fn idnum_name(&self) -> Option<(i32, String)> {
+        let which = self.which_idnum?;
+        let name = self
+            .idnum_short
+            .as_deref()
+            .or(self.idnum_description.as_deref())
+            .filter(|s| !s.is_empty())
+            .map_or_else(|| format!("ID{which}"), str::to_owned);
+        Some((which, name))
+    }
+
+    fn idnum(&self) -> Option<(i32, Option<i64>)> {
+        Some((self.which_idnum?, self.idnum_value))
+    }
+
+    fn into_task(self) -> TaskRow {
+        let idnums = self.idnum().into_iter().collect();
+        let table = self.task_table_name.unwrap_or_default();
+        TaskRow {
+            index_entry_pk: self.index_entry_pk,
+            task_display_name: task_registry::display_name(&table).to_owned(),
+            task_table_name: table,
+            task_pk: self.task_pk,
+            patient: self.patient_pk.map(|pk| PatientSummary {
+                pk,
+                surname: self.surname,
+                forename: self.forename,
+                dob: self.dob,
+                sex: self.sex,
+                idnums,
+            }),
+            when_created_utc: self.when_created_utc,
+            when_created_iso: self.when_created_iso,
+            live_on_tablet: self.era == ERA_NOW,
+            device_name: self
+                .device_friendly_name
+                .filter(|s| !s.is_empty())
+                .or(self.device_name),
+            adding_username: self.adding_username,
+            group_id: self.group_id,
+            group_name: self.group_name,
+            task_is_complete: self.task_is_complete,
+        }
+    }
+}
+
+/// The rows of the page whose keys `keys` selects, newest first, each with its patient, device,
+/// adding user, group and the patient's ID numbers (by number), in one statement: the keys are
+/// found on `_task_index` alone (a derived table, so rows before the page are never joined),
+/// then joined for display.
+/// Also returns the names of the ID numbers shown.
+fn load_page(conn: &mut DbConnection, keys: KeysQuery) -> QueryResult<(Vec<TaskRow>, IdNumNames)> {
     use _task_index::dsl as t;
     let details: Vec<DetailRow> = _task_index::table
         .left_join(patient::table.on(patient::_pk.nullable().eq(t::patient_pk)))
         .left_join(_security_devices::table.on(_security_devices::id.eq(t::device_id)))
         .left_join(_security_users::table.on(_security_users::id.nullable().eq(t::adding_user_id)))
         .left_join(_security_groups::table.on(_security_groups::id.eq(t::group_id)))
-        .filter(t::index_entry_pk.eq_any(keys))
+        .left_join(_idnum_index::table.on(_idnum_index::patient_pk.eq(t::patient_pk)))
+        .left_join(
+            _idnum_definitions::table
+                .on(_idnum_definitions::which_idnum.eq(_idnum_index::which_idnum)),
+        )
+        .filter(InSubquery(t::index_entry_pk, DerivedKeys(keys)))
+        .order((
+            t::when_created_utc.desc(),
+            t::when_added_batch_utc.desc(),
+            t::index_entry_pk.desc(),
+            _idnum_index::which_idnum.nullable().asc(),
+        ))
         .select((
             t::index_entry_pk,
             t::task_table_name,
@@ -64,54 +139,29 @@ fn load_details(conn: &mut DbConnection, keys: &[i32]) -> QueryResult<Vec<TaskRo
             _security_devices::friendly_name.nullable(),
             _security_users::username.nullable(),
             _security_groups::name.nullable(),
+            _idnum_index::which_idnum.nullable(),
+            _idnum_index::idnum_value.nullable(),
+            _idnum_definitions::short_description.nullable(),
+            _idnum_definitions::description.nullable(),
         ))
         .load(conn)?;
-    let mut patient_pks: Vec<i32> = details.iter().filter_map(|d| d.patient_pk).collect();
-    patient_pks.sort_unstable();
-    patient_pks.dedup();
-    let mut idnums: HashMap<i32, Vec<(i32, Option<i64>)>> = HashMap::new();
-    for (pk, which, value) in IdNumIndexEntry::for_patients(conn, &patient_pks)? {
-        idnums.entry(pk).or_default().push((which, value));
+    let mut rows: Vec<TaskRow> = Vec::new();
+    let mut names = IdNumNames::new();
+    for d in details {
+        if let Some((which, name)) = d.idnum_name() {
+            names.entry(which).or_insert(name);
+        }
+        match rows.last_mut() {
+            Some(last) if last.index_entry_pk == d.index_entry_pk => {
+                if let (Some(p), Some(id)) = (last.patient.as_mut(), d.idnum()) {
+                    p.idnums.push(id);
+                }
+            }
+            _ => rows.push(d.into_task()),
+        }
     }
-    let mut by_key: HashMap<i32, TaskRow> = details
-        .into_iter()
-        .map(|d| {
-            let table = d.task_table_name.unwrap_or_default();
-            let row = TaskRow {
-                index_entry_pk: d.index_entry_pk,
-                task_display_name: task_registry::display_name(&table).to_owned(),
-                task_table_name: table,
-                task_pk: d.task_pk,
-                patient: d.patient_pk.map(|pk| PatientSummary {
-                    pk,
-                    surname: d.surname,
-                    forename: d.forename,
-                    dob: d.dob,
-                    sex: d.sex,
-                    idnums: idnums.get(&pk).cloned().unwrap_or_default(),
-                }),
-                when_created_utc: d.when_created_utc,
-                when_created_iso: d.when_created_iso,
-                live_on_tablet: d.era == ERA_NOW,
-                device_name: d
-                    .device_friendly_name
-                    .filter(|s| !s.is_empty())
-                    .or(d.device_name),
-                adding_username: d.adding_username,
-                group_id: d.group_id,
-                group_name: d.group_name,
-                task_is_complete: d.task_is_complete,
-            };
-            (row.index_entry_pk, row)
-        })
-        .collect();
-    let rows: Vec<TaskRow> = keys.iter().filter_map(|k| by_key.remove(k)).collect();
-    Ok(rows)
+    Ok((rows, names))
 }
-
-/// The deepest page end for which the index walk loads the rows before the page (see
-/// `page_keys`).
-const HEAD_WALK_MAX: i64 = 250;
 
 /// `ORDER BY` of the task list: newest first, ties by upload batch, then by key.
 macro_rules! newest_first {
@@ -124,124 +174,66 @@ macro_rules! newest_first {
     };
 }
 
-/// The keys of rows `offset..offset + per_page` in list order. `matching` is the count, a lower
-/// bound when `capped`.
+/// The keys of rows `offset..offset + per_page` in list order, as one query. `matching` is the
+/// count (a lower bound when `capped`), `table_rows` an estimate of the table's size.
 ///
 /// With few matches (`end × table rows > matches²`, `end` being the last row needed) they are
-/// collected through the most selective index and sorted, in one statement.
+/// collected through the most selective index and sorted.
 ///
 /// When matches are common (that inequality fails, or the count was capped) the page is found
-/// by walking the creation-time index newest first. For the first pages (`end` up to
-/// [`HEAD_WALK_MAX`]) once: the first `end` matches in `when_created_utc` order (served by the
-/// index), then the matches created at exactly the last one's time (an equality seek: the walk
-/// may have stopped among rows of that time); the full order is applied to those rows here.
-/// For deeper pages, without loading the rows before the page: the creation time of the last
-/// row needed (`OFFSET end-1 LIMIT 1`), then the full order over the rows created at or after
-/// it. SQLite serves the one-column order from its index
-/// but not the full one (it then sorts far more than a page: over 300 ms on a million rows),
-/// and left to itself it often collects every match through a less useful index and sorts
-/// them all; the other criteria are hidden from its planner for the walk (see [`NoIndex`]).
+/// by walking the creation-time index newest first: a scalar subquery finds the creation time
+/// of the last row needed (`OFFSET end-1 LIMIT 1`, served by the index without loading the rows
+/// before it), and the full order is applied to the rows created at or after it. SQLite serves
+/// the one-column order from its index but, left to itself, often collects every match through
+/// a less useful index and sorts them all; the other criteria are hidden from its planner for
+/// the walk (see `NoIndex`).
 ///
-/// On PostgreSQL the page is always one sorted statement: its planner walks the index itself
-/// when that is cheaper (1 statement instead of 2 or 3 per page).
+/// On PostgreSQL the page is always one sorted query: its planner walks the index itself when
+/// that is cheaper.
 fn page_keys(
-    conn: &mut DbConnection,
     criteria: &Criteria<'_>,
-    (matching, capped): (i64, bool),
+    (matching, capped, table_rows): (i64, bool, i64),
     offset: i64,
     per_page: i64,
-) -> QueryResult<Vec<i32>> {
+) -> Option<KeysQuery> {
     use _task_index::dsl as t;
     let end = offset + per_page;
-    // PostgreSQL's planner makes this choice well from its statistics (walking the creation-time
-    // index with an incremental sort for ties, or collecting through a selective index), in
-    // one statement; the steps below are for SQLite and MariaDB.
     let walk = criteria.backend != Backend::Postgres
-        && (capped || {
-            // The largest key approximates the table's size at the cost of one index probe.
-            let table_rows = t::_task_index
-                .select(diesel::dsl::max(t::index_entry_pk))
-                .get_result::<Option<i32>>(conn)?
-                .map_or(0, i64::from);
-            i128::from(end) * i128::from(table_rows) <= i128::from(matching) * i128::from(matching)
-        });
+        && (capped
+            || i128::from(end) * i128::from(table_rows)
+                <= i128::from(matching) * i128::from(matching));
     if !walk {
-        let Some(q) = criteria.query(false) else {
-            return Ok(Vec::new());
-        };
-        return q
-            .select(t::index_entry_pk)
-            .order(newest_first!())
-            .limit(per_page)
-            .offset(offset)
-            .load(conn);
+        return Some(
+            criteria
+                .query(false)?
+                .select(t::index_entry_pk)
+                .order(newest_first!())
+                .limit(per_page)
+                .offset(offset),
+        );
     }
-    if end > HEAD_WALK_MAX {
-        // Deep pages: find the creation time of the last row needed without loading the rows
-        // before it, then apply the full order to the rows created at or after it.
-        let Some(q) = criteria.query(true) else {
-            return Ok(Vec::new());
-        };
-        let Some(cutoff) = q
-            .select(t::when_created_utc)
-            .order(t::when_created_utc.desc())
-            .offset(end - 1)
-            .limit(1)
-            .first::<NaiveDateTime>(conn)
-            .optional()?
-        else {
-            return Ok(Vec::new());
-        };
-        let Some(q) = criteria.query(true) else {
-            return Ok(Vec::new());
-        };
-        return q
-            .filter(t::when_created_utc.ge(cutoff))
-            .select(t::index_entry_pk)
-            .order(newest_first!())
-            .limit(per_page)
-            .offset(offset)
-            .load(conn);
-    }
-    type Key = (NaiveDateTime, NaiveDateTime, i32);
-    let Some(q) = criteria.query(true) else {
-        return Ok(Vec::new());
-    };
-    let head: Vec<Key> = q
-        .select((
-            t::when_created_utc,
-            t::when_added_batch_utc,
-            t::index_entry_pk,
-        ))
+    // The last row needed exists: the count reached `end` when capped, and when exact the
+    // page was clamped to the rows that exist.
+    let last_needed = end.min(matching).max(1) - 1;
+    let cutoff = criteria
+        .query(true)?
+        .select(t::when_created_utc)
         .order(t::when_created_utc.desc())
-        .limit(end)
-        .load(conn)?;
-    let Some(cutoff) = head.last().map(|k| k.0) else {
-        return Ok(Vec::new());
-    };
-    let Some(q) = criteria.query(true) else {
-        return Ok(Vec::new());
-    };
-    let ties: Vec<Key> = q
-        .filter(t::when_created_utc.eq(cutoff))
-        .select((
-            t::when_created_utc,
-            t::when_added_batch_utc,
-            t::index_entry_pk,
-        ))
-        .load(conn)?;
-    let mut rows: Vec<Key> = head.into_iter().filter(|k| k.0 > cutoff).collect();
-    rows.extend(ties);
-    // Newest first: creation time, then upload batch, then key, all descending.
-    rows.sort_unstable_by(|a, b| b.cmp(a));
-    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-    let take = usize::try_from(per_page).unwrap_or(0);
-    Ok(rows
-        .into_iter()
-        .skip(skip)
-        .take(take)
-        .map(|k| k.2)
-        .collect())
+        .limit(1)
+        .offset(last_needed);
+    Some(
+        criteria
+            .query(true)?
+            .filter(
+                t::when_created_utc
+                    .nullable()
+                    .ge(Scalar::<_, Timestamp>(cutoff, std::marker::PhantomData)),
+            )
+            .select(t::index_entry_pk)
+            .order(newest_first!())
+            .limit(per_page)
+            .offset(offset),
+    )
 }
 
 /// One page of the tasks `vis` may see that match `filter`, newest first
@@ -270,8 +262,9 @@ pub fn query_tasks(
     let limit = wanted.max(COUNT_CAP).saturating_add(1);
     // A bound constant, not literal SQL: diesel never caches a statement holding `sql()`, and
     // PostgreSQL would plan the count afresh on every request.
-    let counted: i64 =
-        CountOf(count_query.select(1_i32.into_sql::<Integer>()).limit(limit)).get_result(conn)?;
+    let (counted, top): (i64, Option<i32>) =
+        CountAndTop(count_query.select(1_i32.into_sql::<Integer>()).limit(limit))
+            .get_result(conn)?;
     let total_is_exact = counted < limit;
     let total = if total_is_exact { counted } else { limit - 1 };
     if total == 0 {
@@ -281,10 +274,19 @@ pub fn query_tasks(
         page = page.min((total + per_page - 1) / per_page);
     }
     let offset = (page - 1) * per_page;
-    let keys = page_keys(conn, &criteria, (total, !total_is_exact), offset, per_page)?;
-    let rows = load_details(conn, &keys)?;
+    let table_rows = top.map_or(0, i64::from);
+    let (rows, idnum_names) = match page_keys(
+        &criteria,
+        (total, !total_is_exact, table_rows),
+        offset,
+        per_page,
+    ) {
+        Some(keys) => load_page(conn, keys)?,
+        None => (Vec::new(), IdNumNames::new()),
+    };
     Ok(TaskPage {
         rows,
+        idnum_names,
         page,
         per_page,
         total,

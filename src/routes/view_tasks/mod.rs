@@ -4,9 +4,6 @@
 
 pub mod pager;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -16,12 +13,10 @@ use self::pager::{parse_params, parse_rows_per_page, session_page_size, PagerIte
 use super::page::PageCtx;
 use crate::auth::principal::AuthUser;
 use crate::config::TaskViewUrl;
-use crate::db::{run_db, run_db_read, DbConnection};
+use crate::db::{run_db, run_db_conn, DbConnection};
 use crate::error::AppError;
-use crate::models::group::Group;
-use crate::models::idnum::IdNumDefinition;
 use crate::models::task_filter::{decode_datetime, FilterNames, TaskFilter};
-use crate::models::task_index::{query_tasks, TaskPage, TaskRow, Visibility};
+use crate::models::task_index::{query_tasks, IdNumNames, TaskPage, TaskRow, Visibility};
 use crate::models::task_registry;
 use crate::session::extract::{CurrentSession, HappyUser};
 use crate::state::AppState;
@@ -95,18 +90,13 @@ pub async fn session_filter_id(state: &AppState, cs: &CurrentSession) -> Result<
     Ok(fid)
 }
 
-/// What `user` may see (memberships are already loaded with the user).
-pub fn visibility(conn: &mut DbConnection, user: &AuthUser) -> Result<Visibility, AppError> {
+/// What `user` may see: their memberships and the groups those may also see are read with
+/// the session (no statement here).
+pub fn visibility(user: &AuthUser, seen_group_ids: &[i32]) -> Visibility {
     if user.is_superuser() {
-        return Ok(Visibility::superuser());
+        return Visibility::superuser();
     }
-    let own = user.group_ids();
-    let seen = if own.is_empty() {
-        Vec::new()
-    } else {
-        Group::ids_seen_by(conn, &own)?
-    };
-    Ok(Visibility::from_memberships(&user.memberships, &seen))
+    Visibility::from_memberships(&user.memberships, seen_group_ids)
 }
 
 /// Everything the page shows, read in one unit.
@@ -115,46 +105,31 @@ struct Loaded {
     filter: TaskFilter,
     names: FilterNames,
     page: TaskPage,
-    idnum_names: HashMap<i32, String>,
 }
 
+/// The page's statements: the patient lookup if the filter has patient criteria, the capped
+/// count, the page (tests/it/statement_budget.rs holds it to that), and the names the filter
+/// description needs if it lists devices, users, groups or ID numbers. No transaction: the
+/// statements only read, and each sees committed data (a task committed between the count and
+/// the page may show in one and not the other, which the next view corrects).
 fn load(
     conn: &mut DbConnection,
-    user: &AuthUser,
-    filter_id: i32,
+    vis: Visibility,
+    filter: TaskFilter,
     page: i64,
     per_page: i64,
 ) -> Result<Loaded, AppError> {
-    let vis = visibility(conn, user)?;
-    let filter = TaskFilter::load(conn, filter_id)?.unwrap_or_default();
     let page = query_tasks(conn, &vis, &filter, page, per_page)?;
     let names = FilterNames::load(conn, &filter)?;
-    let any_idnums = page
-        .rows
-        .iter()
-        .any(|r| r.patient.as_ref().is_some_and(|p| !p.idnums.is_empty()));
-    let idnum_names = if any_idnums {
-        IdNumDefinition::all(conn)?
-            .into_iter()
-            .map(|d| (d.which_idnum, d.short_name()))
-            .collect()
-    } else {
-        HashMap::new()
-    };
     Ok(Loaded {
         vis,
         filter,
         names,
         page,
-        idnum_names,
     })
 }
 
-fn line(
-    r: &TaskRow,
-    idnum_names: &HashMap<i32, String>,
-    camcops: Option<&TaskViewUrl>,
-) -> TaskLine {
+fn line(r: &TaskRow, idnum_names: &IdNumNames, camcops: Option<&TaskViewUrl>) -> TaskLine {
     let (patient, patient_details, identifiers) = match &r.patient {
         None => ("—".to_owned(), "(anonymous task)".to_owned(), String::new()),
         Some(p) => {
@@ -218,11 +193,12 @@ pub async fn view_tasks(
     let per_page = params
         .rows_per_page
         .unwrap_or_else(|| session_page_size(li.cs.session.number_to_view));
-    let filter_id = session_filter_id(&state, &li.cs).await?;
-    let user: Arc<AuthUser> = li.user.clone();
+    // A session without a filter yet sees the empty filter: nothing is written for it here.
+    let filter = li.cs.extras.filter.clone().unwrap_or_default();
+    let vis = visibility(&li.user, &li.cs.extras.seen_group_ids);
     let wanted_page = params.page;
-    let loaded = run_db_read(&state.pool, move |conn| {
-        load(conn, &user, filter_id, wanted_page, per_page)
+    let loaded = run_db_conn(&state.pool, move |conn| {
+        load(conn, vis, filter, wanted_page, per_page)
     })
     .await?;
     let (pager, pager_summary) = pager::pager(PATH, &params.pairs, &loaded.page);
@@ -233,7 +209,7 @@ pub async fn view_tasks(
         .map(|r| {
             line(
                 r,
-                &loaded.idnum_names,
+                &loaded.page.idnum_names,
                 state.settings.camcops_task_view_url.as_ref(),
             )
         })

@@ -162,6 +162,7 @@ mod tests {
     fn page(page: i64, per_page: i64, total: i64, exact: bool) -> TaskPage {
         TaskPage {
             rows: Vec::new(),
+            idnum_names: Default::default(),
             page,
             per_page,
             total,

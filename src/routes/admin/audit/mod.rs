@@ -172,6 +172,7 @@ pub async fn view_audit_trail(
     });
     let shape = TaskPage {
         rows: Vec::new(),
+        idnum_names: Default::default(),
         page: loaded.page,
         per_page: loaded.per_page,
         total: loaded.total,

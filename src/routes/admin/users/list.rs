@@ -206,6 +206,7 @@ pub async fn view_all_users(
     let (page, total) = page;
     let at = TaskPage {
         rows: Vec::new(),
+        idnum_names: Default::default(),
         page,
         per_page,
         total,
