@@ -336,7 +336,8 @@ camcops_test! {
         agree_terms_for_all(&mut conn);
         let c = new_client();
         assert_eq!(app.login_with(&c, "staff", "correct horse battery").await.status(), 303);
-        assert_eq!(get(&app, &c, "/view_tasks").await.0, 200);
+        // The filter page makes the session's filter (the task list reads it, never writes).
+        assert_eq!(get(&app, &c, "/set_filters").await.0, 200);
         let fid = filter_id(&mut conn, uid);
         let own_group: i32 = _security_users::table
             .find(uid)

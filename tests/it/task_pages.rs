@@ -354,8 +354,13 @@ backend_test! {
         assert!(!body.contains("class=\"camcops-task\""), "no CamCOPS links without CAMCOPS_TASK_VIEW_URL");
         assert!(!body.contains("No tasks found") && !body.contains("not assigned you to any groups"));
         assert!(!body.contains("isn’t configured to view all patients"));
-        let fid = session_row(&app).1.expect("filter created by the first view");
+        // §2.11 makes the filter on first use; an empty filter shows the same list, so the
+        // task list (a GET) writes nothing and the filter page makes it.
+        assert_eq!(session_row(&app).1, None, "the task list wrote no filter");
+        get(&app, &c, "/set_filters").await;
+        let fid = session_row(&app).1.expect("filter created by the filter page");
         get(&app, &c, "/view_tasks").await;
+        get(&app, &c, "/set_filters").await;
         assert_eq!(session_row(&app).1, Some(fid), "the same filter is reused");
         let mut conn = app.conn();
         let n: i64 = _task_filters::table.count().get_result(&mut conn).unwrap();
