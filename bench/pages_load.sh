@@ -9,7 +9,8 @@
 # Usage: bench/pages_load.sh [tasks] [seconds-per-run]   (needs wrk)
 # BACKENDS (default "sqlite postgres mysql") picks backends; CONNS (default "8 16") the
 # connection counts; NO_LOGINS=1 skips the login storm; BIN runs a given binary instead of
-# building one; PG_URL_PARAMS is appended to the PostgreSQL URL (e.g. "?sslmode=disable").
+# building one; BIN_LIST="before=/path/a after=/path/b" measures several binaries in turn on
+# the same database (the login storm then runs on the last server started); PG_URL_PARAMS is appended to the PostgreSQL URL (e.g. "?sslmode=disable").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TASKS=${1:-1000000}
@@ -46,7 +47,14 @@ login() { # user -> cookie header value; CSRF token from the login page, as a br
   token=$(curl -s -c "$jar" -b "$jar" "http://127.0.0.1:$PORT/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
   curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "username=$1" --data-urlencode "password=$PW" \
     --data-urlencode "csrf_token=$token" --data-urlencode redirect_url=/ "http://127.0.0.1:$PORT/login"
+  agree_terms "$jar"
   awk '$6=="camcops" {print "camcops=" $7}' "$jar"
+}
+
+agree_terms() { # cookie jar: agrees the terms of use if the server asks (a new user must)
+  local jar=$1 token
+  token=$(curl -s -c "$jar" -b "$jar" "http://127.0.0.1:$PORT/offer_terms" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//' || true)
+  [ -z "$token" ] || curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf_token=$token" --data-urlencode submit=1 "http://127.0.0.1:$PORT/offer_terms"
 }
 
 set_filter() { # cookie, extra form fields
@@ -83,32 +91,47 @@ for backend in ${BACKENDS:-sqlite postgres mysql}; do
     "$BIN" --config "$CONF" make-superuser --username "$u" --password "$PW" >/dev/null
   done
   RUST_LOG=warn "$BIN" --config "$CONF" serve & SERVER=$!
+  RUNNING=$BIN
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
   C_PLAIN=$(login bench_plain); C_SURNAME=$(login bench_surname); C_DATES=$(login bench_dates); C_MENU=$(login bench_menu)
   # A surname that exists in the demo data; a 30-day window in the middle of the data.
-  SURNAME=$(curl -s -H "Cookie: $C_PLAIN" "http://127.0.0.1:$PORT/view_tasks?rows_per_page=25" | grep -o '<td class="patient">[^<,]*' | head -1 | sed 's/.*>//')
+  SURNAME=$(curl -s -H "Cookie: $C_PLAIN" "http://127.0.0.1:$PORT/view_tasks?rows_per_page=25" | grep -o '<td class="patient">[^<,]*' | head -1 | sed 's/.*>//' || true)
   [ -n "$SURNAME" ] || SURNAME=SMITH
   s1=$(set_filter "$C_SURNAME" "surname=$SURNAME")
   s2=$(set_filter "$C_DATES" "start_datetime=$(date -u -d '-400 days' +%Y-%m-%dT00:00)&end_datetime=$(date -u -d '-370 days' +%Y-%m-%dT00:00)")
   echo "(filters set: surname '$SURNAME' → $s1, dates → $s2)"
-  echo
-  echo "| $backend | conns | req/s | p50 | p99 | ratio to the no-DB route |"
-  echo "|---|---|---|---|---|---|"
-  [ "$backend" = mysql ] && read -r prep0 exec0 < <(stmt_counts)
-  for c in ${CONNS:-8 16}; do
-    read -r nrps np50 np99 < <(wrk -t2 -c"$c" -d"${SECS}s" --latency "http://127.0.0.1:$PORT/login" | wrk_stats)
-    echo "| GET /login, no cookie (no database) | $c | $nrps | $np50 | $np99 | 1 |"
-    for v in "no filter:$C_PLAIN" "surname filter:$C_SURNAME" "date-range filter:$C_DATES"; do
-      name=${v%%:*}; cookie=${v#*:}
-      read -r rps p50 p99 < <(wrk -t2 -c"$c" -d"${SECS}s" --latency -H "Cookie: $cookie" "http://127.0.0.1:$PORT/view_tasks" | wrk_stats)
-      echo "| GET /view_tasks, $name | $c | $rps | $p50 | $p99 | $(awk -v a="$rps" -v n="$nrps" 'BEGIN {printf "%.4f", a/n}') |"
-    done
-  done
-  if [ "$backend" = mysql ]; then
-    read -r prep1 exec1 < <(stmt_counts)
+  # Each binary of BIN_LIST in turn on the same database and sessions (the cookie secret is
+  # the config's), so that builds are compared within one run.
+  for entry in ${BIN_LIST:-this=$BIN}; do
+    label=${entry%%=*}; bin=${entry#*=}
+    if [ "$bin" != "$RUNNING" ]; then
+      kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+      RUST_LOG=warn "$bin" --config "$CONF" serve & SERVER=$!
+      RUNNING=$bin
+      for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+    fi
     echo
-    echo "MariaDB over the runs above (the server-wide status counters): Com_stmt_prepare +$((prep1 - prep0)), Com_stmt_execute +$((exec1 - exec0))"
-  fi
+    echo "| $backend, $label | conns | req/s | p50 | p99 | ratio to the no-DB route |"
+    echo "|---|---|---|---|---|---|"
+    [ "$backend" = mysql ] && read -r prep0 exec0 < <(stmt_counts)
+    for c in ${CONNS:-8 16}; do
+      read -r nrps np50 np99 < <(wrk -t2 -c"$c" -d"${SECS}s" --latency "http://127.0.0.1:$PORT/login" | wrk_stats)
+      echo "| GET /login, no cookie (no database) | $c | $nrps | $np50 | $np99 | 1 |"
+      for v in "no filter:$C_PLAIN" "surname filter:$C_SURNAME" "date-range filter:$C_DATES" "main menu:$C_MENU"; do
+        name=${v%%:*}; cookie=${v#*:}
+        page=/view_tasks; [ "$name" = "main menu" ] && page=/
+        code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "http://127.0.0.1:$PORT$page")
+        [ "$code" = 200 ] || { echo "GET $page ($name) answered $code, not 200" >&2; exit 1; }
+        read -r rps p50 p99 < <(wrk -t2 -c"$c" -d"${SECS}s" --latency -H "Cookie: $cookie" "http://127.0.0.1:$PORT$page" | wrk_stats)
+        echo "| GET $page, $name | $c | $rps | $p50 | $p99 | $(awk -v a="$rps" -v n="$nrps" 'BEGIN {printf "%.4f", a/n}') |"
+      done
+    done
+    if [ "$backend" = mysql ]; then
+      read -r prep1 exec1 < <(stmt_counts)
+      echo
+      echo "MariaDB over the runs above (server-wide status counters): Com_stmt_prepare +$((prep1 - prep0)), Com_stmt_execute +$((exec1 - exec0))"
+    fi
+  done
   if [ -n "${NO_LOGINS:-}" ]; then
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
     continue

@@ -84,6 +84,9 @@ for backend in ${BACKENDS:-sqlite postgres mysql}; do
     TOKEN=$(curl -s -c "$JAR" -b "$JAR" "http://127.0.0.1:$PORT/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
     curl -s -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode username=bench --data-urlencode password=bench-password-42 \
       --data-urlencode "csrf_token=$TOKEN" --data-urlencode redirect_url=/ "http://127.0.0.1:$PORT/login"
+    # A new user agrees the terms of use first.
+    TOKEN=$(curl -s -c "$JAR" -b "$JAR" "http://127.0.0.1:$PORT/offer_terms" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//' || true)
+    [ -z "$TOKEN" ] || curl -s -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf_token=$TOKEN" --data-urlencode submit=1 "http://127.0.0.1:$PORT/offer_terms"
     COOKIE=$(awk '$6=="camcops" {print "camcops=" $7}' "$JAR")
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/")
     [ "$code" = 200 ] || { echo "login for the benchmark failed ($code)" >&2; exit 1; }

@@ -2,6 +2,8 @@
 
 use actix_web::web;
 
+use crate::session::extract::SessionReads;
+
 pub mod admin;
 pub mod change_own_password;
 pub mod edit_own_user_mfa;
@@ -57,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/view_tasks")
+                .app_data(SessionReads { task_list: true })
                 .route(web::get().to(view_tasks::view_tasks))
                 .route(web::post().to(view_tasks::view_tasks_post)),
         )

@@ -37,6 +37,15 @@ pub struct CurrentSession {
     pub extras: Arc<SessionExtras>,
 }
 
+/// What the session lookup reads besides the session, its user and their memberships, set
+/// per route with `app_data` (default: nothing more).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionReads {
+    /// The session's task filter and the groups the user's groups may also see (the task
+    /// list needs them; see [`SessionExtras`]).
+    pub task_list: bool,
+}
+
 impl CurrentSession {
     /// Points the cookie at `session` (after login or after the row was first written).
     pub fn remember(&self, session: &CamcopsSession) {
@@ -80,6 +89,7 @@ impl CurrentSession {
         let ip = client_ip(&req, &state.settings.client_ip_source);
         let now = state.clock.now();
         let presented = id.is_some() || !token.is_empty();
+        let reads = req.app_data::<SessionReads>().copied().unwrap_or_default();
         let (session, user, miss, extras) = if presented {
             let policy = state.policy;
             let ip2 = ip.clone();
@@ -87,8 +97,14 @@ impl CurrentSession {
             // read statement (no BEGIN/COMMIT), then, only when the coalesced activity write
             // is due, a short write transaction.
             run_db_conn(&state.pool, move |conn| {
-                let (mut r, user, extras) =
-                    CamcopsSession::lookup_with_user(conn, &policy, id, &token, &ip2, now)?;
+                let (mut r, user, extras) = CamcopsSession::lookup_with_user(
+                    conn,
+                    &policy,
+                    (id, &token),
+                    &ip2,
+                    now,
+                    reads.task_list,
+                )?;
                 if r.touched {
                     r.touched = transaction(conn, |conn| Ok(r.session.touch(conn, now)?))?;
                 }

@@ -210,19 +210,20 @@ impl CamcopsSession {
         Ok(Self::judge(policy, id, row, token, client_ip, now))
     }
 
-    /// [`lookup`](Self::lookup) and the logged-in user with their memberships, the groups
-    /// those groups may also see and the session's task filter, in one statement (the session
-    /// row left-joined to its user, the user's memberships, each membership's
-    /// `_security_group_group` rows and the task filter; one row per membership and seen
-    /// group): what every authenticated page view needs, so that no page reads them again.
-    /// The user and the extras are returned only on a hit.
+    /// [`lookup`](Self::lookup) and the logged-in user with their memberships in one
+    /// statement (the session row left-joined to its user and the user's memberships, one row
+    /// per membership): what every authenticated page view needs. With `task_list`, the same
+    /// statement also reads what the task list needs (the `_security_group_group` rows of each
+    /// membership and the session's task filter), so that no page reads them again; without,
+    /// the statement stays as small as the other pages need. The user and the extras are
+    /// returned only on a hit.
     pub fn lookup_with_user(
         conn: &mut DbConnection,
         policy: &SessionPolicy,
-        id: Option<i32>,
-        token: &str,
+        presented: (Option<i32>, &str),
         client_ip: &str,
         now: NaiveDateTime,
+        task_list: bool,
     ) -> QueryResult<(Resolved, Option<AuthUser>, SessionExtras)> {
         use crate::db::schema::{
             _security_group_group as gg, _security_user_group as ug, _security_users as users,
@@ -234,13 +235,14 @@ impl CamcopsSession {
             Option<i32>,
             Option<TaskFilterRow>,
         );
+        let (id, token) = presented;
         let rows: Vec<Row> = match presented_id(id, token) {
-            Some(id) => crate::on_native_connection!(conn, |c| sess::table
+            Some(id) if task_list => crate::on_native_connection!(conn, |c| sess::table
                 .left_join(users::table)
                 .left_join(ug::table.on(ug::user_id.eq(sess::user_id)))
                 .left_join(gg::table.on(gg::group_id.nullable().eq(ug::group_id)))
                 .left_join(
-                    _task_filters::table.on(_task_filters::id.nullable().eq(sess::task_filter_id))
+                    _task_filters::table.on(_task_filters::id.nullable().eq(sess::task_filter_id)),
                 )
                 .filter(sess::id.eq(id))
                 .select((
@@ -251,6 +253,22 @@ impl CamcopsSession {
                     Option::<TaskFilterRow>::as_select(),
                 ))
                 .load(c))?,
+            Some(id) => {
+                let rows: Vec<(SessionRow, Option<User>, Option<Membership>)> =
+                    crate::on_native_connection!(conn, |c| sess::table
+                        .left_join(users::table)
+                        .left_join(ug::table.on(ug::user_id.eq(sess::user_id)))
+                        .filter(sess::id.eq(id))
+                        .select((
+                            SessionRow::as_select(),
+                            Option::<User>::as_select(),
+                            Option::<Membership>::as_select(),
+                        ))
+                        .load(c))?;
+                rows.into_iter()
+                    .map(|(s, u, m)| (s, u, m, None, None))
+                    .collect()
+            }
             None => Vec::new(),
         };
         let mut rows = rows.into_iter();

@@ -31,6 +31,7 @@ struct DetailRow {
     patient_pk: Option<i32>,
     era: String,
     when_created_utc: NaiveDateTime,
+    when_added_batch_utc: NaiveDateTime,
     when_created_iso: String,
     group_id: i32,
     task_is_complete: bool,
@@ -100,11 +101,11 @@ impl DetailRow {
 /// The rows of the page whose keys `keys` selects, newest first, each with its patient, device,
 /// adding user, group and the patient's ID numbers (by number), in one statement: the keys are
 /// found on `_task_index` alone (a derived table, so rows before the page are never joined),
-/// then joined for display.
+/// then joined for display (a task comes once per ID number of its patient).
 /// Also returns the names of the ID numbers shown.
 fn load_page(conn: &mut DbConnection, keys: KeysQuery) -> QueryResult<(Vec<TaskRow>, IdNumNames)> {
     use _task_index::dsl as t;
-    let details: Vec<DetailRow> = _task_index::table
+    let mut details: Vec<DetailRow> = _task_index::table
         .left_join(patient::table.on(patient::_pk.nullable().eq(t::patient_pk)))
         .left_join(_security_devices::table.on(_security_devices::id.eq(t::device_id)))
         .left_join(_security_users::table.on(_security_users::id.nullable().eq(t::adding_user_id)))
@@ -115,12 +116,6 @@ fn load_page(conn: &mut DbConnection, keys: KeysQuery) -> QueryResult<(Vec<TaskR
                 .on(_idnum_definitions::which_idnum.eq(_idnum_index::which_idnum)),
         )
         .filter(InSubquery(t::index_entry_pk, DerivedKeys(keys)))
-        .order((
-            t::when_created_utc.desc(),
-            t::when_added_batch_utc.desc(),
-            t::index_entry_pk.desc(),
-            _idnum_index::which_idnum.nullable().asc(),
-        ))
         .select((
             t::index_entry_pk,
             t::task_table_name,
@@ -128,6 +123,7 @@ fn load_page(conn: &mut DbConnection, keys: KeysQuery) -> QueryResult<(Vec<TaskR
             t::patient_pk,
             t::era,
             t::when_created_utc,
+            t::when_added_batch_utc,
             t::when_created_iso,
             t::group_id,
             t::task_is_complete,
@@ -145,6 +141,12 @@ fn load_page(conn: &mut DbConnection, keys: KeysQuery) -> QueryResult<(Vec<TaskR
             _idnum_definitions::description.nullable(),
         ))
         .load(conn)?;
+    // The list order, then ID numbers by number: sorted here, a page's worth of rows (MariaDB
+    // would build a temporary table to sort them).
+    details.sort_unstable_by(|a, b| {
+        let key = |d: &DetailRow| (d.when_created_utc, d.when_added_batch_utc, d.index_entry_pk);
+        key(b).cmp(&key(a)).then(a.which_idnum.cmp(&b.which_idnum))
+    });
     let mut rows: Vec<TaskRow> = Vec::new();
     let mut names = IdNumNames::new();
     for d in details {
