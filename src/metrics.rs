@@ -29,7 +29,8 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     /// `camcops_http_request_duration_seconds{route}`.
     pub latency: HistogramVec,
-    /// `camcops_db_errors_total{kind}`: requests that failed with the database unavailable.
+    /// `camcops_db_errors_total{kind}`: requests (web pages and tablet API) that failed with
+    /// the database unavailable; count them with [`Metrics::db_unavailable`].
     pub db_errors: IntCounterVec,
     /// Successful logins (web and tablet API).
     pub logins: IntCounter,
@@ -81,7 +82,7 @@ impl Metrics {
         let db_errors = IntCounterVec::new(
             Opts::new(
                 "camcops_db_errors_total",
-                "Requests that failed because the database was unavailable, by kind.",
+                "Requests (web and tablet API) that failed because the database was unavailable, by kind.",
             ),
             &["kind"],
         )?;
@@ -142,6 +143,11 @@ impl Metrics {
             )?,
             registry,
         })
+    }
+
+    /// Counts a request that got a 503 because the database was unavailable.
+    pub fn db_unavailable(&self, kind: Failure) {
+        self.db_errors.with_label_values(&[kind.label()]).inc();
     }
 
     /// Counts a failed login (and a lockout if it locked the account).

@@ -162,7 +162,7 @@ fn record(
         .error()
         .and_then(|e| e.as_error::<AppError>());
     if let Some(AppError::ServiceUnavailable(u)) = app_error {
-        m.db_errors.with_label_values(&[u.kind.label()]).inc();
+        m.db_unavailable(u.kind);
     }
     let cause = match app_error {
         Some(e) => e.one_line(),

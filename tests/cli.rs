@@ -1,5 +1,6 @@
 //! The command line against a temporary SQLite database (assert_cmd): every command, config
-//! from `--config` (before or after the subcommand) or `CAMCOPS_CONFIG_FILE`, wrong arguments.
+//! from `--config` (before or after the subcommand) or `CAMCOPS_CONFIG_FILE`, wrong arguments,
+//! and `serve` with `DB_ECHO` on (what its log holds).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -358,4 +359,180 @@ fn camcops_database_is_adopted_by_upgrade_db_and_undone() {
     let err = stderr_of_failure(cmd().args(["--config", c, "serve"]));
     assert!(err.contains("not adopted yet"), "{err}");
     drop(env.dir);
+}
+
+/// A server process that is killed when dropped (also when an assertion failed).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The value of the first `name="csrf_token"` input in `html`.
+fn csrf_from(html: &str) -> Option<String> {
+    let start = html.find("name=\"csrf_token\" value=\"")? + 25;
+    let len = html[start..].find('"')?;
+    Some(html[start..start + len].to_string())
+}
+
+/// `DB_ECHO = True`: the real binary logs every statement at debug level under the target
+/// `camcops_web::sql` (with `RUST_LOG=warn`), and never a bind value: not the username a
+/// login looks up, not the token hashes the web and API logins store; nor the password or
+/// the plaintext session token (which are never bound at all).
+#[tokio::test]
+async fn db_echo_logs_statements_without_bind_values() {
+    use std::io::Read as _;
+    const USER: &str = "zelda_echo";
+    const PASSWORD: &str = "quartz kettle umbrella";
+    let e = setup();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = std::fs::read_to_string(&e.conf).unwrap();
+    let text = text
+        .replace("DB_ECHO = False", "DB_ECHO = True")
+        .replace(
+            "ALLOW_INSECURE_COOKIES = False",
+            "ALLOW_INSECURE_COOKIES = True",
+        )
+        .replace("PORT = 8000", &format!("PORT = {port}"));
+    assert!(text.contains("DB_ECHO = True") && text.contains(&format!("PORT = {port}")));
+    std::fs::write(&e.conf, text).unwrap();
+    let c = e.conf.to_str().unwrap();
+    stdout(cmd().args([
+        "--config",
+        c,
+        "make-superuser",
+        "--username",
+        USER,
+        "--password",
+        PASSWORD,
+    ]));
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("camcops-web"))
+        .args(["--config", c, "serve"])
+        .env_remove("CAMCOPS_CONFIG_FILE")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let mut stderr = server.0.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !matches!(
+        client.get(format!("{base}/healthz")).send().await,
+        Ok(r) if r.status() == 200
+    ) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the server did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // A web login, and pages of the session it made.
+    let page = client.get(format!("{base}/login")).send().await.unwrap();
+    let token = csrf_from(&page.text().await.unwrap()).unwrap();
+    let form = [
+        ("username", USER),
+        ("password", PASSWORD),
+        ("csrf_token", token.as_str()),
+        ("redirect_url", "/"),
+    ];
+    let r = client
+        .post(format!("{base}/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/");
+    // (A new superuser has not agreed to the terms of use yet.)
+    let r = client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/offer_terms");
+    let r = client
+        .get(format!("{base}/offer_terms"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // A tablet API login: its reply carries the plaintext token (registering the device
+    // then fails, as this user has no upload group; the session is made all the same).
+    let api = [
+        ("operation", "register"),
+        ("device", "tab_echo"),
+        ("camcops_version", "2.4.15"),
+        ("user", USER),
+        ("password", PASSWORD),
+    ];
+    let r = client
+        .post(format!("{base}/api"))
+        .form(&api)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let reply = r.text().await.unwrap();
+    assert!(reply.contains("No upload group set"), "{reply}");
+    let api_token = reply
+        .lines()
+        .find_map(|l| l.strip_prefix("session_token:"))
+        .unwrap()
+        .to_string();
+    assert!(api_token.len() >= 32, "{reply}");
+    drop(server);
+    let log = log.join().unwrap();
+
+    let sql: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" DEBUG camcops_web::sql]"))
+        .collect();
+    for table in [
+        "_security_users",
+        "_security_webviewer_sessions",
+        "_security_devices",
+    ] {
+        assert!(
+            sql.iter().any(|l| l.contains(table)),
+            "no statement on {table} in the log:\n{log}"
+        );
+    }
+    // The login's lookups, with placeholders where the username was bound.
+    let lookups: Vec<_> = sql
+        .iter()
+        .filter(|l| l.contains("`username` = ?"))
+        .collect();
+    assert!(!lookups.is_empty(), "{log}");
+    eprintln!("{} statement lines, e.g. {:?}", sql.len(), lookups[0]);
+    let hashes: Vec<Option<String>> = {
+        use camcops_web::db::schema::_security_webviewer_sessions as s;
+        s::table.select(s::token).load(&mut conn(&e.db)).unwrap()
+    };
+    let hashes: Vec<String> = hashes
+        .into_iter()
+        .flatten()
+        .filter(|h| !h.is_empty())
+        .collect();
+    assert!(hashes.len() >= 2, "{hashes:?}");
+    let mut secrets = vec![USER, PASSWORD, api_token.as_str(), "-- binds"];
+    secrets.extend(hashes.iter().map(String::as_str));
+    for secret in secrets {
+        assert!(!log.contains(secret), "{secret:?} in the log:\n{log}");
+    }
 }

@@ -46,7 +46,13 @@ pub async fn client_api(
             let session = out.session.as_ref().map(|(id, t)| (*id, t.as_str()));
             wire::text(StatusCode::OK, out.reply.render(session))
         }
-        Err(e) => error_reply(&e),
+        Err(e) => {
+            // The API's replies carry no `AppError` for the middleware to count: count here.
+            if let AppError::ServiceUnavailable(u) = &e {
+                state.metrics.db_unavailable(u.kind);
+            }
+            error_reply(&e)
+        }
     }
 }
 

@@ -27,6 +27,8 @@ pub struct TestApp {
     pub state: web::Data<AppState>,
     /// A browser: cookie store, no automatic redirects.
     pub client: reqwest::Client,
+    /// The port of the metrics listener, when the settings set `METRICS_PORT` (0: any).
+    pub metrics_port: Option<u16>,
     server: actix_web::dev::ServerHandle,
 }
 
@@ -74,6 +76,7 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = Application::build_with(settings, pool, Clock::system(), Some(listener)).unwrap();
         let address = format!("http://127.0.0.1:{}", app.port);
+        let metrics_port = app.metrics_port;
         let state = app.state.clone();
         let server = app.server();
         let handle = server.handle();
@@ -83,6 +86,7 @@ impl TestApp {
             address,
             state,
             client: new_client(),
+            metrics_port,
             server: handle,
         }
     }
@@ -100,6 +104,17 @@ impl TestApp {
     /// Absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// The text of `/metrics` (the settings must have set `METRICS_PORT`).
+    pub async fn scrape(&self) -> String {
+        let port = self.metrics_port.expect("METRICS_PORT set for this app");
+        reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// GET with the default client.
@@ -223,6 +238,15 @@ impl Drop for TestApp {
         let h = self.server.clone();
         actix_web::rt::spawn(async move { h.stop(false).await });
     }
+}
+
+/// The value of the metric line that starts with `series` in a `/metrics` text (0 if absent).
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// The value of the first `name="csrf_token"` input in `html`.

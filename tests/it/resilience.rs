@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use camcops_web::clock::Clock;
 use camcops_web::config::Settings;
-use camcops_web::db::{build_pool_with, Backend, DbConnection};
+use camcops_web::db::{build_pool, build_pool_with, Backend, DbConnection};
 use camcops_web::startup::Application;
 use diesel::connection::SimpleConnection;
 use diesel::{QueryableByName, RunQueryDsl};
 
-use crate::helpers::{location, test_settings, TestApp};
+use crate::helpers::{location, metric, test_settings, TestApp};
 use crate::testdb::{backend_test, TestDb};
 
 /// Settings with short database timeouts (1 s checkout, 1 s statements).
@@ -165,13 +165,7 @@ backend_test! {
         let scrape = || async {
             reqwest::get(format!("http://127.0.0.1:{mport}/metrics")).await.unwrap().text().await.unwrap()
         };
-        let value = |text: &str, series: &str| -> f64 {
-            text.lines()
-                .find(|l| l.starts_with(series))
-                .and_then(|l| l.rsplit(' ').next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0)
-        };
+        let value = metric;
         let series = "camcops_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"}";
         let before = value(&scrape().await, series);
         for _ in 0..3 {
@@ -191,5 +185,40 @@ backend_test! {
         assert_eq!(state.metrics.login_failures.get(), 1);
         handle.stop(false).await;
         drop(db);
+    }
+
+    /// The tablet API's 503s (its own reply format, no error page) are counted in
+    /// `camcops_db_errors_total` as the web pages' are: here a pool whose only connection is
+    /// held elsewhere, for an operation open to anyone and for a login.
+    async fn api_503s_are_counted_as_database_errors(db) {
+        let pool = build_pool(&db.db_url(), 1, Duration::from_millis(300)).unwrap();
+        let app = TestApp::spawn_with_pool(db, pool.clone(), |s| s.metrics_port = Some(0)).await;
+        app.create_user("alice", "correct horse battery");
+        let series = "camcops_db_errors_total{kind=\"pool_timeout\"}";
+        let before = metric(&app.scrape().await, series);
+        let api = |extra: &'static [(&'static str, &'static str)]| {
+            let mut form = vec![
+                ("operation", "check_device_registered"),
+                ("device", "tab1"),
+                ("camcops_version", "2.4.15"),
+            ];
+            form.extend_from_slice(extra);
+            crate::helpers::new_client().post(app.url("/api")).form(&form).send()
+        };
+        let held = pool.get().unwrap();
+        for extra in [&[][..], &[("user", "alice"), ("password", "correct horse battery")][..]] {
+            let r = api(extra).await.unwrap();
+            assert_eq!(r.status(), 503);
+            assert_eq!(r.headers()["retry-after"], "5");
+            let body = r.text().await.unwrap();
+            assert!(body.starts_with("error:Database unavailable\nsuccess:0\n"), "{body}");
+        }
+        drop(held);
+        let text = app.scrape().await;
+        assert_eq!(metric(&text, series) - before, 2.0, "{text}");
+        // The database is back: the API answers, and nothing more is counted.
+        let r = api(&[]).await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(metric(&app.scrape().await, series) - before, 2.0);
     }
 }
