@@ -116,21 +116,6 @@ impl<Q> Query for CountAndTop<Q> {
 
 impl<Q> RunQueryDsl<DbConnection> for CountAndTop<Q> {}
 
-/// `SELECT page_keys.index_entry_pk FROM (<inner>) AS page_keys`: the keys of one page as a
-/// derived table, so that `IN` may take a subquery with `LIMIT` (MariaDB and MySQL refuse
-/// `IN (SELECT … LIMIT …)` but accept it one level down).
-#[derive(Debug, Clone, QueryId)]
-pub(super) struct DerivedKeys<Q>(pub(super) Q);
-
-impl<Q: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for DerivedKeys<Q> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        out.push_sql("SELECT page_keys.index_entry_pk FROM (");
-        self.0.walk_ast(out.reborrow())?;
-        out.push_sql(") AS page_keys");
-        Ok(())
-    }
-}
-
 /// `(<subquery>)` as a scalar of type `ST` (NULL when it returns no row).
 #[derive(Debug, Clone, QueryId)]
 pub(super) struct Scalar<S, ST>(pub(super) S, pub(super) std::marker::PhantomData<ST>);
