@@ -129,8 +129,13 @@ impl DbConnection {
             #[cfg(feature = "postgres")]
             Backend::Postgres => {
                 let mut c = diesel::PgConnection::establish(&url.url)?;
+                // join_collapse_limit = 1: joins are planned in the order written. Every join
+                // here is written driving from its most selective table (the session by id, a
+                // page's keys), and PostgreSQL otherwise spends 2-5 ms planning the task page's
+                // eight-table join on every execution that gets a custom plan (0.5 ms so).
                 c.batch_execute(&format!(
-                    "SET statement_timeout = {ms}; SET lock_timeout = {ms}"
+                    "SET statement_timeout = {ms}; SET lock_timeout = {ms}; \
+                     SET join_collapse_limit = 1"
                 ))
                 .map_err(setup)?;
                 DbConnection::Pg(c)

@@ -16,10 +16,11 @@ use crate::db::{Backend, DbConnection, MultiBackend};
 use crate::models::patient::ERA_NOW;
 use crate::models::task_registry;
 
-/// The keys of one page as a query: `<ordered query> LIMIT <per_page> OFFSET ?`. The page size
-/// is written into the statement (one of a few sizes, so few statement texts): with a bound
-/// `LIMIT` PostgreSQL's generic plan assumes a tenth of the table and joins it by hashing
-/// (240 ms on 1,000,000 tasks), or it plans the statement afresh every time (about 2 ms).
+/// The keys of one page as a query: `<ordered query> LIMIT <per_page> [OFFSET ?]`. The page
+/// size is written into the statement (one of a few sizes, so few statement texts): with a
+/// bound `LIMIT` PostgreSQL's generic plan assumes a tenth of the table and joins it by hashing
+/// (240 ms on 1,000,000 tasks), so it plans the statement afresh every time (2 ms and more for
+/// this join); an unknown `OFFSET` inflates the generic plan's cost the same way.
 struct KeysQuery {
     ordered: _task_index::BoxedQuery<'static, MultiBackend, Integer>,
     per_page: i64,
@@ -29,8 +30,14 @@ struct KeysQuery {
 impl QueryFragment<MultiBackend> for KeysQuery {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
         QueryFragment::<MultiBackend>::walk_ast(&self.ordered, out.reborrow())?;
-        out.push_sql(&format!(" LIMIT {} OFFSET ", self.per_page));
-        out.push_bind_param::<BigInt, i64>(&self.offset)
+        out.push_sql(&format!(" LIMIT {}", self.per_page));
+        // The first page (most views) has no parameter here at all, so PostgreSQL can keep one
+        // plan for it; deeper pages bind the offset (one statement text for all of them).
+        if self.offset > 0 {
+            out.push_sql(" OFFSET ");
+            out.push_bind_param::<BigInt, i64>(&self.offset)?;
+        }
+        Ok(())
     }
 }
 
@@ -205,9 +212,34 @@ impl QueryFragment<MultiBackend> for PageQuery {
 
 impl Query for PageQuery {
     type SqlType = (
-        (Integer, Nullable<Text>, Nullable<Integer>, Nullable<Integer>, Text, Timestamp, Timestamp, Text),
-        (Integer, Bool, Nullable<Text>, Nullable<Text>, Nullable<Date>, Nullable<Text>, Nullable<Text>),
-        (Nullable<Text>, Nullable<Text>, Nullable<Text>, Nullable<Integer>, Nullable<BigInt>, Nullable<Text>, Nullable<Text>),
+        (
+            Integer,
+            Nullable<Text>,
+            Nullable<Integer>,
+            Nullable<Integer>,
+            Text,
+            Timestamp,
+            Timestamp,
+            Text,
+        ),
+        (
+            Integer,
+            Bool,
+            Nullable<Text>,
+            Nullable<Text>,
+            Nullable<Date>,
+            Nullable<Text>,
+            Nullable<Text>,
+        ),
+        (
+            Nullable<Text>,
+            Nullable<Text>,
+            Nullable<Text>,
+            Nullable<Integer>,
+            Nullable<BigInt>,
+            Nullable<Text>,
+            Nullable<Text>,
+        ),
     );
 }
 
