@@ -110,28 +110,6 @@ impl IdNumIndexEntry {
             .load(conn)
     }
 
-    /// `(patient_pk, which_idnum, idnum_value)` for several patients, by patient and number.
-    pub fn for_patients(
-        conn: &mut DbConnection,
-        patient_pks: &[i32],
-    ) -> QueryResult<Vec<(i32, i32, Option<i64>)>> {
-        if patient_pks.is_empty() {
-            return Ok(Vec::new());
-        }
-        _idnum_index::table
-            .filter(_idnum_index::patient_pk.eq_any(patient_pks))
-            .order((
-                _idnum_index::patient_pk.asc(),
-                _idnum_index::which_idnum.asc(),
-            ))
-            .select((
-                _idnum_index::patient_pk.assume_not_null(),
-                _idnum_index::which_idnum,
-                _idnum_index::idnum_value,
-            ))
-            .load(conn)
-    }
-
     /// Inserts an entry and returns its key.
     pub fn insert(conn: &mut DbConnection, new: &NewIdNumIndexEntry) -> QueryResult<i32> {
         diesel::insert_into(_idnum_index::table)

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::db::schema::_task_index;
 use crate::db::{Backend, DbConnection, MultiBackend};
+use crate::models::idnum::IdNumDefinition;
 use crate::models::patient::ERA_NOW;
 use crate::models::task_registry;
 
@@ -128,14 +129,13 @@ impl DetailRow {
     /// The ID number of this row, named as the server defines it (short description, else
     /// description, else `ID<n>`).
     fn idnum_name(&self) -> Option<(i32, String)> {
-        let which = self.which_idnum?;
-        let name = self
-            .idnum_short
-            .as_deref()
-            .or(self.idnum_description.as_deref())
-            .filter(|s| !s.is_empty())
-            .map_or_else(|| format!("ID{which}"), str::to_owned);
-        Some((which, name))
+        let definition = IdNumDefinition {
+            which_idnum: self.which_idnum?,
+            description: self.idnum_description.clone(),
+            short_description: self.idnum_short.clone(),
+            validation_method: None,
+        };
+        Some((definition.which_idnum, definition.short_name()))
     }
 
     fn idnum(&self) -> Option<(i32, Option<i64>)> {
