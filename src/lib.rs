@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod log_limit;
+pub mod messaging;
 pub mod metrics;
 pub mod models;
 pub mod observe;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::DbPool;
+use crate::messaging::Messenger;
 use crate::metrics::Metrics;
 use crate::session::SessionPolicy;
 
@@ -23,6 +24,8 @@ pub struct AppState {
     pub bcrypt_verifications: Arc<AtomicU64>,
     /// The counters served on `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// E-mail and SMS senders.
+    pub messenger: Arc<Messenger>,
 }
 
 impl AppState {
@@ -30,6 +33,7 @@ impl AppState {
     pub fn new(settings: Settings, pool: DbPool, clock: Clock) -> anyhow::Result<AppState> {
         let policy = SessionPolicy::from_settings(&settings);
         let metrics = Arc::new(Metrics::new(&pool)?);
+        let messenger = Arc::new(Messenger::from_settings(&settings)?);
         Ok(AppState {
             settings,
             pool,
@@ -37,6 +41,7 @@ impl AppState {
             policy,
             bcrypt_verifications: Arc::new(AtomicU64::new(0)),
             metrics,
+            messenger,
         })
     }
 }
