@@ -2,7 +2,7 @@
 //! dummy hash for unknown users, and the rules for new passwords (§1.4).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use zxcvbn::matching::patterns::MatchPattern;
 use zxcvbn::matching::Match;
@@ -28,16 +28,35 @@ pub fn verify(password: &str, hashed: &str, counter: &AtomicU64) -> bool {
     bcrypt::verify(password, hashed).unwrap_or(false)
 }
 
-/// Spends one verification's time for an unknown username (no timing oracle).
+/// Spends one verification's time at `cost` (an unknown username, or a stored hash cheaper
+/// than `cost`), so that a failure costs the same whoever it is for (no timing oracle).
 pub fn dummy_verify(password: &str, cost: u32, counter: &AtomicU64) {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| bcrypt::hash("dummy!", cost).unwrap_or_default());
-    let _ = verify(password, dummy, counter);
+    // One dummy hash per cost (a process uses one cost; tests may use several).
+    static DUMMIES: OnceLock<Mutex<Vec<(u32, String)>>> = OnceLock::new();
+    let cached = DUMMIES.get_or_init(|| Mutex::new(Vec::new()));
+    let known = cached.lock().ok().and_then(|v| {
+        v.iter()
+            .find(|(c, _)| *c == cost)
+            .map(|(_, h)| h.clone())
+    });
+    let dummy = match known {
+        Some(h) => h,
+        None => {
+            let h = bcrypt::hash("dummy!", cost).unwrap_or_default();
+            if let Ok(mut v) = cached.lock() {
+                v.push((cost, h.clone()));
+            }
+            h
+        }
+    };
+    let _ = verify(password, &dummy, counter);
 }
 
 /// A login's password check (blocking: call it inside `web::block`): verifies against the
-/// stored hash, or spends a dummy verification for an unknown user (no timing oracle). On
-/// success with a hash weaker than `cost`, also returns a new hash at `cost`.
+/// stored hash, or spends a dummy verification for an unknown user. A failure against a
+/// stored hash cheaper than `cost` also spends a dummy verification at `cost`, so a failed
+/// login takes as long for an unknown user as for one with a CamCOPS cost-6 hash (no timing
+/// oracle). On success with a hash weaker than `cost`, also returns a new hash at `cost`.
 pub fn check_login_password(
     password: &str,
     stored: Option<&str>,
@@ -47,6 +66,12 @@ pub fn check_login_password(
     match stored {
         Some(h) => {
             let ok = verify(password, h, counter);
+            if !ok && hash_cost(h).is_none_or(|c| c < cost) {
+                // A failure against a cheap (or unusable) stored hash would answer sooner
+                // than one for an unknown user: pay for a check at `cost` as well, so every
+                // failure costs at least one hash at `cost`.
+                dummy_verify(password, cost, counter);
+            }
             let upgraded = if ok && needs_upgrade(h, cost) {
                 Some(hash(password, cost)?)
             } else {
@@ -127,6 +152,27 @@ mod tests {
         assert_eq!(hash_cost(&h), Some(4));
         assert!(needs_upgrade(&h, 5));
         assert!(!needs_upgrade(&h, 4));
+    }
+
+    #[test]
+    fn every_failed_login_pays_for_a_hash_at_the_configured_cost() {
+        // A failure against a hash cheaper than the configured cost (CamCOPS' cost 6), or an
+        // unusable one, also runs a check at the configured cost, as an unknown user does:
+        // the time of a failure does not tell whether the user exists.
+        let count = |stored: Option<&str>, pw: &str| {
+            let c = AtomicU64::new(0);
+            let (ok, up) = check_login_password(pw, stored, 5, &c).unwrap();
+            (ok, up.is_some(), c.load(Ordering::Relaxed))
+        };
+        let cheap = hash("correct horse battery", 4).unwrap();
+        let same = hash("correct horse battery", 5).unwrap();
+        assert_eq!(count(None, "wrong"), (false, false, 1));
+        assert_eq!(count(Some(&cheap), "wrong"), (false, false, 2));
+        assert_eq!(count(Some(""), "wrong"), (false, false, 2));
+        assert_eq!(count(Some(&same), "wrong"), (false, false, 1));
+        // Success is not slowed: the cheap hash is replaced (one hash at the cost) instead.
+        assert_eq!(count(Some(&cheap), "correct horse battery"), (true, true, 1));
+        assert_eq!(count(Some(&same), "correct horse battery"), (true, false, 1));
     }
 
     #[test]
