@@ -82,9 +82,10 @@ pub async fn handle(state: &AppState, req: ApiRequest, ip: String) -> Result<Out
     }
 }
 
-/// No login attempted: operations open to anyone run; their successful replies get an
-/// anonymous API session (the presented one, or a new row) so the id is real. Everything
-/// else replies without a session and writes nothing.
+/// No login attempted: operations open to anyone run in a read-only unit; nothing is written.
+/// A presented anonymous API session (already a row) is echoed back; otherwise the reply
+/// carries no session (`session_id:0`): the call's session lives only in memory for its
+/// duration, so a flood of anonymous calls cannot grow the session table.
 async fn anonymous(
     state: &AppState,
     req: Arc<ApiRequest>,
@@ -95,7 +96,7 @@ async fn anonymous(
     if !ops::is_anyone_op(&req.operation) {
         return Ok(Outcome::sessionless(ops::without_user(&req.operation)));
     }
-    run_db(&state.pool, move |conn| {
+    run_db_read(&state.pool, move |conn| {
         let ctx = Ctx {
             req: &req,
             user: None,
@@ -103,16 +104,10 @@ async fn anonymous(
             ip: &ip,
         };
         let reply = ops::run(conn, &ctx)?;
-        if !reply.success {
-            return Ok(Outcome::sessionless(reply));
-        }
-        let mut s = session.unwrap_or_else(|| {
-            let mut s = CamcopsSession::new_unsaved(&ip, now);
-            s.mark_api();
-            s
-        });
-        s.ensure_saved(conn)?;
-        Ok(Outcome::with(reply, &s))
+        Ok(match session {
+            Some(s) if reply.success && s.id.is_some() => Outcome::with(reply, &s),
+            _ => Outcome::sessionless(reply),
+        })
     })
     .await
 }

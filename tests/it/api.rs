@@ -223,29 +223,26 @@ backend_test! {
     }
 
     /// §6.7 OpCheckDeviceRegisteredTests / OpCheckUploadUserAndDeviceTests: success replies,
-    /// `/database` as an alias, no cookie. An anonymous check gets a real (saved, anonymous,
-    /// API) session that a later login takes over, keeping its id with a new token.
+    /// `/database` as an alias, no cookie. An anonymous check's session lives in memory only
+    /// (reply `session_id:0`, no row); a login then gets a saved API session.
     async fn device_and_upload_checks_succeed(db) {
         let app = TestApp::spawn(db).await;
         let uid = tablet_user(&app, "alice");
         let a = call(&app, &base("check_device_registered")).await;
         assert!(a.ok(), "{}", a.body);
         assert_eq!(a.get("result"), "check_device_registered");
-        let (id, token) = a.session();
-        assert!(id.parse::<i32>().unwrap() > 0 && token.len() == 43, "{}", a.body);
+        a.assert_sessionless();
         let mut conn = app.conn();
-        assert_eq!(session_rows(&mut conn).len(), 1);
-        assert_eq!(session_rows(&mut conn)[0].1, None);
-        assert_eq!(session_rows(&mut conn)[0].2, Some(true));
+        assert_eq!(session_rows(&mut conn).len(), 0);
 
-        let f = with(base("check_upload_user_and_device"), &[("user", "alice"), ("password", PW), ("session_id", &id), ("session_token", &token)]);
+        let f = with(base("check_upload_user_and_device"), &[("user", "alice"), ("password", PW), ("session_id", "0"), ("session_token", "")]);
         let r = client().post(app.url("/database")).form(&f).send().await.unwrap();
         assert!(r.headers().get("set-cookie").is_none());
         let b = answer(r).await;
         assert!(b.ok(), "{}", b.body);
         assert_eq!(b.get("result"), "check_upload_user_and_device");
-        assert_eq!(b.get("session_id"), id, "login keeps the anonymous session's id");
-        assert_ne!(b.get("session_token"), token, "login rotates the token");
+        let (id, token) = b.session();
+        assert!(id.parse::<i32>().unwrap() > 0 && token.len() == 43, "{}", b.body);
         let rows = session_rows(&mut conn);
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].1, rows[0].2), (Some(uid), Some(true)));
@@ -253,6 +250,33 @@ backend_test! {
         let d = call(&app, &base_on("check_device_registered", "nosuch")).await;
         d.assert_error("Unregistered device");
         d.assert_sessionless();
+    }
+
+    /// A flood of anonymous calls (operations open to anyone, none with a user) writes no
+    /// session row, so it cannot grow the session table; logged-in calls still get a saved
+    /// session and reuse it.
+    async fn anonymous_calls_write_no_session_rows(db) {
+        let app = TestApp::spawn(db).await;
+        let uid = tablet_user(&app, "carol");
+        let mut conn = app.conn();
+        let before = count_sessions(&mut conn);
+        for _ in 0..100 {
+            let a = call(&app, &base("check_device_registered")).await;
+            assert!(a.ok(), "{}", a.body);
+            a.assert_sessionless();
+        }
+        let r = call(&app, &base("register_patient")).await;
+        r.assert_sessionless();
+        assert_eq!(count_sessions(&mut conn), before, "anonymous calls wrote session rows");
+        let login = call(&app, &with(base("check_upload_user_and_device"), &[("user", "carol"), ("password", PW)])).await;
+        assert!(login.ok(), "{}", login.body);
+        let (id, token) = login.session();
+        let again = call(&app, &with(base("check_device_registered"), &[("user", "carol"), ("session_id", &id), ("session_token", &token)])).await;
+        assert!(again.ok(), "{}", again.body);
+        assert_eq!(again.session(), (id, token));
+        let rows = session_rows(&mut conn);
+        assert_eq!(rows.len() as i64, before + 1);
+        assert_eq!((rows[0].1, rows[0].2), (Some(uid), Some(true)));
     }
 
     /// The first call costs one bcrypt; later calls with the username and the session's id
