@@ -46,6 +46,10 @@ pub enum AppError {
     /// 303 to a fixed place (forced password change, MFA setup).
     #[error("redirect")]
     Redirect(String),
+    /// 429 with `Retry-After` (these many seconds): too many failed logins from the client's
+    /// address.
+    #[error("too many failed logins from this address")]
+    TooManyRequests(i64),
     /// 503 with `Retry-After`: the database cannot be reached, is locked, timed out, or the
     /// pool is exhausted.
     #[error("service unavailable: {0}")]
@@ -171,6 +175,7 @@ pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
         404 => "Page not found",
         405 => "Method not allowed",
         413 => "Request too large",
+        429 => "Too many requests",
         503 => "Service unavailable",
         _ => "Internal server error",
     };
@@ -199,6 +204,7 @@ impl ResponseError for AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::LoginRequired(_) | AppError::Redirect(_) => StatusCode::SEE_OTHER,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -229,6 +235,20 @@ impl ResponseError for AppError {
                 error_page(status, "This address does not accept that HTTP method.")
             }
             AppError::PayloadTooLarge => error_page(status, "The request body is too large."),
+            AppError::TooManyRequests(seconds) => {
+                let minutes = ((*seconds).max(1) + 59) / 60;
+                let mut res = error_page(
+                    status,
+                    &format!(
+                        "Too many failed logins from your address. Please try again in {minutes} minute{}.",
+                        if minutes == 1 { "" } else { "s" }
+                    ),
+                );
+                if let Ok(v) = header::HeaderValue::from_str(&(*seconds).max(1).to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                res
+            }
             // Logged (once per request, rate-limited) by `crate::observe`, which knows the path.
             AppError::ServiceUnavailable(_) => error_page(
                 status,
@@ -275,6 +295,11 @@ mod tests {
         assert_eq!(status, 403);
         assert!(body.contains("You may not &#60;edit&#62;"), "{body}");
         assert_eq!(body_of(AppError::NotFound).0, 404);
+        let r = AppError::TooManyRequests(61).error_response();
+        assert_eq!(r.status().as_u16(), 429);
+        assert_eq!(r.headers().get("retry-after").unwrap(), "61");
+        let (_, body) = body_of(AppError::TooManyRequests(61));
+        assert!(body.contains("try again in 2 minutes"), "{body}");
         let r = AppError::LoginRequired("/view_tasks?page=2".into()).error_response();
         assert_eq!(r.status().as_u16(), 303);
         assert_eq!(

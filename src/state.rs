@@ -3,6 +3,7 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use crate::auth::throttle::Throttle;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::DbPool;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// E-mail and SMS senders.
     pub messenger: Arc<Messenger>,
+    /// The failed-login budget per client address (this process's memory).
+    pub login_throttle: Arc<Throttle>,
 }
 
 impl AppState {
@@ -34,6 +37,10 @@ impl AppState {
         let policy = SessionPolicy::from_settings(&settings);
         let metrics = Arc::new(Metrics::new(&pool)?);
         let messenger = Arc::new(Messenger::from_settings(&settings)?);
+        let login_throttle = Arc::new(Throttle::new(
+            settings.login_failures_per_address,
+            settings.login_failures_per_address_window_minutes,
+        ));
         Ok(AppState {
             settings,
             pool,
@@ -42,6 +49,7 @@ impl AppState {
             bcrypt_verifications: Arc::new(AtomicU64::new(0)),
             metrics,
             messenger,
+            login_throttle,
         })
     }
 }

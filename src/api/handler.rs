@@ -70,6 +70,7 @@ pub fn error_reply(e: &AppError) -> HttpResponse {
             crate::log_limit::warn(&line.clone(), || line);
             wire::unavailable()
         }
+        AppError::TooManyRequests(seconds) => wire::too_many_failures(*seconds),
         other => {
             let line = format!("API: request failed: {}", other.one_line());
             crate::log_limit::warn(&line.clone(), || line);

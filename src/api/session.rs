@@ -14,6 +14,7 @@ use super::ops::{self, Ctx, INVALID_USER};
 use super::resume::{self, Mode, Resumed};
 use super::wire::Reply;
 use crate::auth::login::{self as svc, LoginLookup};
+use crate::auth::throttle;
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::audit::{audit, AuditSource};
@@ -122,6 +123,8 @@ async fn authenticate(
     now: NaiveDateTime,
 ) -> Result<Outcome, AppError> {
     let username = req.username.clone().unwrap_or_default();
+    // An address that has used up its failure budget tries no password at all.
+    throttle::check(state, &ip)?;
     let found: LoginLookup = {
         let name = username.clone();
         run_db_read(&state.pool, move |conn| Ok(svc::lookup(conn, &name, now)?)).await?

@@ -152,6 +152,21 @@ pub fn unavailable() -> HttpResponse {
     res
 }
 
+/// `error` of the 429 reply.
+pub const TOO_MANY_FAILURES: &str = "Too many failed logins from this address; try again later";
+
+/// 429 with `Retry-After` and a reply body: too many failed logins from the client's address.
+pub fn too_many_failures(retry_after_s: i64) -> HttpResponse {
+    let mut res = text(
+        StatusCode::TOO_MANY_REQUESTS,
+        Reply::error(TOO_MANY_FAILURES).render(None),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&retry_after_s.max(1).to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
 /// 200 with a generic error reply: the original answers unexpected exceptions with 200 so
 /// that the tablet user sees a message; we never show the exception's text.
 pub fn server_error() -> HttpResponse {

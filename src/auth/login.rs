@@ -6,6 +6,7 @@ use diesel::QueryResult;
 
 use super::password;
 use super::principal::AuthUser;
+use super::throttle;
 use crate::blocking::run_hashing;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
@@ -58,7 +59,9 @@ pub async fn reauth_locked(state: &AppState, username: &str) -> Result<Option<St
 }
 
 /// A failed login or re-authentication, in a unit of its own: recorded and audited as a
-/// failed login (see [`record_failure`]). `Some(message)` when it locked the account.
+/// failed login (see [`record_failure`]) and counted towards the failure budget of the
+/// client's address ([`throttle::record_failure`]). `Some(message)` when it locked the
+/// account.
 pub async fn failed_login(
     state: &AppState,
     username: &str,
@@ -80,6 +83,8 @@ pub async fn failed_login(
     state
         .metrics
         .login_failed(outcome.locked_for_minutes.is_some());
+    // Every failure kind also counts towards the budget of the client's address.
+    throttle::record_failure(state, remote_addr, source).await?;
     Ok(outcome
         .locked_for_minutes
         .map(|m| locked_message(now + Duration::minutes(m))))

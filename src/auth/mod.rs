@@ -6,5 +6,6 @@ pub mod mfa;
 pub mod password;
 pub mod principal;
 pub mod terms;
+pub mod throttle;
 pub mod user_admin;
 pub mod users;

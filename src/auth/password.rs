@@ -34,11 +34,10 @@ pub fn dummy_verify(password: &str, cost: u32, counter: &AtomicU64) {
     // One dummy hash per cost (a process uses one cost; tests may use several).
     static DUMMIES: OnceLock<Mutex<Vec<(u32, String)>>> = OnceLock::new();
     let cached = DUMMIES.get_or_init(|| Mutex::new(Vec::new()));
-    let known = cached.lock().ok().and_then(|v| {
-        v.iter()
-            .find(|(c, _)| *c == cost)
-            .map(|(_, h)| h.clone())
-    });
+    let known = cached
+        .lock()
+        .ok()
+        .and_then(|v| v.iter().find(|(c, _)| *c == cost).map(|(_, h)| h.clone()));
     let dummy = match known {
         Some(h) => h,
         None => {
@@ -171,8 +170,14 @@ mod tests {
         assert_eq!(count(Some(""), "wrong"), (false, false, 2));
         assert_eq!(count(Some(&same), "wrong"), (false, false, 1));
         // Success is not slowed: the cheap hash is replaced (one hash at the cost) instead.
-        assert_eq!(count(Some(&cheap), "correct horse battery"), (true, true, 1));
-        assert_eq!(count(Some(&same), "correct horse battery"), (true, false, 1));
+        assert_eq!(
+            count(Some(&cheap), "correct horse battery"),
+            (true, true, 1)
+        );
+        assert_eq!(
+            count(Some(&same), "correct horse battery"),
+            (true, false, 1)
+        );
     }
 
     #[test]

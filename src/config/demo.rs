@@ -88,6 +88,11 @@ DB_STATEMENT_TIMEOUT_S = 5
 #   days; 0 = never.
 # LOCKOUT_THRESHOLD: lock an account after every this many failed logins.
 # LOCKOUT_DURATION_INCREMENT_MINUTES: the n-th lockout lasts n times this.
+# LOGIN_FAILURES_PER_ADDRESS (new): failed logins and wrong codes allowed from
+#   one client address (as TRUSTED_PROXY_HEADERS resolves it; IPv6 by /64)
+#   within LOGIN_FAILURES_PER_ADDRESS_WINDOW_MINUTES (new, 1-1440); beyond it,
+#   logins from that address get 429 until the oldest failure leaves the
+#   window. 0-10000; 0 = no limit. Counted per server process.
 # DISABLE_PASSWORD_AUTOCOMPLETE: ask browsers not to fill in passwords.
 # BCRYPT_COST (new): work factor of new password hashes, 4-31; older hashes
 #   of any cost still verify and are upgraded at login.
@@ -102,6 +107,8 @@ SESSION_CHECK_USER_IP = True
 PASSWORD_CHANGE_FREQUENCY_DAYS = 0
 LOCKOUT_THRESHOLD = 10
 LOCKOUT_DURATION_INCREMENT_MINUTES = 10
+LOGIN_FAILURES_PER_ADDRESS = 50
+LOGIN_FAILURES_PER_ADDRESS_WINDOW_MINUTES = 10
 DISABLE_PASSWORD_AUTOCOMPLETE = True
 BCRYPT_COST = 12
 

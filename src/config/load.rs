@@ -29,6 +29,8 @@ pub(super) const SITE_KEYS_USED: &[&str] = &[
     "PASSWORD_CHANGE_FREQUENCY_DAYS",
     "LOCKOUT_THRESHOLD",
     "LOCKOUT_DURATION_INCREMENT_MINUTES",
+    "LOGIN_FAILURES_PER_ADDRESS",
+    "LOGIN_FAILURES_PER_ADDRESS_WINDOW_MINUTES",
     "DISABLE_PASSWORD_AUTOCOMPLETE",
     "MFA_METHODS",
     "MFA_TIMEOUT_S",
@@ -167,6 +169,18 @@ impl Settings {
                 d.lockout_duration_increment_minutes,
                 1,
                 MAX_MINUTES,
+            )?,
+            login_failures_per_address: site.int(
+                "LOGIN_FAILURES_PER_ADDRESS",
+                d.login_failures_per_address,
+                0,
+                10_000,
+            )?,
+            login_failures_per_address_window_minutes: site.int(
+                "LOGIN_FAILURES_PER_ADDRESS_WINDOW_MINUTES",
+                d.login_failures_per_address_window_minutes,
+                1,
+                24 * 60,
             )?,
             disable_password_autocomplete: site.boolean(
                 "DISABLE_PASSWORD_AUTOCOMPLETE",

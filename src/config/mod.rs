@@ -148,6 +148,11 @@ pub struct Settings {
     pub lockout_threshold: i64,
     /// `LOCKOUT_DURATION_INCREMENT_MINUTES` (default 10).
     pub lockout_duration_increment_minutes: i64,
+    /// `LOGIN_FAILURES_PER_ADDRESS` (new; default 50; 0 = no limit): failed logins (and wrong
+    /// codes) allowed from one client address within the window below.
+    pub login_failures_per_address: i64,
+    /// `LOGIN_FAILURES_PER_ADDRESS_WINDOW_MINUTES` (new; default 10).
+    pub login_failures_per_address_window_minutes: i64,
     /// `DISABLE_PASSWORD_AUTOCOMPLETE` (default true).
     pub disable_password_autocomplete: bool,
     /// `MFA_METHODS` (default `no_mfa`).
@@ -239,6 +244,8 @@ impl Settings {
             password_change_frequency_days: 0,
             lockout_threshold: 10,
             lockout_duration_increment_minutes: 10,
+            login_failures_per_address: 50,
+            login_failures_per_address_window_minutes: 10,
             disable_password_autocomplete: true,
             mfa_methods: vec![MfaMethod::NoMfa],
             mfa_timeout_s: 600,
@@ -322,6 +329,14 @@ impl fmt::Debug for Settings {
             .field(
                 "lockout_duration_increment_minutes",
                 &self.lockout_duration_increment_minutes,
+            )
+            .field(
+                "login_failures_per_address",
+                &self.login_failures_per_address,
+            )
+            .field(
+                "login_failures_per_address_window_minutes",
+                &self.login_failures_per_address_window_minutes,
             )
             .field(
                 "disable_password_autocomplete",

@@ -61,6 +61,8 @@ fn minimal_file_gives_every_default() {
     assert_eq!(s.password_change_frequency_days, 0);
     assert_eq!(s.lockout_threshold, 10);
     assert_eq!(s.lockout_duration_increment_minutes, 10);
+    assert_eq!(s.login_failures_per_address, 50);
+    assert_eq!(s.login_failures_per_address_window_minutes, 10);
     assert!(s.disable_password_autocomplete);
     assert_eq!(s.mfa_methods, vec![MfaMethod::NoMfa]);
     assert_eq!(s.mfa_timeout_s, 600);
@@ -82,6 +84,7 @@ fn every_key_is_read() {
          SESSION_MAX_LIFETIME_MINUTES = 0\nSESSION_ACTIVITY_WRITE_INTERVAL_S = 0\n\
          SESSION_CHECK_USER_IP = off\nPASSWORD_CHANGE_FREQUENCY_DAYS = 90\n\
          LOCKOUT_THRESHOLD = 3\nLOCKOUT_DURATION_INCREMENT_MINUTES = 1\n\
+         LOGIN_FAILURES_PER_ADDRESS = 0\nLOGIN_FAILURES_PER_ADDRESS_WINDOW_MINUTES = 60\n\
          DISABLE_PASSWORD_AUTOCOMPLETE = 0\nMFA_TIMEOUT_S = 0\nALLOW_INSECURE_COOKIES = TRUE\n\
          BCRYPT_COST = 4",
         "HOST = 0.0.0.0\nPORT = 443\nUNIX_DOMAIN_SOCKET = /run/camcops/camcops.socket\n\
@@ -97,6 +100,8 @@ fn every_key_is_read() {
     assert_eq!(s.password_change_frequency_days, 90);
     assert_eq!(s.lockout_threshold, 3);
     assert_eq!(s.lockout_duration_increment_minutes, 1);
+    assert_eq!(s.login_failures_per_address, 0);
+    assert_eq!(s.login_failures_per_address_window_minutes, 60);
     assert!(!s.disable_password_autocomplete);
     assert_eq!(s.mfa_timeout_s, 0);
     assert!(s.allow_insecure_cookies);
@@ -135,6 +140,10 @@ fn each_bad_value_is_a_named_error() {
         ("PASSWORD_CHANGE_FREQUENCY_DAYS", "-1"),
         ("LOCKOUT_THRESHOLD", "0"),
         ("LOCKOUT_DURATION_INCREMENT_MINUTES", "0"),
+        ("LOGIN_FAILURES_PER_ADDRESS", "-1"),
+        ("LOGIN_FAILURES_PER_ADDRESS", "10001"),
+        ("LOGIN_FAILURES_PER_ADDRESS_WINDOW_MINUTES", "0"),
+        ("LOGIN_FAILURES_PER_ADDRESS_WINDOW_MINUTES", "1441"),
         ("DISABLE_PASSWORD_AUTOCOMPLETE", "yep"),
         ("MFA_METHODS", "sms"),
         ("MFA_TIMEOUT_S", "1.5"),

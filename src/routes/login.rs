@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::page::{safe_redirect, see_other, PageCtx};
 use crate::auth::login::{self as svc, GENERIC_FAILURE};
 use crate::auth::mfa;
+use crate::auth::throttle;
 use crate::db::{run_db, run_db_conn, run_db_read};
 use crate::error::{url_encode, AppError};
 use crate::models::audit::AuditSource;
@@ -159,6 +160,8 @@ async fn password_step(
     if form.password.len() > 1024 {
         return rerender(GENERIC_FAILURE);
     }
+    // An address that has used up its failure budget tries no password at all (429).
+    throttle::check(&state, &cs.client_ip)?;
     let now = state.clock.now();
     let username = form.username.clone();
     // Three reads that need no common snapshot (the write phase below decides): no
@@ -198,6 +201,7 @@ async fn password_step(
             state
                 .metrics
                 .login_failed(outcome.locked_for_minutes.is_some());
+            throttle::record_failure(&state, &cs.client_ip, AuditSource::Webviewer).await?;
             return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
         }
     };

@@ -14,6 +14,7 @@ mod camcops_task_list;
 mod group_admin;
 mod health;
 mod helpers;
+mod login_throttle;
 mod migrations;
 mod resilience;
 mod session_http;
