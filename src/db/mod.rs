@@ -5,6 +5,7 @@ pub mod adopt;
 pub mod connection;
 pub mod echo;
 pub mod failure;
+pub mod lock;
 mod pool;
 pub mod schema;
 pub mod tally;
