@@ -376,7 +376,11 @@ pub async fn edit_group(
     let (ec, errors) = run_db(&state.pool, move |conn| {
         cs.lock(conn, &[id], PAGE)?;
         let ec = edit_context(conn, id)?;
-        let taken = super::form::name_ok(&f2.name) && Group::name_taken(conn, &f2.name, Some(id))?;
+        // Unique regardless of case for a new name; a stored name kept as it is stays allowed
+        // (clashes CamCOPS left are reported by upgrade-db, not refused here).
+        let taken = super::form::name_ok(&f2.name)
+            && f2.name != ec.group.name
+            && Group::name_taken(conn, &f2.name, Some(id))?;
         match f2.validate(taken, &ec.others, &ec.idnums) {
             Err(errors) => Ok((ec, errors)),
             Ok((fields, can_see)) => {

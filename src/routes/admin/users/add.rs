@@ -90,7 +90,10 @@ pub async fn add_user(
     let (name, ticked) = (username.clone(), submitted.clone());
     let (groups, taken) = run_db_read(&state.pool, move |conn| {
         let groups = group_choices(conn, &me, &ticked)?;
-        Ok((groups, User::id_by_username(conn, &name)?.is_some()))
+        Ok((
+            groups,
+            User::id_by_username_any_case(conn, &name, None)?.is_some(),
+        ))
     })
     .await?;
     let offered: Vec<i32> = groups.iter().map(|g| g.id).collect();
@@ -123,7 +126,7 @@ pub async fn add_user(
         capability::final_groups(&acting.user, &offered, &final_groups, &[])
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
         // Checked again inside the writing transaction (a concurrent add), in any case.
-        if User::id_by_username(conn, &name)?.is_some() {
+        if User::id_by_username_any_case(conn, &name, None)?.is_some() {
             return Ok(None);
         }
         let new = NewAccount {

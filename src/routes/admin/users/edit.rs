@@ -66,7 +66,7 @@ fn load(
         .map(|g| g.name)
         .collect();
     let conflict = match username {
-        Some(name) => User::id_by_username(conn, name)?.filter(|&other| other != id),
+        Some(name) => name_conflict(conn, &target, name)?,
         None => None,
     };
     Ok(Loaded {
@@ -74,6 +74,21 @@ fn load(
         groups,
         frozen,
         conflict,
+    })
+}
+
+/// Another user whose name clashes with `name`: regardless of case when the name is new, exactly
+/// when it is kept (a case clash CamCOPS left stays editable; `upgrade-db` reports it).
+fn name_conflict(
+    conn: &mut DbConnection,
+    target: &AuthUser,
+    name: &str,
+) -> Result<Option<i32>, AppError> {
+    let id = target.id();
+    Ok(if name == target.user.username {
+        User::id_by_username(conn, name)?.filter(|&other| other != id)
+    } else {
+        User::id_by_username_any_case(conn, name, Some(id))?
     })
 }
 
@@ -204,7 +219,7 @@ pub async fn edit_user(
         let (_, frozen) = capability::fluid_and_frozen(&acting.user, &target.group_ids());
         let final_groups = capability::final_groups(&acting.user, &offered, &submitted, &frozen)
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
-        if User::id_by_username(conn, &username)?.is_some_and(|other| other != id) {
+        if name_conflict(conn, &target, &username)?.is_some() {
             return Ok(None);
         }
         let edit = AccountEdit {
