@@ -4,6 +4,7 @@
 
 mod account_pages;
 mod admin_pages;
+mod admin_races;
 mod adoption;
 mod api;
 mod audit_pages;
