@@ -193,6 +193,13 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
                     );
                 }
             }
+            // Left as they are: reported, never fixed silently.
+            for clash in db::adopt::clashes(&mut conn)? {
+                eprintln!(
+                    "WARNING: the database holds {clash}; camcops-web refuses new ones but \
+                     leaves these as they are (rename them to tell them apart)."
+                );
+            }
         }
         Command::UndoAdoption => {
             let settings = load_settings(cli)?;

@@ -120,10 +120,23 @@ impl From<&str> for Unavailable {
 /// Seconds a client is asked to wait after a 503 (`Retry-After`).
 pub const RETRY_AFTER_S: u32 = 5;
 
+/// The 400 message of a write a unique index refused.
+pub const CLASHED: &str = "That clashes with a change made a moment ago (a name or membership \
+                           that now exists). Go back, reload the page and try again.";
+
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         if let diesel::result::Error::NotFound = e {
             return AppError::NotFound;
+        }
+        // A unique index refused a row a concurrent change wrote first (a name taken, a
+        // membership added): the user's input clashes with what is stored now.
+        if let diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) = e
+        {
+            return AppError::BadRequest(CLASHED.into());
         }
         match failure::classify(&e) {
             Some(kind) => {

@@ -125,6 +125,7 @@ impl Application {
                     AppError::BadRequest("The address has bad query parameters.".into()).into()
                 }))
                 .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+                .wrap(from_fn(crate::input::refuse_control_characters))
                 .wrap(cookie::middleware(&app_settings))
                 .wrap(ErrorHandlers::new().default_handler(plain_errors_to_pages))
                 .wrap(from_fn(crate::observe::observe))

@@ -19,6 +19,8 @@ pub enum Rejected {
     TooLarge,
     /// Anything else: 400 (the reason goes to the log).
     Invalid(&'static str),
+    /// A field (this one) with NUL or another control character: 400 naming the field.
+    ControlCharacter(String),
 }
 
 /// Whether the request says `application/x-www-form-urlencoded` (parameters such as
@@ -72,6 +74,12 @@ pub fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, Rejected> {
             return Err(Rejected::Invalid("empty field name"));
         }
         let value = decode(v)?;
+        // No field of the protocol is multi-line text: every control character is refused.
+        if crate::input::has_forbidden_control(&key, false)
+            || crate::input::has_forbidden_control(&value, false)
+        {
+            return Err(Rejected::ControlCharacter(key));
+        }
         if fields.insert(key, value).is_some() {
             return Err(Rejected::Invalid("duplicate field"));
         }

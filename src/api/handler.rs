@@ -30,11 +30,19 @@ pub async fn client_api(
             return wire::too_large(BODY_LIMIT);
         }
         Err(Rejected::Invalid(why)) => return refuse(&ip, why),
+        Err(Rejected::ControlCharacter(_)) => return refuse(&ip, "control character"),
     };
     let fields = match body::parse_form(&bytes) {
         Ok(f) => f,
         Err(Rejected::Invalid(why)) => return refuse(&ip, why),
         Err(Rejected::TooLarge) => return wire::too_large(BODY_LIMIT),
+        Err(Rejected::ControlCharacter(field)) => {
+            log::info!("API: request from {ip} refused: control character in a field");
+            return wire::text(
+                StatusCode::BAD_REQUEST,
+                format!("{}\n", crate::input::control_message(&field)),
+            );
+        }
     };
     let api_req = match ApiRequest::from_fields(fields) {
         Ok(r) => r,

@@ -54,6 +54,10 @@ pub enum Action {
     Unlock,
     /// `delete_user` (then [`delete_refusal`] for the rules of §3.10).
     Delete,
+    /// See the user's sessions (with their addresses) on `view_sessions`.
+    ViewSessions,
+    /// End one or all of the user's sessions (`end_session`, `end_user_sessions`).
+    EndSessions,
 }
 
 /// Why an action is refused.
@@ -105,6 +109,9 @@ pub fn check(me: &AuthUser, action: Action, target: &AuthUser) -> Result<(), Den
     match action {
         // The original has no check for oneself here (webview.py:3768-3771).
         Action::SetUploadGroup if own => Ok(()),
+        // Every administrator may see and end their own sessions; anyone else's only as they
+        // may edit that user (a group administrator never reaches another group administrator).
+        Action::ViewSessions | Action::EndSessions if own => Ok(()),
         // The original redirected GET only and let a superuser POST change their own
         // password without the old one (§8.6): here both methods go to the own page.
         // (A group administrator is refused as a group administrator, as in the original.)

@@ -100,6 +100,16 @@ fn matrix_of_actor_action_and_target() {
                     "{actor} {action:?} {kind}"
                 );
             }
+            // Sessions: one's own always; anyone else's as for editing them (a group
+            // administrator never sees or ends another group administrator's).
+            let sessions = if *kind == "self" { OK } else { expected_plain };
+            for action in [ViewSessions, EndSessions] {
+                assert_eq!(
+                    check(&me, action, target),
+                    sessions,
+                    "{actor} {action:?} {kind}"
+                );
+            }
             let upload = if *kind == "self" { OK } else { expected_plain };
             assert_eq!(
                 check(&me, SetUploadGroup, target),

@@ -1,6 +1,7 @@
 //! Authentication: passwords, lockout, MFA, and the permissions of a logged-in user.
 
 pub mod capability;
+pub mod fresh;
 pub mod login;
 pub mod mfa;
 pub mod password;

@@ -98,8 +98,16 @@ pub fn create_user(
     Ok(id)
 }
 
-/// A new membership with every flag false (stored as false, not NULL, as CamCOPS' ORM does).
+/// A new membership with every flag false (stored as false, not NULL, as CamCOPS' ORM does);
+/// none when the user is already in the group (an adopted CamCOPS database may have no unique
+/// index to refuse a second one; callers hold the user's row lock).
 fn add_membership(conn: &mut DbConnection, user_id: i32, group_id: i32) -> QueryResult<usize> {
+    if Membership::for_user(conn, user_id)?
+        .iter()
+        .any(|m| m.group_id == Some(group_id))
+    {
+        return Ok(0);
+    }
     let no = Some(false);
     Membership::insert(
         conn,

@@ -5,6 +5,7 @@ pub mod adopt;
 pub mod connection;
 pub mod echo;
 pub mod failure;
+pub mod lock;
 mod pool;
 pub mod schema;
 pub mod tally;
@@ -87,7 +88,21 @@ pub enum Upgrade {
 /// camcops-web's own migrations.
 pub fn upgrade(conn: &mut DbConnection) -> anyhow::Result<Upgrade> {
     match adopt::detect(conn)? {
-        adopt::Kind::Own => Ok(Upgrade::Migrated(run_migrations(conn)?)),
+        adopt::Kind::Own => {
+            // The unique indexes of the migrations would fail on duplicates: say which.
+            if has_pending_migrations(conn)? && adopt::table_exists(conn, "_security_users")? {
+                let found = adopt::clashes(conn)?;
+                if !found.is_empty() {
+                    anyhow::bail!(
+                        "the database holds {}; names must be unique regardless of case and a \
+                         user may be in a group once: rename or remove them, then run \
+                         `upgrade-db` again",
+                        found.join(" and ")
+                    );
+                }
+            }
+            Ok(Upgrade::Migrated(run_migrations(conn)?))
+        }
         adopt::Kind::Camcops(db) => {
             let steps = adopt::adopt(conn, &db)?;
             Ok(Upgrade::Adopted {
@@ -212,7 +227,13 @@ pub fn last_insert_id(conn: &mut DbConnection) -> diesel::QueryResult<i32> {
     })
 }
 
+pub use sql_fns::lower;
+
 mod sql_fns {
+    diesel::define_sql_function! {
+        /// SQL `lower(text)` (names compared regardless of case; ASCII names on SQLite).
+        fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+    }
     #[cfg(feature = "sqlite")]
     diesel::define_sql_function! { fn last_insert_rowid() -> diesel::sql_types::BigInt; }
     #[cfg(feature = "mysql")]

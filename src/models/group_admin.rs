@@ -64,14 +64,16 @@ impl Group {
             .load(conn)
     }
 
-    /// Whether a group other than `except` has this name (SQL equality, so
-    /// case-insensitive on MariaDB, as in CamCOPS).
+    /// Whether a group other than `except` has this name regardless of case (on every
+    /// backend, as CamCOPS on MariaDB).
     pub fn name_taken(
         conn: &mut DbConnection,
         name: &str,
         except: Option<i32>,
     ) -> QueryResult<bool> {
-        let mut q = g::table.filter(g::name.eq(name)).into_boxed();
+        let mut q = g::table
+            .filter(crate::db::lower(g::name).eq(crate::db::lower(name)))
+            .into_boxed();
         if let Some(id) = except {
             q = q.filter(g::id.ne(id));
         }

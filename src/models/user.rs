@@ -193,6 +193,25 @@ impl User {
             .optional()
     }
 
+    /// The id of a user whose name equals `username` regardless of case (`ADMIN` and `admin`
+    /// would read as the same person), other than `except`.
+    pub fn id_by_username_any_case(
+        conn: &mut DbConnection,
+        username: &str,
+        except: Option<i32>,
+    ) -> QueryResult<Option<i32>> {
+        let mut q = _security_users::table
+            .filter(crate::db::lower(_security_users::username).eq(crate::db::lower(username)))
+            .into_boxed();
+        if let Some(id) = except {
+            q = q.filter(_security_users::id.ne(id));
+        }
+        q.select(_security_users::id)
+            .order(_security_users::id.asc())
+            .first(conn)
+            .optional()
+    }
+
     /// Rewrites what the edit page edits: username, full name, e-mail, forced password
     /// change, language.
     pub fn set_details(

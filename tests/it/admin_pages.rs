@@ -331,13 +331,15 @@ backend_test! {
         let r = get(&app, &alice, "/").await;
         assert_eq!(r.status(), 303);
         assert_eq!(location(&r), "/login?redirect_url=%2F");
-        // Again: already gone.
-        let r = post(&app, &ga, "/end_session", &[("session_id", &sid_s), ("csrf_token", &token)]).await;
-        assert_eq!(r.status(), 303);
-        assert!(body(&app, &ga, "/view_sessions").await.contains("had already ended"));
+        // Already gone, never existed, or not the administrator's to end: the same answer, so
+        // that it tells nothing about which session ids are live.
         let bob_sid = session_ids(&mut conn, w.bob)[0].to_string();
-        let r = post(&app, &ga, "/end_session", &[("session_id", &bob_sid), ("csrf_token", &token)]).await;
-        assert_eq!(r.status(), 403);
+        for id in [sid_s.as_str(), "987654", bob_sid.as_str()] {
+            let r = post(&app, &ga, "/end_session", &[("session_id", id), ("csrf_token", &token)]).await;
+            assert_eq!((r.status().as_u16(), location(&r)), (303, "/view_sessions".to_string()), "{id}");
+            let page = body(&app, &ga, "/view_sessions").await;
+            assert!(page.contains(&format!("Session {id} is not a live session that you may end.")), "{id}: {page}");
+        }
         assert_eq!(get(&app, &bob, "/").await.status(), 200);
         let r = post(&app, &ga, "/end_session", &[("session_id", "x1"), ("csrf_token", &token)]).await;
         assert_eq!(r.status(), 400);

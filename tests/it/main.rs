@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod account_pages;
+mod admin_input;
 mod admin_pages;
+mod admin_races;
 mod adoption;
 mod api;
 mod audit_pages;

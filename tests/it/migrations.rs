@@ -36,6 +36,31 @@ backend_test! {
         assert_schema(&mut conn);
     }
 
+    /// The database itself refuses a second membership of the same user in the same group and
+    /// names that differ from stored ones only in case (`ADMIN` next to `admin`).
+    fn unique_memberships_and_names_regardless_of_case(db) {
+        use camcops_web::db::schema::{_security_groups as g, _security_user_group as ug};
+        use _security_users::dsl as u;
+        let mut conn = db.conn();
+        diesel::insert_into(u::_security_users)
+            .values((u::username.eq("admin"), u::hashedpw.eq("x"), u::auto_generated.eq(false)))
+            .execute(&mut conn)
+            .expect("insert user");
+        let clash = diesel::insert_into(u::_security_users)
+            .values((u::username.eq("ADMIN"), u::hashedpw.eq("x"), u::auto_generated.eq(false)))
+            .execute(&mut conn);
+        assert!(clash.is_err(), "ADMIN next to admin was stored");
+        diesel::insert_into(g::table).values(g::name.eq("demo_research")).execute(&mut conn).unwrap();
+        assert!(diesel::insert_into(g::table).values(g::name.eq("DEMO_RESEARCH")).execute(&mut conn).is_err());
+        let uid: i32 = u::_security_users.select(u::id).first(&mut conn).unwrap();
+        let gid: i32 = g::table.select(g::id).first(&mut conn).unwrap();
+        diesel::insert_into(ug::table).values((ug::user_id.eq(uid), ug::group_id.eq(gid))).execute(&mut conn).unwrap();
+        let again = diesel::insert_into(ug::table).values((ug::user_id.eq(uid), ug::group_id.eq(gid))).execute(&mut conn);
+        assert!(again.is_err(), "a second membership of the same user and group was stored");
+        let n: i64 = ug::table.count().get_result(&mut conn).unwrap();
+        assert_eq!(n, 1);
+    }
+
     /// Deleting a user deletes their sessions (`ON DELETE CASCADE` really enforced).
     fn deleting_a_user_deletes_their_sessions(db) {
         use _security_users::dsl as u;

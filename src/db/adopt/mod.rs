@@ -170,11 +170,65 @@ fn apply_all(conn: &mut DbConnection, pending: &[&Step]) -> diesel::QueryResult<
     }
     for step in pending {
         for stmt in step.up() {
-            conn.batch_execute(stmt)?;
+            if blocked_by_data(conn, stmt)?.is_none() {
+                conn.batch_execute(stmt)?;
+            }
         }
         record(conn, step)?;
     }
     Ok(())
+}
+
+/// The kinds of stored data that a unique index of the adoption steps would refuse.
+const CLASH_CHECKS: [(&str, &str, &str); 3] = [
+    (
+        "_security_user_group (user_id, group_id)",
+        "SELECT COUNT(*) AS n FROM (SELECT user_id FROM _security_user_group \
+         WHERE user_id IS NOT NULL AND group_id IS NOT NULL \
+         GROUP BY user_id, group_id HAVING COUNT(*) > 1) d",
+        "users who are members of the same group more than once",
+    ),
+    (
+        "_security_users (",
+        "SELECT COUNT(*) AS n FROM (SELECT lower(username) AS k FROM _security_users \
+         GROUP BY lower(username) HAVING COUNT(*) > 1) d",
+        "usernames that differ only in upper/lower case",
+    ),
+    (
+        "_security_groups (",
+        "SELECT COUNT(*) AS n FROM (SELECT lower(name) AS k FROM _security_groups \
+         GROUP BY lower(name) HAVING COUNT(*) > 1) d",
+        "group names that differ only in upper/lower case",
+    ),
+];
+
+/// Why the stored data refuses the unique index `stmt` creates (None: it can be created, or
+/// `stmt` creates no unique index).
+fn blocked_by_data(conn: &mut DbConnection, stmt: &str) -> diesel::QueryResult<Option<String>> {
+    if !stmt.to_ascii_uppercase().contains("CREATE UNIQUE INDEX") {
+        return Ok(None);
+    }
+    for (target, count_sql, what) in CLASH_CHECKS {
+        if stmt.contains(target) {
+            let c: Count = diesel::sql_query(count_sql).get_result(conn)?;
+            return Ok((c.n > 0).then(|| format!("{} set(s) of {what}", c.n)));
+        }
+    }
+    Ok(None)
+}
+
+/// What `upgrade-db` warns about (never changes): duplicate memberships and names that differ
+/// only in case. The server refuses new ones in code; a unique index is added only where none
+/// exist.
+pub fn clashes(conn: &mut DbConnection) -> diesel::QueryResult<Vec<String>> {
+    let mut out = Vec::new();
+    for (target, _, _) in CLASH_CHECKS {
+        let probe = format!("CREATE UNIQUE INDEX x ON {target}");
+        if let Some(w) = blocked_by_data(conn, &probe)? {
+            out.push(w);
+        }
+    }
+    Ok(out)
 }
 
 fn record(conn: &mut DbConnection, step: &Step) -> diesel::QueryResult<()> {
@@ -195,6 +249,9 @@ fn adopt_undoing_on_failure(conn: &mut DbConnection, pending: &[&Step]) -> anyho
         }
         for step in pending {
             for (up, down) in step.up().iter().zip(step.down().iter().rev()) {
+                if blocked_by_data(conn, up)?.is_some() {
+                    continue;
+                }
                 conn.batch_execute(up)?;
                 done.push(down.to_string());
             }

@@ -66,12 +66,9 @@ macro_rules! steps {
     };
 }
 
-static SQLITE: &[Step] =
-    steps!("sqlite": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail");
-static POSTGRES: &[Step] =
-    steps!("postgres": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail");
-static MYSQL: &[Step] =
-    steps!("mysql": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail");
+static SQLITE: &[Step] = steps!("sqlite": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_memberships_and_names");
+static POSTGRES: &[Step] = steps!("postgres": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_memberships_and_names");
+static MYSQL: &[Step] = steps!("mysql": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_memberships_and_names");
 
 /// The steps for `backend`, in the order they are applied.
 pub fn steps_for(backend: Backend) -> &'static [Step] {
@@ -96,7 +93,8 @@ mod tests {
                     "0001_sessions",
                     "0002_task_list",
                     "0003_memberships",
-                    "0004_audit_trail"
+                    "0004_audit_trail",
+                    "0005_unique_memberships_and_names"
                 ]
             );
             for step in steps_for(backend) {

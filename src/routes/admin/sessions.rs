@@ -9,13 +9,16 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::users::{Acting, Missing};
 use super::{admin_or_login, local_time, parse_id, post_only, see_other, MAX_ROWS};
+use crate::auth::capability::{self, Action};
+use crate::auth::fresh::{fresh_target, Need};
 use crate::auth::principal::AuthUser;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::audit::{audit, AuditSource};
 use crate::models::group::Membership;
-use crate::models::user::{User, USER_NAME_FOR_SYSTEM};
+use crate::models::user::User;
 use crate::routes::page::PageCtx;
 use crate::session::extract::{CurrentSession, GroupAdmin};
 use crate::session::model::{
@@ -84,18 +87,17 @@ pub async fn view_sessions(
         let scope = if superuser {
             None
         } else {
-            Some(Membership::user_ids_in_groups(
-                conn,
-                &me.groupadmin_group_ids(),
-            )?)
+            let mut ids = Membership::user_ids_in_groups(conn, &me.groupadmin_group_ids())?;
+            ids.push(me.id());
+            Some(ids)
         };
         let rows = list_active(conn, &policy, now, scope.as_deref())?;
         let mut uids: Vec<i32> = rows.iter().filter_map(|r| r.user_id).collect();
         uids.sort_unstable();
         uids.dedup();
-        let users: HashMap<i32, User> = User::with_ids(conn, &uids)?
+        // Only the sessions of users the capability matrix lets `me` see.
+        let users: HashMap<i32, User> = visible_users(conn, &me, &uids)?
             .into_iter()
-            .filter(|u| superuser || (!u.is_superuser() && u.username != USER_NAME_FOR_SYSTEM))
             .map(|u| (u.id, u))
             .collect();
         Ok(rows
@@ -140,22 +142,32 @@ pub async fn view_sessions(
         .body(page.render()?))
 }
 
-/// Loads the user `user_id` and checks that `me` may administer them (400 if unknown, 403 if
-/// not theirs).
-fn administered(
+/// The users of `ids` whose sessions `me` may see (the capability matrix, on their memberships).
+fn visible_users(
     conn: &mut DbConnection,
     me: &AuthUser,
-    user_id: i32,
-) -> Result<AuthUser, AppError> {
-    let Some(target) = AuthUser::load(conn, user_id)? else {
-        return Err(AppError::BadRequest(format!(
-            "Cannot find User with id:{user_id}"
-        )));
-    };
-    if !me.may_administer(&target) {
-        return Err(AppError::Forbidden);
-    }
-    Ok(target)
+    ids: &[i32],
+) -> Result<Vec<User>, AppError> {
+    let users = User::with_ids(conn, ids)?;
+    let mut memberships = Membership::for_users(conn, ids)?;
+    Ok(users
+        .into_iter()
+        .filter(|u| {
+            let target = AuthUser {
+                user: u.clone(),
+                memberships: memberships
+                    .extract_if(.., |m| m.user_id == Some(u.id))
+                    .collect(),
+            };
+            capability::check(me, Action::ViewSessions, &target).is_ok()
+        })
+        .collect())
+}
+
+/// The one answer of `end_session` for a session that does not exist, has ended, or is not
+/// the administrator's to end (so that it tells nothing about which session ids are live).
+fn not_endable(session_id: i32) -> String {
+    format!("Session {session_id} is not a live session that you may end.")
 }
 
 fn audit_end(
@@ -204,29 +216,46 @@ pub async fn end_session(
     let GroupAdmin(li) = admin_or_login(admin, PAGE)?;
     li.cs.check_csrf(&form.csrf_token)?;
     let session_id = parse_id("session_id", &form.session_id)?;
-    let me = li.user.clone();
-    let ip = li.cs.client_ip.clone();
-    let now = state.clock.now();
+    // Whose session it is, read first so that the write unit can lock that user's row before
+    // it reads anything; the unit then checks the row is still theirs and live.
+    let owner = run_db_read(&state.pool, move |conn| {
+        Ok(find_row(conn, session_id)?.and_then(|row| row.user_id))
+    })
+    .await?;
+    let mut acting = Acting::new(&li, &state);
     let ended: Option<String> = run_db(&state.pool, move |conn| {
-        let user_id = match find_row(conn, session_id)? {
+        acting.lock(conn, Need::GroupAdmin, owner.as_slice())?;
+        let live_owner = match find_row(conn, session_id)? {
             Some(row) if !row.token.as_deref().unwrap_or("").is_empty() => row.user_id,
             _ => None,
         };
-        // Gone, or logged out (no user, no token): nothing left to end.
-        let Some(user_id) = user_id else {
+        // Gone, logged out, someone else's now, or not the administrator's to end: one answer.
+        let Some(user_id) = live_owner.filter(|&u| Some(u) == owner) else {
             return Ok(None);
         };
-        let target = administered(conn, &me, user_id)?;
-        if delete_session(conn, session_id)? {
-            audit_end(conn, &ip, &me, session_id, &target.user.username, now)?;
+        let target = match fresh_target(conn, &acting.user, user_id, Action::EndSessions) {
+            Ok(Some(t)) => t,
+            Ok(None) | Err(AppError::ForbiddenBecause(_) | AppError::Redirect(_)) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        if !delete_session(conn, session_id)? {
+            return Ok(None);
         }
+        audit_end(
+            conn,
+            &acting.ip,
+            &acting.user,
+            session_id,
+            &target.user.username,
+            acting.now,
+        )?;
         Ok(Some(target.user.username))
     })
     .await?;
     let Some(username) = ended else {
-        li.cs
-            .cookie
-            .flash("info", format!("Session {session_id} had already ended."));
+        li.cs.cookie.flash("info", not_endable(session_id));
         return Ok(see_other(PAGE));
     };
     log::info!(
@@ -254,12 +283,11 @@ pub async fn end_user_sessions(
     let GroupAdmin(li) = admin_or_login(admin, PAGE)?;
     li.cs.check_csrf(&form.csrf_token)?;
     let user_id = parse_id("user_id", &form.user_id)?;
-    let me = li.user.clone();
-    let ip = li.cs.client_ip.clone();
     let policy = state.policy;
-    let now = state.clock.now();
+    let mut acting = Acting::new(&li, &state);
     let (username, n) = run_db(&state.pool, move |conn| {
-        let target = administered(conn, &me, user_id)?;
+        let target = acting.lock_target(conn, user_id, Missing::CannotFind, Action::EndSessions)?;
+        let (me, ip, now) = (acting.user.clone(), acting.ip.clone(), acting.now);
         let username = target.user.username.clone();
         let live = list_active(conn, &policy, now, Some(&[user_id]))?;
         let mut n = 0;

@@ -389,6 +389,7 @@ pub(super) const INDEXES: &[(&str, &str, &[&str], bool)] = &[
     ("_security_devices", "ix__security_devices_name", &["name"], true),
     ("_security_user_group", "ix__security_user_group_user_id", &["user_id"], false),
     ("_security_user_group", "ix__security_user_group_group_id", &["group_id"], false),
+    ("_security_user_group", "ux__security_user_group_user_group", &["user_id", "group_id"], true),
     ("_security_login_failures", "ix__security_login_failures_username", &["username"], false),
     ("_security_login_failures", "ix__security_login_failures_login_failure_at", &["login_failure_at"], false),
     ("_security_account_lockouts", "ix__security_account_lockouts_username", &["username"], false),

@@ -99,8 +99,9 @@ pub async fn delete_group(
     let confirmed = form
         .iter()
         .any(|(k, v)| k == "confirm" && matches!(v.trim(), "true" | "on" | "1" | "yes"));
-    let (cs, now) = (Actor::of(&li.cs), state.clock.now());
+    let (cs, now) = (Actor::of(&li.cs, &state), state.clock.now());
     let outcome = run_db(&state.pool, move |conn| {
+        cs.lock(conn, &[id], PAGE)?;
         let group = find_group(conn, id)?;
         if let Some(r) = Group::delete_refusal(conn, id)? {
             return Ok(Ok(Outcome::Refused(group.name, r)));

@@ -9,6 +9,7 @@ use askama::Template;
 
 use super::form::GroupForm;
 use super::{defined_idnums, find_group, superuser_or_login, GroupIdQuery, PAGE};
+use crate::auth::fresh::{self, Claim, Need};
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::audit::{audit_about, AuditSource};
@@ -45,15 +46,40 @@ pub fn check_csrf(cs: &CurrentSession, pairs: &[(String, String)]) -> Result<(),
 pub struct Actor {
     user_id: Option<i32>,
     client_ip: String,
+    session_id: Option<i32>,
+    methods: Vec<crate::config::MfaMethod>,
 }
 
 impl Actor {
     /// The actor of this request.
-    pub fn of(cs: &CurrentSession) -> Actor {
+    pub fn of(cs: &CurrentSession, state: &AppState) -> Actor {
         Actor {
             user_id: cs.user.as_ref().map(|u| u.id()),
             client_ip: cs.client_ip.clone(),
+            session_id: cs.session.id,
+            methods: state.settings.mfa_methods.clone(),
         }
+    }
+
+    /// First in a write unit: locks the superuser's row and then the groups `group_ids`, and
+    /// checks that they are still logged in and still a superuser (else login or 403).
+    pub fn lock(
+        &self,
+        conn: &mut DbConnection,
+        group_ids: &[i32],
+        back: &str,
+    ) -> Result<(), AppError> {
+        let Some(user_id) = self.user_id else {
+            return Err(AppError::LoginRequired(back.to_string()));
+        };
+        let claim = Claim {
+            user_id,
+            session_id: self.session_id,
+            need: Need::Superuser,
+        };
+        fresh::lock_actor(conn, claim, &self.methods, &[], back)?;
+        fresh::lock_groups(conn, group_ids)?;
+        Ok(())
     }
 }
 
@@ -125,8 +151,9 @@ pub async fn add_group(
         return Ok(see_other(PAGE));
     }
     let f = GroupForm::from_pairs(&form);
-    let (cs, now, name) = (Actor::of(&li.cs), state.clock.now(), f.name.clone());
+    let (cs, now, name) = (Actor::of(&li.cs, &state), state.clock.now(), f.name.clone());
     let errors = run_db(&state.pool, move |conn| {
+        cs.lock(conn, &[], PAGE)?;
         let taken = super::form::name_ok(&f.name) && Group::name_taken(conn, &f.name, None)?;
         let errors = f.name_errors(taken);
         if errors.is_empty() {
@@ -345,10 +372,15 @@ pub async fn edit_group(
     let mut f = GroupForm::from_pairs(&form);
     f.upload_policy = f.upload_policy.trim().to_owned();
     f.finalize_policy = f.finalize_policy.trim().to_owned();
-    let (cs, now, f2) = (Actor::of(&li.cs), state.clock.now(), f.clone());
+    let (cs, now, f2) = (Actor::of(&li.cs, &state), state.clock.now(), f.clone());
     let (ec, errors) = run_db(&state.pool, move |conn| {
+        cs.lock(conn, &[id], PAGE)?;
         let ec = edit_context(conn, id)?;
-        let taken = super::form::name_ok(&f2.name) && Group::name_taken(conn, &f2.name, Some(id))?;
+        // Unique regardless of case for a new name; a stored name kept as it is stays allowed
+        // (clashes CamCOPS left are reported by upgrade-db, not refused here).
+        let taken = super::form::name_ok(&f2.name)
+            && f2.name != ec.group.name
+            && Group::name_taken(conn, &f2.name, Some(id))?;
         match f2.validate(taken, &ec.others, &ec.idnums) {
             Err(errors) => Ok((ec, errors)),
             Ok((fields, can_see)) => {

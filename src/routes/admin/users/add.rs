@@ -8,11 +8,13 @@ use askama::Template;
 use super::form::{check_username, Fields, GROUP_ITEM};
 use super::{check_new_password, group_choices, Acting, Errors, GroupChoice, LIST};
 use crate::auth::capability::{self, GRANT_SUPERUSER};
+use crate::auth::fresh::Need;
 use crate::auth::password;
 use crate::auth::user_admin::{self, NewAccount};
 use crate::blocking::run_hashing;
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
+use crate::models::group::Group;
 use crate::models::user::User;
 use crate::routes::admin::{admin_or_login, see_other};
 use crate::routes::page::PageCtx;
@@ -88,7 +90,10 @@ pub async fn add_user(
     let (name, ticked) = (username.clone(), submitted.clone());
     let (groups, taken) = run_db_read(&state.pool, move |conn| {
         let groups = group_choices(conn, &me, &ticked)?;
-        Ok((groups, User::id_by_username(conn, &name)?.is_some()))
+        Ok((
+            groups,
+            User::id_by_username_any_case(conn, &name, None)?.is_some(),
+        ))
     })
     .await?;
     let offered: Vec<i32> = groups.iter().map(|g| g.id).collect();
@@ -110,12 +115,18 @@ pub async fn add_user(
         state.settings.bcrypt_cost,
     );
     let hash = run_hashing(move || password::hash(&pw, cost)).await??;
-    let acting = Acting::new(&li, state.clock.now());
+    let mut acting = Acting::new(&li, &state);
     let language = li.user.user.language.clone();
     let name = username.clone();
     let created = run_db(&state.pool, move |conn| {
-        // Checked again inside the writing transaction (a concurrent add).
-        if User::id_by_username(conn, &name)?.is_some() {
+        // The administrator as they are now (locked), and the groups checked against that.
+        acting.lock(conn, Need::GroupAdmin, &[])?;
+        let all: Vec<i32> = Group::all(conn)?.into_iter().map(|g| g.id).collect();
+        let offered = capability::assignable_groups(&acting.user, &all);
+        capability::final_groups(&acting.user, &offered, &final_groups, &[])
+            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        // Checked again inside the writing transaction (a concurrent add), in any case.
+        if User::id_by_username_any_case(conn, &name, None)?.is_some() {
             return Ok(None);
         }
         let new = NewAccount {

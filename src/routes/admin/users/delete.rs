@@ -14,6 +14,7 @@ use rand::Rng;
 use super::form::Fields;
 use super::{target_for, Acting, Missing, UserIdQuery, LIST};
 use crate::auth::capability::{self, Action, DELETE_RECORDS};
+use crate::auth::fresh::Need;
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
 use crate::db::{run_db, DbConnection};
@@ -124,7 +125,7 @@ pub async fn delete_user(
         )),
         None => Some("This confirmation has expired: enter the new code shown.".into()),
     };
-    let acting = Acting::new(&li, state.clock.now());
+    let acting = Acting::new(&li, &state);
     let mut session = li.cs.session.clone();
     if let Some(error) = error {
         let code =
@@ -141,7 +142,10 @@ pub async fn delete_user(
         return render(&li, &target, code, Some(&error));
     }
     session.form_state.finish();
+    let mut acting = acting;
     let (username, ended) = run_db(&state.pool, move |conn| {
+        // The refusals of the delete rules judged on the state under lock.
+        acting.lock(conn, Need::GroupAdmin, &[id])?;
         let target = deletable(conn, &acting.user, id)?;
         let ended = match user_admin::delete_user(conn, acting.actor(), &target) {
             // A CamCOPS table this server does not know refers to the user.

@@ -66,7 +66,7 @@ fn load(
         .map(|g| g.name)
         .collect();
     let conflict = match username {
-        Some(name) => User::id_by_username(conn, name)?.filter(|&other| other != id),
+        Some(name) => name_conflict(conn, &target, name)?,
         None => None,
     };
     Ok(Loaded {
@@ -74,6 +74,21 @@ fn load(
         groups,
         frozen,
         conflict,
+    })
+}
+
+/// Another user whose name clashes with `name`: regardless of case when the name is new, exactly
+/// when it is kept (a case clash CamCOPS left stays editable; `upgrade-db` reports it).
+fn name_conflict(
+    conn: &mut DbConnection,
+    target: &AuthUser,
+    name: &str,
+) -> Result<Option<i32>, AppError> {
+    let id = target.id();
+    Ok(if name == target.user.username {
+        User::id_by_username(conn, name)?.filter(|&other| other != id)
+    } else {
+        User::id_by_username_any_case(conn, name, Some(id))?
     })
 }
 
@@ -186,14 +201,25 @@ pub async fn edit_user(
         capability::final_groups(&li.user, &offered, &submitted, &frozen)
             .map_err(|e| e.to_string()),
     );
-    let Some(final_groups) = final_groups.filter(|_| errors.is_empty()) else {
+    if final_groups.is_none() || !errors.is_empty() {
         return render(&li, loaded, Some(&form), errors);
-    };
+    }
     let must_change_password = form.checked("must_change_password");
-    let acting = Acting::new(&li, state.clock.now());
+    let mut acting = Acting::new(&li, &state);
     let outcome = run_db(&state.pool, move |conn| {
-        let target = target_for(conn, &acting.user, id, Missing::CannotFind, Action::Edit)?;
-        if User::id_by_username(conn, &username)?.is_some_and(|other| other != id) {
+        // Decided again on the state under lock: the administrator's rights, the target's
+        // groups (a group added by someone else since the form was read is kept, not removed),
+        // and the username.
+        let target = acting.lock_target(conn, id, Missing::CannotFind, Action::Edit)?;
+        if superuser.is_some() && !capability::may_set_superuser(&acting.user) {
+            return Err(AppError::ForbiddenBecause(GRANT_SUPERUSER.into()));
+        }
+        let all: Vec<i32> = Group::all(conn)?.into_iter().map(|g| g.id).collect();
+        let offered = capability::assignable_groups(&acting.user, &all);
+        let (_, frozen) = capability::fluid_and_frozen(&acting.user, &target.group_ids());
+        let final_groups = capability::final_groups(&acting.user, &offered, &submitted, &frozen)
+            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        if name_conflict(conn, &target, &username)?.is_some() {
             return Ok(None);
         }
         let edit = AccountEdit {

@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::form::bool_param;
-use super::{target_for, Missing, LIST};
+use super::{Missing, LIST};
 use crate::auth::capability::{self, Action};
 use crate::auth::principal::AuthUser;
 use crate::auth::users;
@@ -241,18 +241,16 @@ pub async fn unlock_user(
     let GroupAdmin(li) = admin_or_login(admin, LIST)?;
     li.cs.check_csrf(&form.csrf_token)?;
     let user_id = parse_id("user_id", &form.user_id)?;
-    let me = li.user.clone();
-    let now = state.clock.now();
-    let ip = li.cs.client_ip.clone();
+    let mut acting = super::Acting::new(&li, &state);
     let username = run_db(&state.pool, move |conn| {
-        let target = target_for(conn, &me, user_id, Missing::NoSuchUser, Action::Unlock)?;
+        let target = acting.lock_target(conn, user_id, Missing::NoSuchUser, Action::Unlock)?;
         users::enable_user(
             conn,
             &target.user.username,
-            now,
+            acting.now,
             AuditSource::Webviewer,
-            Some(me.id()),
-            Some(&ip),
+            Some(acting.user.id()),
+            Some(&acting.ip),
         )?;
         Ok(target.user.username)
     })

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::form::Fields;
 use super::{allow, load_target, Acting, Missing, LIST};
 use crate::auth::capability::{self, Action, GRANT_GROUPADMIN, NOT_YOUR_GROUP};
+use crate::auth::fresh::Need;
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
 use crate::db::{run_db, run_db_read, DbConnection};
@@ -160,11 +161,27 @@ pub async fn edit_membership(
         may_add_notes: c("may_add_notes"),
         groupadmin: c("groupadmin"),
     };
-    let acting = Acting::new(&li, state.clock.now());
+    // Whose membership it is, read first so that the write unit can lock that user's row
+    // before it reads anything (and then checks the membership is still theirs).
+    let owner = run_db_read(&state.pool, move |conn| {
+        Ok(Membership::find(conn, id)?.and_then(|m| m.user_id))
+    })
+    .await?;
+    let mut acting = Acting::new(&li, &state);
     let ended = run_db(&state.pool, move |conn| {
+        acting.lock(conn, Need::GroupAdmin, owner.as_slice())?;
         let (m, target, group) = load(conn, &acting.user, id)?;
+        if m.user_id != owner {
+            return Err(AppError::BadRequest(
+                "This membership changed while you edited it. Go back and try again.".into(),
+            ));
+        }
         if cancel {
             return Ok(0);
+        }
+        let su = capability::may_set_groupadmin(&acting.user);
+        if !su && submitted.groupadmin {
+            return Err(AppError::ForbiddenBecause(GRANT_GROUPADMIN.into()));
         }
         let mut flags = submitted;
         if !su {

@@ -73,9 +73,9 @@ pub async fn edit_other_user_mfa(
     if let Some(refused) = reauthenticate(&state, &li, &form).await? {
         return Ok(refused);
     }
-    let acting = Acting::new(&li, state.clock.now());
+    let mut acting = Acting::new(&li, &state);
     let (username, ended) = run_db(&state.pool, move |conn| {
-        let target = target_for(conn, &acting.user, id, Missing::CannotFind, Action::EditMfa)?;
+        let target = acting.lock_target(conn, id, Missing::CannotFind, Action::EditMfa)?;
         let ended = user_admin::disable_mfa(conn, acting.actor(), &target)?;
         Ok((target.user.username, ended))
     })

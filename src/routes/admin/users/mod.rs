@@ -22,10 +22,12 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use crate::auth::capability::{self, Action, Denial};
+use crate::auth::fresh::{self, Claim, Need};
 use crate::auth::login;
 use crate::auth::mfa::verify_totp;
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin::Actor;
+use crate::config::MfaMethod;
 use crate::db::DbConnection;
 use crate::error::AppError;
 use crate::models::audit::AuditSource;
@@ -157,21 +159,28 @@ pub fn target_for(
 
 /// The acting administrator, owned (to move into a database unit).
 pub struct Acting {
-    /// The administrator with memberships.
+    /// The administrator with memberships: as the request began, then as re-read under lock by
+    /// [`Acting::lock`].
     pub user: Arc<AuthUser>,
     /// Their client address.
     pub ip: String,
     /// Now (naive UTC).
     pub now: NaiveDateTime,
+    /// Their session's row id.
+    pub session_id: Option<i32>,
+    /// The MFA methods the server allows (part of "may still use the pages").
+    pub methods: Vec<MfaMethod>,
 }
 
 impl Acting {
     /// The administrator of this request.
-    pub fn new(li: &LoggedIn, now: NaiveDateTime) -> Acting {
+    pub fn new(li: &LoggedIn, state: &AppState) -> Acting {
         Acting {
             user: li.user.clone(),
             ip: li.cs.client_ip.clone(),
-            now,
+            now: state.clock.now(),
+            session_id: li.cs.session.id,
+            methods: state.settings.mfa_methods.clone(),
         }
     }
 
@@ -182,6 +191,38 @@ impl Acting {
             ip: &self.ip,
             now: self.now,
         }
+    }
+
+    /// First in a write unit: locks the administrator's row and `others`', re-reads the
+    /// administrator (still logged in, still holding `need`) and keeps that fresh copy.
+    pub fn lock(
+        &mut self,
+        conn: &mut DbConnection,
+        need: Need,
+        others: &[i32],
+    ) -> Result<(), AppError> {
+        let claim = Claim {
+            user_id: self.user.id(),
+            session_id: self.session_id,
+            need,
+        };
+        let me = fresh::lock_actor(conn, claim, &self.methods, others, LIST)?;
+        self.user = Arc::new(me);
+        Ok(())
+    }
+
+    /// Locks the administrator and user `id`, re-reads both and checks `action` on the fresh
+    /// state: the target as stored now, or 400 with the `missing` wording.
+    pub fn lock_target(
+        &mut self,
+        conn: &mut DbConnection,
+        id: i32,
+        missing: Missing,
+        action: Action,
+    ) -> Result<AuthUser, AppError> {
+        self.lock(conn, Need::GroupAdmin, &[id])?;
+        fresh::fresh_target(conn, &self.user, id, action)?
+            .ok_or_else(|| AppError::BadRequest(missing.message(&id.to_string())))
     }
 }
 

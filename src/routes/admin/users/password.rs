@@ -115,15 +115,11 @@ pub async fn change_other_password(
     let Some(hash) = hashed else {
         return render(&li, &target, must_change, Some(SAME_AS_CURRENT));
     };
-    let acting = Acting::new(&li, state.clock.now());
+    // The slow hash is done; now the administrator and the target as they are at the write,
+    // under lock (a right revoked while the hash was computed is seen here).
+    let mut acting = Acting::new(&li, &state);
     let (username, ended) = run_db(&state.pool, move |conn| {
-        let target = target_for(
-            conn,
-            &acting.user,
-            id,
-            Missing::CannotFind,
-            Action::ChangePassword,
-        )?;
+        let target = acting.lock_target(conn, id, Missing::CannotFind, Action::ChangePassword)?;
         let ended =
             user_admin::set_other_password(conn, acting.actor(), &target, &hash, must_change)?;
         Ok((target.user.username, ended))

@@ -36,11 +36,16 @@ fn load(
     id: i32,
 ) -> Result<(AuthUser, Vec<(i32, String)>), AppError> {
     let target = target_for(conn, me, id, Missing::NoSuchUser, Action::SetUploadGroup)?;
-    let choices = Group::with_ids(conn, &target.group_ids())?
+    let choices = choices_of(conn, &target)?;
+    Ok((target, choices))
+}
+
+/// The groups the target may upload to: their own.
+fn choices_of(conn: &mut DbConnection, target: &AuthUser) -> Result<Vec<(i32, String)>, AppError> {
+    Ok(Group::with_ids(conn, &target.group_ids())?
         .into_iter()
         .map(|g| (g.id, g.name))
-        .collect();
-    Ok((target, choices))
+        .collect())
 }
 
 fn render(
@@ -90,9 +95,10 @@ pub async fn set_upload_group(
     let id = query.id(Some(&form), Missing::NoSuchUser)?;
     let raw = form.text("upload_group_id").trim().to_string();
     let cancel = form.has("cancel");
-    let acting = Acting::new(&li, state.clock.now());
+    let mut acting = Acting::new(&li, &state);
     let refused = run_db(&state.pool, move |conn| {
-        let (target, choices) = load(conn, &acting.user, id)?;
+        let target = acting.lock_target(conn, id, Missing::NoSuchUser, Action::SetUploadGroup)?;
+        let choices = choices_of(conn, &target)?;
         if cancel {
             return Ok(None);
         }

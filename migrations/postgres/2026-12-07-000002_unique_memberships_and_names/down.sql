@@ -1,0 +1,3 @@
+DROP INDEX ux__security_groups_name_lower;
+DROP INDEX ux__security_users_username_lower;
+DROP INDEX ux__security_user_group_user_group;
