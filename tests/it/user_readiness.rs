@@ -192,8 +192,12 @@ fn cases() -> Vec<Case> {
 
 /// The status section of the user's page.
 async fn status_of(app: &TestApp, su: &reqwest::Client, uid: i32) -> String {
-    let page = app.body_with(su, &format!("/view_user?user_id={uid}")).await;
-    let start = page.find("<section class=\"readiness\"").expect("status section");
+    let page = app
+        .body_with(su, &format!("/view_user?user_id={uid}"))
+        .await;
+    let start = page
+        .find("<section class=\"readiness\"")
+        .expect("status section");
     let end = page[start..].find("</section>").unwrap() + start;
     unescape(&page[start..end])
 }
@@ -217,7 +221,15 @@ async fn attempt(app: &TestApp, c: &reqwest::Client, name: &str, pw: &str) -> (u
         let code = mfa::current_code(&secret, app.clock().now().and_utc().timestamp()).unwrap();
         let token = csrf_from(&body).unwrap();
         let r = app
-            .post_with(c, "/login", &[("one_time_password", &code), ("csrf_token", &token), ("redirect_url", "/")])
+            .post_with(
+                c,
+                "/login",
+                &[
+                    ("one_time_password", &code),
+                    ("csrf_token", &token),
+                    ("redirect_url", "/"),
+                ],
+            )
             .await;
         return (r.status().as_u16(), location(&r));
     }
@@ -252,31 +264,64 @@ async fn apply_fix(app: &TestApp, su: &reqwest::Client, fix: Fix, uid: i32, name
         Fix::Permissions => {
             let mid = membership_of(&mut app.conn(), uid);
             let path = format!("/edit_user_group_membership?user_group_membership_id={mid}");
-            ok(submit(app, su, &path, &[("may_use_webviewer", "true")]).await, "permissions");
+            ok(
+                submit(app, su, &path, &[("may_use_webviewer", "true")]).await,
+                "permissions",
+            );
         }
         Fix::Groups => {
             let g = gid.to_string();
             let path = format!("/edit_user?user_id={uid}");
-            ok(submit(app, su, &path, &[("username", name), ("group_id_sequence", &g)]).await, "groups");
+            ok(
+                submit(
+                    app,
+                    su,
+                    &path,
+                    &[("username", name), ("group_id_sequence", &g)],
+                )
+                .await,
+                "groups",
+            );
             // Now in a group without the permission: the page says so and links to it.
             let mid = membership_of(&mut app.conn(), uid);
             let status = status_of(app, su, uid).await;
-            assert!(status.contains("No web viewer permission in any group."), "{status}");
+            assert!(
+                status.contains("No web viewer permission in any group."),
+                "{status}"
+            );
             let link = format!("/edit_user_group_membership?user_group_membership_id={mid}");
             assert!(status.contains(&link), "{status}");
-            ok(submit(app, su, &link, &[("may_use_webviewer", "true")]).await, "permissions");
+            ok(
+                submit(app, su, &link, &[("may_use_webviewer", "true")]).await,
+                "permissions",
+            );
         }
         Fix::Unlock => {
             let id = uid.to_string();
-            ok(submit(app, su, "/unlock_user", &[("user_id", &id)]).await, "unlock");
+            ok(
+                submit(app, su, "/unlock_user", &[("user_id", &id)]).await,
+                "unlock",
+            );
         }
         Fix::Password => {
             let path = format!("/change_other_password?user_id={uid}");
-            ok(submit(app, su, &path, &[("new_password", NEW_PW), ("new_password-confirm", NEW_PW)]).await, "password");
+            ok(
+                submit(
+                    app,
+                    su,
+                    &path,
+                    &[("new_password", NEW_PW), ("new_password-confirm", NEW_PW)],
+                )
+                .await,
+                "password",
+            );
         }
         Fix::MfaOff => {
             let path = format!("/edit_other_user_mfa?user_id={uid}");
-            ok(submit(app, su, &path, &[("disable_mfa", "true")]).await, "mfa off");
+            ok(
+                submit(app, su, &path, &[("disable_mfa", "true")]).await,
+                "mfa off",
+            );
         }
         Fix::AgreeTerms => {
             // The user, asked at login, agrees.
@@ -285,7 +330,11 @@ async fn apply_fix(app: &TestApp, su: &reqwest::Client, fix: Fix, uid: i32, name
             assert_eq!((status, loc.as_str()), (303, "/"));
             let page = app.body_with(&c, "/offer_terms").await;
             let token = csrf_from(&page).unwrap();
-            ok(app.post_with(&c, "/offer_terms", &[("csrf_token", &token)]).await, "agree");
+            ok(
+                app.post_with(&c, "/offer_terms", &[("csrf_token", &token)])
+                    .await,
+                "agree",
+            );
         }
     }
 }
