@@ -357,7 +357,7 @@ mod tests {
                 vec![reason.clone()]
             );
             assert_eq!(
-                !refusals(&[reason.clone()]).is_empty(),
+                !refusals(std::slice::from_ref(&reason)).is_empty(),
                 !matches!(reason, Reason::MustChangePassword | Reason::TermsNotAgreed)
             );
         }
