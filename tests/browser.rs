@@ -3,7 +3,9 @@
 //! shows no task data (screenshot `artifacts/view_tasks.png`). The other is user
 //! administration: a superuser adds a user, puts them in a group with `may_use_webviewer`,
 //! and that user logs in and sees the group's tasks (screenshots `artifacts/user_admin.png`,
-//! `artifacts/user_admin_tasks.png`).
+//! `artifacts/user_admin_tasks.png`). The third adds a user with "may use the web viewer"
+//! ticked, who logs in at once; the user's page and the users list (which must not scroll
+//! sideways at 1280 px) are saved as `artifacts/user_ready.png` and `artifacts/user_list.png`.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages chromium and
 //! chromium-driver); `.ci/run` installs them and runs this with `--ignored`.
@@ -271,15 +273,16 @@ async fn browser_admin_adds_user_who_sees_group_tasks() {
         .unwrap();
     group.click().await.unwrap();
     click(&c, "button[name=submit]").await;
-    let list = source_when(&c, |h| h.contains("User clinician1 created")).await;
-    assert!(list.contains("<td>clinician1</td>"), "{list}");
+    // The new user's page: no web viewer permission yet, with the link to fix it.
+    let page = source_when(&c, |h| h.contains("User clinician1 created")).await;
+    assert!(page.contains("Information about user clinician1"), "{page}");
+    assert!(
+        page.contains("Can log in to the web pages: No</strong>"),
+        "{page}"
+    );
 
     // Its permissions in that group: may use the web viewer, sees all patients unfiltered.
-    click(
-        &c,
-        "a[aria-label='Permissions of clinician1 in demo_memory_clinic']",
-    )
-    .await;
+    click(&c, ".readiness a[href^='/edit_user_group_membership']").await;
     source_when(&c, |h| h.contains("Edit group permissions")).await;
     click(&c, "#may_use_webviewer").await;
     click(&c, "#view_all_patients_when_unfiltered").await;
@@ -318,5 +321,73 @@ async fn browser_admin_adds_user_who_sees_group_tasks() {
         "only that group's tasks: {html}"
     );
     screenshot(&c, "user_admin_tasks.png").await;
+    c.close().await.unwrap();
+}
+
+#[actix_web::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it with --ignored"]
+async fn browser_added_user_logs_in_at_once() {
+    let app = TestApp::spawn(demo_db(10)).await;
+    app.create_user_with("browser_admin", "correct horse battery", true, |m| {
+        m.may_use_webviewer = Some(true)
+    });
+    let (_driver, c) = chromium().await;
+    log_in(&c, &app, "browser_admin", "correct horse battery").await;
+
+    // Add a user with "may use the web viewer" ticked, in one group, no forced change.
+    c.goto(&app.url("/add_user")).await.unwrap();
+    source_when(&c, |h| h.contains("<h1>Add user</h1>")).await;
+    type_into(&c, "username", "ready_clinician").await;
+    type_into(&c, "new_password", "plum-tractor-violin-42").await;
+    type_into(&c, "new_password-confirm", "plum-tractor-violin-42").await;
+    click(&c, "#must_change_password").await;
+    c.find(Locator::XPath(
+        "//label[text()='demo_memory_clinic']/preceding-sibling::input",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    click(&c, "#may_use_webviewer").await;
+    click(&c, "button[name=submit]").await;
+
+    // The new user's page says yes.
+    let page = source_when(&c, |h| h.contains("User ready_clinician created")).await;
+    assert!(
+        page.contains("Can log in to the web pages: Yes</strong>"),
+        "{page}"
+    );
+    screenshot(&c, "user_ready.png").await;
+
+    // The users list fits the 1280 px window: no sideways scrolling.
+    c.goto(&app.url("/view_all_users")).await.unwrap();
+    let list = source_when(&c, |h| h.contains("<td>ready_clinician</td>")).await;
+    assert!(list.contains("<td>ready_clinician</td>"), "{list}");
+    let widths = c
+        .execute(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, client) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+    assert!(
+        scroll <= client,
+        "the list scrolls sideways: {scroll} > {client}"
+    );
+    screenshot(&c, "user_list.png").await;
+
+    // Log out; the new user logs in at once (agreeing the terms of use first).
+    click(&c, ".userbar button").await;
+    source_when(&c, |h| h.contains("You have logged out.")).await;
+    c.goto(&app.url("/login")).await.unwrap();
+    type_into(&c, "username", "ready_clinician").await;
+    type_into(&c, "password", "plum-tractor-violin-42").await;
+    click(&c, "button[name=submit]").await;
+    source_when(&c, |h| h.contains("TERMS AND CONDITIONS OF USE")).await;
+    click(&c, "button[name=submit]").await;
+    let menu = source_when(&c, |h| h.contains("Logged in as")).await;
+    assert!(menu.contains("Logged in as"), "{menu}");
     c.close().await.unwrap();
 }

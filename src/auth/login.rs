@@ -6,6 +6,7 @@ use diesel::QueryResult;
 
 use super::password;
 use super::principal::AuthUser;
+use super::readiness::{self, Reason};
 use super::throttle;
 use crate::blocking::run_hashing;
 use crate::db::{run_db, run_db_read, DbConnection};
@@ -155,6 +156,27 @@ pub fn record_failure(
         log::warn!("Account {username} locked out for {minutes} minutes");
     }
     Ok(outcome)
+}
+
+/// A web login refused for a reason other than a wrong password (see
+/// [`super::readiness::web_login`]): one audit row naming the reasons, for administrators; the
+/// user sees only the usual message. No failure is counted (only wrong passwords count).
+pub fn record_refusal(
+    conn: &mut DbConnection,
+    username: &str,
+    reasons: &[&Reason],
+    now: NaiveDateTime,
+    remote_addr: &str,
+) -> QueryResult<()> {
+    audit(
+        conn,
+        now,
+        AuditSource::Webviewer,
+        Some(remote_addr),
+        None,
+        None,
+        &readiness::refusal_audit_text(username, reasons),
+    )
 }
 
 /// The password-expiry rule run at web login (`set_password_change_flag_if_necessary`).

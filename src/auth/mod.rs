@@ -6,6 +6,7 @@ pub mod login;
 pub mod mfa;
 pub mod password;
 pub mod principal;
+pub mod readiness;
 pub mod terms;
 pub mod throttle;
 pub mod user_admin;

@@ -9,7 +9,9 @@ use diesel::prelude::*;
 use diesel::QueryResult;
 
 use super::principal::AuthUser;
-use crate::db::schema::{_security_audit, _security_devices, _security_users, _task_index};
+use crate::db::schema::{
+    _security_audit, _security_devices, _security_user_group, _security_users, _task_index,
+};
 use crate::db::DbConnection;
 use crate::models::audit::{audit, AuditSource};
 use crate::models::group::{Membership, MembershipFlags, NewMembership};
@@ -52,8 +54,12 @@ pub struct NewAccount<'a> {
     pub must_change_password: bool,
     /// The creator's language.
     pub language: Option<&'a str>,
-    /// Groups (memberships with every flag false).
+    /// Groups (memberships with every flag false but the two below).
     pub group_ids: &'a [i32],
+    /// `may_use_webviewer` in each of those groups.
+    pub may_use_webviewer: bool,
+    /// `may_upload` in each of those groups.
+    pub may_upload: bool,
 }
 
 /// Creates the user and their memberships; returns the new id.
@@ -87,10 +93,30 @@ pub fn create_user(
     for &g in new.group_ids {
         add_membership(conn, id, g)?;
     }
+    let mut granted = Vec::new();
+    if new.may_use_webviewer {
+        granted.push("may_use_webviewer");
+    }
+    if new.may_upload {
+        granted.push("may_upload");
+    }
+    if !granted.is_empty() && !new.group_ids.is_empty() {
+        diesel::update(_security_user_group::table.filter(_security_user_group::user_id.eq(id)))
+            .set((
+                _security_user_group::may_use_webviewer.eq(Some(new.may_use_webviewer)),
+                _security_user_group::may_upload.eq(Some(new.may_upload)),
+            ))
+            .execute(conn)?;
+    }
+    let granted = if granted.is_empty() || new.group_ids.is_empty() {
+        String::new()
+    } else {
+        format!("; permissions in those groups: {}", granted.join(", "))
+    };
     actor.audit(
         conn,
         &format!(
-            "User {} (#{id}) created; groups: {}",
+            "User {} (#{id}) created; groups: {}{granted}",
             new.username,
             id_list(new.group_ids)
         ),

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::page::{safe_redirect, see_other, PageCtx};
 use crate::auth::login::{self as svc, GENERIC_FAILURE};
 use crate::auth::mfa;
+use crate::auth::readiness::{self, Policy, Reason};
 use crate::auth::throttle;
 use crate::db::{run_db, run_db_conn, run_db_read};
 use crate::error::{url_encode, AppError};
@@ -170,7 +171,14 @@ async fn password_step(
         Ok(svc::lookup(conn, &username, now)?)
     })
     .await?;
+    // Every reason this user cannot log in, as the user pages show them.
+    let reasons = found
+        .user
+        .as_ref()
+        .map(|u| readiness::web_login(u, found.locked_until, Policy::of(&state.settings), now))
+        .unwrap_or_default();
     if let Some(until) = found.locked_until {
+        refused(&state, &cs, &form.username, &reasons, now).await?;
         return fail(&state, &cs, &redirect_url, &svc::locked_message(until)).await;
     }
     let (ok, upgraded) = svc::check_password(&state, found.user.as_ref(), &form.password).await?;
@@ -205,19 +213,16 @@ async fn password_step(
             return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
         }
     };
-    if !user.may_use_webviewer() {
-        return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
-    }
-    if matches!(user.user.mfa_method.as_str(), "hotp_email" | "hotp_sms") {
-        // Codes by e-mail or SMS are not sent by this server: never fall back to the
-        // password alone for an account that has a second factor.
-        return fail(
-            &state,
-            &cs,
-            &redirect_url,
-            "Your account uses a multi-factor method (codes by e-mail or SMS) that this server does not offer. Ask an administrator to switch it to an authenticator app or to reset it.",
-        )
-        .await;
+    if let Some(first) = readiness::refusals(&reasons).first() {
+        // The user sees the usual message; the audit row names the reasons.
+        let message = match first {
+            // Codes by e-mail or SMS are not sent by this server: never fall back to the
+            // password alone for an account that has a second factor.
+            Reason::MfaMethodNotOffered => "Your account uses a multi-factor method (codes by e-mail or SMS) that this server does not offer. Ask an administrator to switch it to an authenticator app or to reset it.",
+            _ => GENERIC_FAILURE,
+        };
+        refused(&state, &cs, &form.username, &reasons, now).await?;
+        return fail(&state, &cs, &redirect_url, message).await;
     }
     let mut session = cs.session.clone();
     if user.user.mfa_method == "totp" && user.user.mfa_secret_key.is_some() {
@@ -239,6 +244,26 @@ async fn password_step(
         return Ok(html(page.render()?));
     }
     finish_login(&state, &cs, session, user.user, upgraded, &redirect_url).await
+}
+
+/// Audits a login refused for `reasons` (nothing when none refuses).
+async fn refused(
+    state: &AppState,
+    cs: &CurrentSession,
+    username: &str,
+    reasons: &[Reason],
+    now: chrono::NaiveDateTime,
+) -> Result<(), AppError> {
+    let refusals: Vec<Reason> = readiness::refusals(reasons).into_iter().cloned().collect();
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    let (name, ip) = (username.to_owned(), cs.client_ip.clone());
+    run_db(&state.pool, move |conn| {
+        let all: Vec<&Reason> = refusals.iter().collect();
+        Ok(svc::record_refusal(conn, &name, &all, now, &ip)?)
+    })
+    .await
 }
 
 async fn mfa_step(

@@ -30,6 +30,7 @@ mod user_admin_effects;
 mod user_admin_forms;
 mod user_admin_matrix;
 mod user_admin_world;
+mod user_readiness;
 // A shared harness: not every binary that includes it uses every helper.
 #[allow(dead_code)]
 mod testdb;

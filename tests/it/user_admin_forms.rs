@@ -96,9 +96,10 @@ backend_test! {
             ]).await
         };
         assert_eq!(r.status(), 303);
-        assert_eq!(location(&r), "/view_all_users");
         let mut conn = app.conn();
         let id = camcops_web::models::user::User::id_by_username(&mut conn, "newbie").unwrap().expect("created, whitespace stripped");
+        // The administrator lands on the new user's page.
+        assert_eq!(location(&r), format!("/view_user?user_id={id}"));
         let u = user(&mut conn, id);
         assert!(u.hashedpw.starts_with("$2") && u.must_change_password == Some(true), "{u:?}");
         assert_eq!((u.superuser, u.mfa_method.as_str(), u.upload_group_id), (Some(false), "no_mfa", None));

@@ -1,6 +1,8 @@
 //! `/add_user` (admin spec §3.3): a username, a password (the project's rules, typed twice),
 //! "must change password" (ticked by default) and groups: any for a superuser, at least one of
-//! their own for a group administrator. The new user's memberships have every flag false.
+//! their own for a group administrator; and, for those groups, "may use the web viewer" and
+//! "may upload" (every other flag false), written in the same unit as the user. Then the
+//! administrator lands on the new user's page, which says whether they can log in.
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -29,15 +31,24 @@ struct AddPage {
     ctx: PageCtx,
     username: String,
     must_change_password: bool,
+    grants: Grants,
     groups: Vec<GroupChoice>,
     errors: Errors,
     min_length: usize,
+}
+
+/// The permissions the form grants in every chosen group.
+#[derive(Debug, Clone, Copy, Default)]
+struct Grants {
+    may_use_webviewer: bool,
+    may_upload: bool,
 }
 
 fn render(
     li: &crate::session::extract::LoggedIn,
     username: String,
     must_change_password: bool,
+    grants: Grants,
     groups: Vec<GroupChoice>,
     errors: Errors,
 ) -> Result<HttpResponse, AppError> {
@@ -46,6 +57,7 @@ fn render(
         ctx: PageCtx::new(&li.cs),
         username,
         must_change_password,
+        grants,
         groups,
         errors,
         min_length: password::MINIMUM_PASSWORD_LENGTH,
@@ -61,7 +73,14 @@ pub async fn add_user_form(
 ) -> Result<HttpResponse, AppError> {
     let me = li.user.clone();
     let groups = run_db_read(&state.pool, move |conn| group_choices(conn, &me, &[])).await?;
-    render(&li, String::new(), true, groups, Errors::default())
+    render(
+        &li,
+        String::new(),
+        true,
+        Grants::default(),
+        groups,
+        Errors::default(),
+    )
 }
 
 /// `POST /add_user`: `cancel` goes back to the list; otherwise validate, hash, insert.
@@ -80,6 +99,10 @@ pub async fn add_user(
     }
     let username = form.text("username").trim().to_string();
     let must_change = form.checked("must_change_password");
+    let grants = Grants {
+        may_use_webviewer: form.checked("may_use_webviewer"),
+        may_upload: form.checked("may_upload"),
+    };
     let mut errors = Errors::default();
     errors.check("username", check_username(&username));
     errors.check("new_password", check_new_password(&form));
@@ -108,7 +131,7 @@ pub async fn add_user(
         ));
     }
     let Some(final_groups) = final_groups.filter(|_| errors.is_empty()) else {
-        return render(&li, username, must_change, groups, errors);
+        return render(&li, username, must_change, grants, groups, errors);
     };
     let (pw, cost) = (
         form.text("new_password").to_string(),
@@ -135,6 +158,8 @@ pub async fn add_user(
             must_change_password: must_change,
             language: language.as_deref(),
             group_ids: &final_groups,
+            may_use_webviewer: grants.may_use_webviewer,
+            may_upload: grants.may_upload,
         };
         Ok(Some(user_admin::create_user(conn, acting.actor(), &new)?))
     })
@@ -144,7 +169,7 @@ pub async fn add_user(
             "username",
             format!("User with username '{username}' already exists!"),
         ));
-        return render(&li, username, must_change, groups, errors);
+        return render(&li, username, must_change, grants, groups, errors);
     };
     log::info!(
         "User {username} (#{id}) created by {} from {}",
@@ -154,5 +179,5 @@ pub async fn add_user(
     li.cs
         .cookie
         .flash("success", format!("User {username} created"));
-    Ok(see_other(LIST))
+    Ok(see_other(&format!("/view_user?user_id={id}")))
 }

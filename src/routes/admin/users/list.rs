@@ -1,6 +1,7 @@
 //! `/view_all_users` (admin spec §3.1): the users the requester manages, a page at a time,
 //! with groups, lockout state, MFA method and a link for each action the requester may
-//! take; `POST /unlock_user` (§3.9, CSRF) clears a user's lockouts and failures. The
+//! take, and whether each can log in to the web pages and upload from a tablet (reasons and
+//! fixes as on the user's page); `POST /unlock_user` (§3.9, CSRF) clears a user's lockouts and failures. The
 //! original unlocked on `GET /unlock_user?user_id=N`; GET is now a 405.
 
 use std::collections::HashMap;
@@ -11,9 +12,11 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::form::bool_param;
-use super::{Missing, LIST};
+use super::status::{self, Status};
+use super::{target_for, Missing, LIST};
 use crate::auth::capability::{self, Action};
 use crate::auth::principal::AuthUser;
+use crate::auth::readiness::{self, Policy};
 use crate::auth::users;
 use crate::config::MfaMethod;
 use crate::db::{run_db, run_db_read, DbConnection};
@@ -50,8 +53,6 @@ struct UserLine {
     id: i32,
     username: String,
     is_me: bool,
-    fullname: String,
-    email: String,
     superuser: bool,
     admin_of: String,
     groups: Vec<GroupCell>,
@@ -63,6 +64,10 @@ struct UserLine {
     auto_generated: bool,
     /// Own password/MFA pages instead of the "other user" ones.
     own_pages: bool,
+    /// Can log in to the web pages, or why not.
+    web: Status,
+    /// Can upload from a tablet, or why not.
+    upload: Status,
 }
 
 impl UserLine {
@@ -97,6 +102,7 @@ fn lines(
     conn: &mut DbConnection,
     me: &AuthUser,
     users: Vec<User>,
+    policy: Policy<'_>,
     now: NaiveDateTime,
 ) -> Result<Vec<UserLine>, AppError> {
     let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
@@ -144,12 +150,21 @@ fn lines(
                 .filter_map(|m| m.group_id.map(name_of))
                 .collect();
             admin_of.sort();
+            let until = locked.get(&u.username).copied();
+            let target = AuthUser {
+                user: u.clone(),
+                memberships: ms,
+            };
+            let reasons = readiness::web_login(&target, until, policy, now);
+            let web = status::web(me, &target, &reasons, &group_names);
+            let upload_reasons = readiness::tablet_upload(&target, until, now);
+            let upload = status::upload(me, &target, &upload_reasons, &group_names);
             UserLine {
+                web,
+                upload,
                 id: u.id,
                 is_me: u.id == me.id(),
                 own_pages: u.id == me.id() && me.is_superuser(),
-                fullname: u.fullname.clone().unwrap_or_default(),
-                email: u.email.clone().unwrap_or_default(),
                 superuser: u.is_superuser(),
                 admin_of: admin_of.join(", "),
                 groups,
@@ -158,7 +173,7 @@ fn lines(
                     .last_login_at_utc
                     .map(local_time)
                     .unwrap_or_else(|| "Never".into()),
-                locked_until: locked.get(&u.username).copied().map(local_time),
+                locked_until: until.map(local_time),
                 failures: failures.get(&u.username).copied().unwrap_or(0),
                 mfa: mfa_label(&u.mfa_method),
                 auto_generated: u.auto_generated,
@@ -191,6 +206,7 @@ pub async fn view_all_users(
     let scope = (!me.is_superuser()).then(|| me.groupadmin_group_ids());
     let now = state.clock.now();
     let wanted = params.page;
+    let st = state.clone();
     let (users, page) = run_db_read(&state.pool, move |conn| {
         let ids = User::ids_for_admin(conn, scope.as_deref(), include_auto_generated)?;
         let total = i64::try_from(ids.len()).unwrap_or(i64::MAX);
@@ -200,7 +216,8 @@ pub async fn view_all_users(
         let take = usize::try_from(per_page).unwrap_or(0);
         let shown: Vec<i32> = ids.iter().skip(start).take(take).copied().collect();
         let users = User::with_ids(conn, &shown)?;
-        Ok((lines(conn, &me, users, now)?, (page, total)))
+        let policy = Policy::of(&st.settings);
+        Ok((lines(conn, &me, users, policy, now)?, (page, total)))
     })
     .await?;
     let (page, total) = page;

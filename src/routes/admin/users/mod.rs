@@ -11,6 +11,7 @@ pub mod list;
 pub mod membership;
 pub mod mfa;
 pub mod password;
+pub mod status;
 pub mod upload_group;
 pub mod view;
 

@@ -1,13 +1,16 @@
 //! `GET /view_user?user_id=N` (admin spec §3.2): one user's details, group memberships and
-//! permissions, read-only, for someone who may edit that user.
+//! permissions, read-only, for someone who may edit that user; first, whether the user can log
+//! in to the web pages and upload from a tablet, and if not why, with where to fix it.
 
 use std::collections::HashMap;
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
+use super::status::{self, Status};
 use super::{target_for, Missing, UserIdQuery};
 use crate::auth::capability::{self, Action};
+use crate::auth::readiness::{self, Policy};
 use crate::db::run_db_read;
 use crate::error::AppError;
 use crate::models::group::Group;
@@ -30,6 +33,9 @@ struct MembershipLine {
 #[template(path = "view_user.html")]
 struct ViewUserPage {
     ctx: PageCtx,
+    user_id: i32,
+    web: Status,
+    upload: Status,
     rows: Vec<(&'static str, String)>,
     memberships: Vec<MembershipLine>,
 }
@@ -59,6 +65,10 @@ pub async fn view_user(
         Ok((target, groups, locked))
     })
     .await?;
+    let reasons = readiness::web_login(&target, locked, Policy::of(&state.settings), now);
+    let web = status::web(&li.user, &target, &reasons, &groups);
+    let upload_reasons = readiness::tablet_upload(&target, locked, now);
+    let upload = status::upload(&li.user, &target, &upload_reasons, &groups);
     let u = &target.user;
     let name = |g: i32| groups.get(&g).cloned().unwrap_or_default();
     let rows = vec![
@@ -70,7 +80,10 @@ pub async fn view_user(
             "Last login at",
             u.last_login_at_utc.map_or("None".into(), local_time),
         ),
-        ("Locked out?", yes_no(locked.is_some())),
+        (
+            "Locked out?",
+            locked.map_or("No".into(), |t| format!("Yes, until {}", local_time(t))),
+        ),
         (
             "Last password change",
             u.last_password_change_utc.map_or("None".into(), local_time),
@@ -125,6 +138,9 @@ pub async fn view_user(
     memberships.sort_by(|a, b| a.group_name.cmp(&b.group_name));
     let body = ViewUserPage {
         ctx: PageCtx::new(&li.cs),
+        user_id: target.id(),
+        web,
+        upload,
         rows,
         memberships,
     }
