@@ -15,6 +15,7 @@ mod group_admin;
 mod health;
 mod helpers;
 mod migrations;
+mod recovery_codes;
 mod resilience;
 mod session_http;
 mod session_model;
