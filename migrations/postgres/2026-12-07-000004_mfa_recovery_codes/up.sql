@@ -3,9 +3,10 @@
 -- (used_at_utc set) until new codes replace the set. Rows go with their user.
 CREATE TABLE cw_mfa_recovery_codes (
     id SERIAL PRIMARY KEY,
-    user_id INTEGER NOT NULL REFERENCES _security_users (id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL,
     code_hash VARCHAR(64) NOT NULL,
     created_at_utc TIMESTAMP NOT NULL,
-    used_at_utc TIMESTAMP
+    used_at_utc TIMESTAMP,
+    CONSTRAINT fk_cw_mfa_recovery_codes_user_id FOREIGN KEY (user_id) REFERENCES _security_users (id) ON DELETE CASCADE
 );
 CREATE INDEX cw_ix_cw_mfa_recovery_codes_user_id ON cw_mfa_recovery_codes (user_id);
