@@ -7,6 +7,7 @@ pub mod mfa;
 pub mod password;
 pub mod principal;
 pub mod readiness;
+pub mod recovery;
 pub mod terms;
 pub mod throttle;
 pub mod user_admin;

@@ -197,6 +197,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    cw_mfa_recovery_codes (id) {
+        id -> Integer,
+        user_id -> Integer,
+        code_hash -> Text,
+        created_at_utc -> Timestamp,
+        used_at_utc -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     patient (_pk) {
         _pk -> Integer,
         id -> Integer,
@@ -225,6 +235,7 @@ diesel::joinable!(_task_index -> _security_devices (device_id));
 diesel::joinable!(_task_index -> _security_groups (group_id));
 diesel::joinable!(_task_index -> _security_users (adding_user_id));
 diesel::joinable!(_task_index -> patient (patient_pk));
+diesel::joinable!(cw_mfa_recovery_codes -> _security_users (user_id));
 diesel::joinable!(patient -> _security_devices (_device_id));
 diesel::joinable!(patient -> _security_groups (_group_id));
 
@@ -244,5 +255,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     _server_settings,
     _task_filters,
     _task_index,
+    cw_mfa_recovery_codes,
     patient,
 );

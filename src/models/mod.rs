@@ -10,6 +10,7 @@ pub mod ip_use;
 pub mod lockout;
 pub mod patient;
 pub mod policy;
+pub mod recovery_code;
 pub mod server_settings;
 pub mod task_filter;
 pub mod task_index;

@@ -309,6 +309,10 @@ impl User {
         secret: Option<&str>,
         counter: i32,
     ) -> QueryResult<usize> {
+        if method == "no_mfa" {
+            // No second factor, no recovery codes: switched on again later, old codes stay void.
+            crate::models::recovery_code::delete_for_user(conn, id)?;
+        }
         diesel::update(_security_users::table.find(id))
             .set((
                 _security_users::mfa_method.eq(method),

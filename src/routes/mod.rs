@@ -11,6 +11,7 @@ pub mod health;
 pub mod home;
 pub mod login;
 pub mod logout;
+pub mod mfa_recovery_codes;
 pub mod offer_terms;
 pub mod own_user_info;
 pub mod page;
@@ -41,6 +42,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/edit_own_user_mfa")
                 .route(web::get().to(edit_own_user_mfa::edit_own_user_mfa_form))
                 .route(web::post().to(edit_own_user_mfa::edit_own_user_mfa)),
+        )
+        .service(
+            web::resource("/mfa_recovery_codes")
+                .route(web::get().to(mfa_recovery_codes::recovery_codes_form))
+                .route(web::post().to(mfa_recovery_codes::make_recovery_codes)),
         )
         .service(
             web::resource("/login")

@@ -18,6 +18,7 @@ mod health;
 mod helpers;
 mod login_throttle;
 mod migrations;
+mod recovery_codes;
 mod resilience;
 mod session_http;
 mod session_model;

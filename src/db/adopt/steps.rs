@@ -66,9 +66,13 @@ macro_rules! steps {
     };
 }
 
-static SQLITE: &[Step] = steps!("sqlite": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_memberships_and_names");
-static POSTGRES: &[Step] = steps!("postgres": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_memberships_and_names");
-static MYSQL: &[Step] = steps!("mysql": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_memberships_and_names");
+static SQLITE: &[Step] = steps!("sqlite": "0001_sessions", "0002_task_list", "0003_memberships",
+    "0004_audit_trail", "0005_unique_memberships_and_names", "0007_mfa_recovery_codes");
+static POSTGRES: &[Step] = steps!("postgres": "0001_sessions", "0002_task_list",
+    "0003_memberships", "0004_audit_trail", "0005_unique_memberships_and_names",
+    "0007_mfa_recovery_codes");
+static MYSQL: &[Step] = steps!("mysql": "0001_sessions", "0002_task_list", "0003_memberships",
+    "0004_audit_trail", "0005_unique_memberships_and_names", "0007_mfa_recovery_codes");
 
 /// The steps for `backend`, in the order they are applied.
 pub fn steps_for(backend: Backend) -> &'static [Step] {
@@ -94,7 +98,8 @@ mod tests {
                     "0002_task_list",
                     "0003_memberships",
                     "0004_audit_trail",
-                    "0005_unique_memberships_and_names"
+                    "0005_unique_memberships_and_names",
+                    "0007_mfa_recovery_codes"
                 ]
             );
             for step in steps_for(backend) {
@@ -110,7 +115,12 @@ mod tests {
                     for w in ["DROP", "RENAME", "MODIFY", "CHANGE"] {
                         assert!(!words.contains(&w), "{u}");
                     }
-                    if u.starts_with("CREATE INDEX") {
+                    if u.starts_with("CREATE TABLE") {
+                        // A table of camcops-web's own, removed again by its down step.
+                        assert!(u.starts_with("CREATE TABLE CW_"), "{u}");
+                        let name = u.split_whitespace().nth(2).unwrap_or_default();
+                        assert!(d.to_ascii_uppercase().contains(name), "{d} undoes {u}");
+                    } else if u.starts_with("CREATE INDEX") {
                         assert!(u.starts_with("CREATE INDEX CW_IX_"), "{u}");
                         let name = u.split_whitespace().nth(2).unwrap_or_default();
                         assert!(d.to_ascii_uppercase().contains(name), "{d} undoes {u}");

@@ -328,6 +328,17 @@ pub(super) const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "cw_mfa_recovery_codes",
+        pk: &["id"],
+        cols: &[
+            serial("id"),
+            req("user_id", Int),
+            req("code_hash", V(64)),
+            req("created_at_utc", TS),
+            null("used_at_utc", TS),
+        ],
+    },
+    Table {
         name: "patient",
         pk: &["_pk"],
         cols: &[
@@ -368,6 +379,7 @@ pub(super) const FOREIGN_KEYS: &[(&str, &str, &str, &str, &str, &str)] = &[
     ("_task_index", "fk__task_index_device_id", "device_id", "_security_devices", "id", "NO ACTION"),
     ("_task_index", "fk__task_index_adding_user_id", "adding_user_id", "_security_users", "id", "NO ACTION"),
     ("_task_index", "fk__task_index_group_id", "group_id", "_security_groups", "id", "NO ACTION"),
+    ("cw_mfa_recovery_codes", "fk_cw_mfa_recovery_codes_user_id", "user_id", "_security_users", "id", "CASCADE"),
 ];
 
 /// Foreign keys only PostgreSQL and MariaDB have: SQLite cannot add a constraint to an
@@ -416,4 +428,5 @@ pub(super) const INDEXES: &[(&str, &str, &[&str], bool)] = &[
     ("_task_index", "ix__task_index_created_batch", &["when_created_utc", "when_added_batch_utc", "index_entry_pk", "patient_pk", "group_id"], false),
     ("_task_index", "ix__task_index_patient_group", &["patient_pk", "group_id"], false),
     ("_task_index", "ix__task_index_adding_user_id", &["adding_user_id"], false),
+    ("cw_mfa_recovery_codes", "cw_ix_cw_mfa_recovery_codes_user_id", &["user_id"], false),
 ];

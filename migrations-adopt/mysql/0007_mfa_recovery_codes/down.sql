@@ -1,0 +1,1 @@
+DROP TABLE cw_mfa_recovery_codes;

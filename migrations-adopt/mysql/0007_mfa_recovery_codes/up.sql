@@ -1,0 +1,12 @@
+-- One-time recovery codes of a user's second factor (camcops-web's own table; CamCOPS has
+-- none and never reads it). Only the SHA-256 of each code is stored; a used code keeps its row
+-- (used_at_utc set) until new codes replace the set. Rows go with their user.
+CREATE TABLE cw_mfa_recovery_codes (
+    id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    code_hash VARCHAR(64) NOT NULL,
+    created_at_utc DATETIME(6) NOT NULL,
+    used_at_utc DATETIME(6) NULL,
+    INDEX cw_ix_cw_mfa_recovery_codes_user_id (user_id),
+    CONSTRAINT fk_cw_mfa_recovery_codes_user_id FOREIGN KEY (user_id) REFERENCES _security_users (id) ON DELETE CASCADE
+) ENGINE=InnoDB ROW_FORMAT=DYNAMIC DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -1,0 +1,2 @@
+DROP INDEX cw_ix_cw_mfa_recovery_codes_user_id;
+DROP TABLE cw_mfa_recovery_codes;
