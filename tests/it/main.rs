@@ -22,6 +22,7 @@ mod migrations;
 mod resilience;
 mod session_http;
 mod session_model;
+mod sms_backends;
 mod slow_clients;
 mod statement_budget;
 mod task_pages;
