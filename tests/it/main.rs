@@ -22,8 +22,8 @@ mod migrations;
 mod resilience;
 mod session_http;
 mod session_model;
-mod sms_backends;
 mod slow_clients;
+mod sms_backends;
 mod statement_budget;
 mod task_pages;
 mod task_query;
@@ -32,6 +32,7 @@ mod user_admin_effects;
 mod user_admin_forms;
 mod user_admin_matrix;
 mod user_admin_world;
+mod user_contact;
 // A shared harness: not every binary that includes it uses every helper.
 #[allow(dead_code)]
 mod testdb;

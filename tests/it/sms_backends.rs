@@ -141,7 +141,12 @@ fn kapow_request_is_camcops_form_post() {
 /// Kapow's error replies and HTTP errors are failures, and the reason holds no password or code.
 #[test]
 fn kapow_errors_are_failures() {
-    for (status, body) in [(200, "ERROR"), (200, "USERPASS"), (200, "NOCREDIT"), (500, "OK")] {
+    for (status, body) in [
+        (200, "ERROR"),
+        (200, "USERPASS"),
+        (200, "NOCREDIT"),
+        (500, "OK"),
+    ] {
         let (base, seen) = provider(status, body);
         let err = SmsSender::new(&settings(kapow(), &base))
             .send("+447400123456", "code 999111")
@@ -149,10 +154,19 @@ fn kapow_errors_are_failures() {
         seen.join().unwrap();
         let text = err.to_string();
         assert!(
-            matches!(err, SendError::Failed { channel: Channel::Sms, .. }),
+            matches!(
+                err,
+                SendError::Failed {
+                    channel: Channel::Sms,
+                    ..
+                }
+            ),
             "{text}"
         );
-        assert!(!text.contains("kpass") && !text.contains("999111"), "{text}");
+        assert!(
+            !text.contains("kpass") && !text.contains("999111"),
+            "{text}"
+        );
     }
 }
 
@@ -249,15 +263,14 @@ fn console_backend_never_logs_the_code_by_default() {
         "{logged:?}"
     );
     assert!(!logged.iter().any(|l| l.contains("480713")), "{logged:?}");
-    assert!(!logged.iter().any(|l| l.contains("+447400123456")), "{logged:?}");
+    assert!(
+        !logged.iter().any(|l| l.contains("+447400123456")),
+        "{logged:?}"
+    );
 
     s.console_show_messages = true;
     SmsSender::new(&s)
         .send("+447400123456", "Your CamCOPS verification code is 555019")
         .unwrap();
-    assert!(lines
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l.contains("555019")));
+    assert!(lines.lock().unwrap().iter().any(|l| l.contains("555019")));
 }
