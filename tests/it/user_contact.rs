@@ -134,3 +134,63 @@ backend_test! {
         assert!(!r.text().await.unwrap().contains("bob@example.org"));
     }
 }
+
+backend_test! {
+    /// An administrator changing a user's password or switching their MFA off e-mails the user
+    /// a notice (to their own address, no password in it); a failing mail server changes
+    /// nothing for the administrator (303 as usual), and is counted.
+    async fn admin_changes_send_security_notices(db) {
+        use std::time::Duration;
+        let mut server = crate::mail_server::MailServer::start_plain();
+        let mail = server.email_settings();
+        let app = TestApp::spawn_with(db, |s| {
+            s.email = Some(mail);
+            s.security_notices = true;
+        })
+        .await;
+        let w = world(&app);
+        set(&app, w.alice, Some("alice@example.org"), None, "totp");
+        let ga = app.browser("admin1", PW).await;
+        let new_pw = "plum-tractor-violin-42";
+        let path = format!("/change_other_password?user_id={}", w.alice);
+        let r = submit(&app, &ga, &path, &[("new_password", new_pw), ("new_password-confirm", new_pw)]).await;
+        assert_eq!(r.status(), 303);
+        let m = server.wait_for_message("alice@example.org", Duration::from_secs(10)).await.expect("notice");
+        assert_eq!(m.subject, "CamCOPS: your password was changed");
+        assert!(m.body.contains("Account: alice") && m.body.contains("An administrator"), "{}", m.body);
+        assert!(!m.body.contains(new_pw));
+
+        let path = format!("/edit_other_user_mfa?user_id={}", w.alice);
+        let r = submit(&app, &ga, &path, &[("disable_mfa", "true")]).await;
+        assert_eq!(r.status(), 303);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while server.messages_to("alice@example.org").len() < 2 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let all = server.messages_to("alice@example.org");
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].subject, "CamCOPS: multi-factor authentication switched off");
+        // Already off: no second MFA notice.
+        let r = submit(&app, &ga, &path, &[("disable_mfa", "true")]).await;
+        assert_eq!(r.status(), 303);
+
+        // The mail server down: the change is made, the page is as usual, the failure counted.
+        server.stop();
+        let other_pw = "quartz-lantern-meadow-77";
+        let path = format!("/change_other_password?user_id={}", w.alice);
+        let r = submit(&app, &ga, &path, &[("new_password", other_pw), ("new_password-confirm", other_pw)]).await;
+        assert_eq!(r.status(), 303);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let failed = || {
+            crate::helpers::metric(
+                &app.state.metrics.render(&app.state.pool),
+                "camcops_messages_total{channel=\"email\",outcome=\"failed\"}",
+            )
+        };
+        while failed() < 1.0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(failed(), 1.0);
+        assert_eq!(server.messages_to("alice@example.org").len(), 2);
+    }
+}
