@@ -15,8 +15,7 @@ mod group_admin;
 mod health;
 mod helpers;
 mod mail_delivery;
-// A shared harness: not every test uses every helper.
-#[allow(dead_code)]
+// A shared harness (its own `allow(dead_code)`: not every test uses every helper).
 pub mod mail_server;
 mod migrations;
 mod resilience;
