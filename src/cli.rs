@@ -72,6 +72,13 @@ pub enum Command {
     },
     /// Delete expired sessions and their task filters, orphan filters and ended lockouts.
     Housekeeping,
+    /// Send a test e-mail with the EMAIL_* settings (proves them; exits non-zero with the reason).
+    #[command(alias = "send_test_email")]
+    SendTestEmail {
+        /// Recipient address.
+        #[arg(long)]
+        to: String,
+    },
     /// Fill the database with demonstration groups, users, devices, patients and tasks.
     #[command(alias = "demo_data")]
     DemoData {
@@ -248,6 +255,7 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
                 ),
                 None => bail!("no such user: {username}"),
             }
+            notify_password_reset(&settings, &mut conn, username);
         }
         Command::EnableUser { username } => {
             let settings = load_settings(cli)?;
@@ -265,6 +273,10 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             println!("User {username} enabled ({n} lockout/failure rows removed).");
         }
+        Command::SendTestEmail { to } => {
+            let settings = load_settings(cli)?;
+            send_test_email(&settings, to)?;
+        }
         Command::Housekeeping => {
             let settings = load_settings(cli)?;
             let mut conn = connect_migrated(&settings.db_url)?;
@@ -278,6 +290,69 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// After `reset-password`: the user's security notice, sent here (no server running); a
+/// failure is reported on stderr and does not fail the command (the password is changed).
+fn notify_password_reset(settings: &Settings, conn: &mut DbConnection, username: &str) {
+    let Some(email) = settings
+        .email
+        .as_ref()
+        .filter(|_| settings.security_notices)
+    else {
+        return;
+    };
+    let address = match crate::models::user::User::find_by_username(conn, username) {
+        Ok(Some(u)) => u.email.filter(|e| !e.trim().is_empty()),
+        _ => None,
+    };
+    let Some(address) = address else {
+        return;
+    };
+    let (subject, body) = crate::messaging::notice_text(
+        crate::messaging::Notice::PasswordChanged { by_admin: true },
+        username,
+    );
+    let sent = crate::messaging::smtp::Mailer::new(email)
+        .map_err(|e| e.to_string())
+        .and_then(|m| {
+            m.send(&address, &subject, &body, true)
+                .map_err(|e| e.to_string())
+        });
+    match sent {
+        Ok(()) => println!("Security notice e-mailed to {username}."),
+        Err(e) => eprintln!("warning: the security notice to {username} was not sent: {e}"),
+    }
+}
+
+/// `send-test-email`: one message through the configured SMTP server, within its bound.
+fn send_test_email(settings: &Settings, to: &str) -> anyhow::Result<()> {
+    let Some(email) = &settings.email else {
+        bail!("mail is not configured: set EMAIL_HOST and EMAIL_FROM in [site]");
+    };
+    crate::config::check_mailbox(to)
+        .map_err(|e| anyhow::anyhow!("--to {to:?} is not an e-mail address: {e}"))?;
+    let mailer = crate::messaging::smtp::Mailer::new(email)?;
+    let body = format!(
+        "This is a test message from camcops-web.\n\nIt was sent through {}:{} ({}).\n",
+        email.host,
+        email.port,
+        if email.implicit_tls() {
+            "TLS"
+        } else if email.use_tls {
+            "STARTTLS"
+        } else {
+            "no encryption"
+        }
+    );
+    mailer
+        .send(to, "CamCOPS test e-mail", &body, true)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "Test e-mail sent to {to} through {}:{}.",
+        email.host, email.port
+    );
+    Ok(())
 }
 
 fn print_demo_report(report: &crate::demo::DemoReport) {

@@ -17,12 +17,16 @@ mod group_admin;
 mod health;
 mod helpers;
 mod login_throttle;
+mod mail_delivery;
+// A shared harness (its own `allow(dead_code)`: not every test uses every helper).
+pub mod mail_server;
 mod migrations;
 mod recovery_codes;
 mod resilience;
 mod session_http;
 mod session_model;
 mod slow_clients;
+mod sms_backends;
 mod statement_budget;
 mod task_pages;
 mod task_query;
@@ -31,6 +35,7 @@ mod user_admin_effects;
 mod user_admin_forms;
 mod user_admin_matrix;
 mod user_admin_world;
+mod user_contact;
 mod user_readiness;
 // A shared harness: not every binary that includes it uses every helper.
 #[allow(dead_code)]
