@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::form::bool_param;
 use super::status::{self, Status};
-use super::{target_for, Missing, LIST};
+use super::{Missing, LIST};
 use crate::auth::capability::{self, Action};
 use crate::auth::principal::AuthUser;
 use crate::auth::readiness::{self, Policy};
