@@ -177,8 +177,13 @@ async fn password_step(
         .as_ref()
         .map(|u| readiness::web_login(u, found.locked_until, Policy::of(&state.settings), now))
         .unwrap_or_default();
+    // The account's name as stored (a case-insensitive collation may match another spelling).
+    let account = found
+        .user
+        .as_ref()
+        .map_or_else(|| form.username.clone(), |u| u.user.username.clone());
     if let Some(until) = found.locked_until {
-        refused(&state, &cs, &form.username, &reasons, now).await?;
+        refused(&state, &cs, &account, &reasons, now).await?;
         return fail(&state, &cs, &redirect_url, &svc::locked_message(until)).await;
     }
     let (ok, upgraded) = svc::check_password(&state, found.user.as_ref(), &form.password).await?;
@@ -221,7 +226,7 @@ async fn password_step(
             Reason::MfaMethodNotOffered => "Your account uses a multi-factor method (codes by e-mail or SMS) that this server does not offer. Ask an administrator to switch it to an authenticator app or to reset it.",
             _ => GENERIC_FAILURE,
         };
-        refused(&state, &cs, &form.username, &reasons, now).await?;
+        refused(&state, &cs, &account, &reasons, now).await?;
         return fail(&state, &cs, &redirect_url, message).await;
     }
     let mut session = cs.session.clone();
