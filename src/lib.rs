@@ -15,6 +15,8 @@ pub mod messaging;
 pub mod metrics;
 pub mod models;
 pub mod observe;
+#[cfg(test)]
+mod proptests;
 pub mod routes;
 pub mod session;
 pub mod startup;

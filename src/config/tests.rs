@@ -687,4 +687,64 @@ fn mail_and_sms_settings() {
     );
     assert_bad(with("REGION_CODE = XX", ""), "REGION_CODE", "site");
     assert_eq!(with("REGION_CODE = us", "").unwrap().region_code, "US");
+
+mod properties {
+    //! Property tests of the INI reader: any text never panics; what is written in the
+    //! format reads back the same.
+
+    use proptest::prelude::*;
+
+    use super::super::ini::Ini;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Arbitrary text (any characters, INI-looking lines included) never panics, and
+        /// every value it yields can be interpolated without panicking.
+        #[test]
+        fn arbitrary_text_never_panics(
+            text in prop::collection::vec(
+                prop_oneof![
+                    "\\PC{0,40}",
+                    "\\[[a-zA-Z%()]{0,8}\\]",
+                    "[ \t]{0,2}[a-zA-Z_]{1,8}[ ]?[=:][ ]?[%()a-z \\PC]{0,20}",
+                    "[#;].{0,10}",
+                ],
+                0..20,
+            ).prop_map(|lines| lines.join("\n"))
+        ) {
+            if let Ok(ini) = Ini::parse(&text) {
+                for s in ini.sections() {
+                    for o in &s.options {
+                        let _ = ini.get(&s.name, &o.key);
+                    }
+                }
+            }
+        }
+
+        /// `KEY = value` lines (a `%` written as `%%`, list items as indented lines) read
+        /// back as the value, keys case-insensitively.
+        #[test]
+        fn written_values_read_back(
+            entries in prop::collection::btree_map(
+                "[a-z][a-z0-9_]{0,11}",
+                prop::collection::vec("[A-Za-z0-9/][ -~]{0,20}[!-~]|[A-Za-z0-9]", 1..4),
+                1..8,
+            )
+        ) {
+            let mut text = String::from("[site]\n");
+            for (k, items) in &entries {
+                let esc: Vec<String> = items.iter().map(|v| v.replace('%', "%%")).collect();
+                text.push_str(&format!("{} = {}\n", k.to_uppercase(), esc[0]));
+                for more in &esc[1..] {
+                    text.push_str(&format!("    {more}\n"));
+                }
+            }
+            let ini = Ini::parse(&text).map_err(|e| TestCaseError::fail(format!("{e}")))?;
+            for (k, items) in &entries {
+                let got = ini.get("site", k).expect("key present").expect("interpolates");
+                prop_assert_eq!(got, items.join("\n"));
+            }
+        }
+    }
 }
