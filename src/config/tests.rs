@@ -687,6 +687,7 @@ fn mail_and_sms_settings() {
     );
     assert_bad(with("REGION_CODE = XX", ""), "REGION_CODE", "site");
     assert_eq!(with("REGION_CODE = us", "").unwrap().region_code, "US");
+}
 
 mod properties {
     //! Property tests of the INI reader: any text never panics; what is written in the

@@ -7,6 +7,9 @@
 //! pinged before use (so the first request after the database returns gets a working one);
 //! waiting for a connection gives up after the checkout timeout; the whole unit gives up after
 //! its deadline even if the database does not answer at all (a frozen server), with a 503.
+//! While the database refuses new connections outright (server down, port closed: the last
+//! attempt to open one failed and none has opened since), a unit takes an idle connection if
+//! there is one and otherwise gets its 503 at once instead of after the checkout timeout.
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web;
-use diesel::r2d2::event::{CheckoutEvent, TimeoutEvent};
+use diesel::r2d2::event::{AcquireEvent, CheckoutEvent};
 use diesel::r2d2::{
     Error as R2d2Error, HandleError, HandleEvent, Pool, PooledConnection, R2D2Connection,
 };
@@ -28,6 +31,10 @@ use crate::error::{AppError, Unavailable};
 /// A pooled connection not used for this long is pinged before it is handed out (a database
 /// restarted meanwhile would otherwise fail the first request on each of them).
 pub const IDLE_VERIFY: Duration = Duration::from_secs(1);
+
+/// Waiting for a connection is done in slices of this length, so that a refusal reported
+/// meanwhile (by the pool's background connection attempts) ends the wait at once.
+const WAIT_SLICE: Duration = Duration::from_millis(50);
 
 /// How the pool is built (from `DB_POOL_SIZE`, `DB_POOL_CHECKOUT_TIMEOUT_S`,
 /// `DB_STATEMENT_TIMEOUT_S`, `DB_ECHO`).
@@ -117,6 +124,9 @@ struct Shared {
     base: Instant,
     /// When (ms since `base`, plus one; 0 = never) a connection last failed.
     last_failure: AtomicU64,
+    /// Whether the last attempt to open a connection failed (set by the pool's error handler,
+    /// cleared when a connection opens).
+    refusing: Arc<AtomicBool>,
 }
 
 impl Shared {
@@ -147,9 +157,14 @@ impl Deref for DbPool {
 }
 
 #[derive(Debug)]
-struct Events(PoolStats);
+struct Events(PoolStats, Arc<AtomicBool>);
 
 impl HandleEvent for Events {
+    fn handle_acquire(&self, _event: AcquireEvent) {
+        // A connection opened: the database takes connections again.
+        self.1.store(false, Ordering::Relaxed);
+    }
+
     fn handle_checkout(&self, event: CheckoutEvent) {
         self.0.checkouts.inc();
         let waited = event.duration();
@@ -158,19 +173,16 @@ impl HandleEvent for Events {
             self.0.waits.inc();
         }
     }
-
-    fn handle_timeout(&self, _event: TimeoutEvent) {
-        self.0.timeouts.inc();
-    }
 }
 
 /// r2d2's failed connection attempts (it retries in the background while the database is
-/// away), through the rate-limited log.
+/// away), through the rate-limited log; each marks the database as refusing connections.
 #[derive(Debug)]
-struct ConnectErrors;
+struct ConnectErrors(Arc<AtomicBool>);
 
 impl HandleError<R2d2Error> for ConnectErrors {
     fn handle_error(&self, error: R2d2Error) {
+        self.0.store(true, Ordering::Relaxed);
         crate::log_limit::warn("database connect", || {
             format!("cannot open a database connection: {error}")
         });
@@ -195,14 +207,15 @@ pub fn build_pool_with(url: &DbUrl, options: PoolOptions) -> anyhow::Result<DbPo
     let stats = PoolStats::new()?;
     options.connection.tally.attach(stats.statements.clone());
     let url = url.with_connect_timeout(options.checkout_timeout);
+    let refusing = Arc::new(AtomicBool::new(false));
     let inner = Pool::builder()
         .max_size(options.size.max(1))
         .min_idle(Some(1))
         .connection_timeout(options.checkout_timeout)
         // No ping on every checkout (a round trip per request): see `checkout`.
         .test_on_check_out(false)
-        .event_handler(Box::new(Events(stats.clone())))
-        .error_handler(Box::new(ConnectErrors))
+        .event_handler(Box::new(Events(stats.clone(), refusing.clone())))
+        .error_handler(Box::new(ConnectErrors(refusing.clone())))
         .build(ConnManager::with_options(
             url.clone(),
             options.connection.clone(),
@@ -215,6 +228,7 @@ pub fn build_pool_with(url: &DbUrl, options: PoolOptions) -> anyhow::Result<DbPo
             stats,
             base: Instant::now(),
             last_failure: AtomicU64::new(0),
+            refusing,
         }),
     })
 }
@@ -262,13 +276,54 @@ impl DbPool {
             .store(self.shared.now_ms(), Ordering::Relaxed);
     }
 
+    /// Whether the database refuses new connections (the last attempt to open one failed).
+    pub fn refusing(&self) -> bool {
+        self.shared.refusing.load(Ordering::Relaxed)
+    }
+
+    /// A pooled connection within `timeout` of `start`, waited for in slices: while the
+    /// database refuses new connections only an idle one is taken, and without one the wait
+    /// ends at once with a 503.
+    fn get(
+        &self,
+        start: Instant,
+        timeout: Duration,
+    ) -> Result<PooledConnection<ConnManager>, AppError> {
+        loop {
+            if self.refusing() {
+                return self.inner.try_get().ok_or_else(|| {
+                    AppError::ServiceUnavailable(Unavailable::new(
+                        Failure::ConnectionLost,
+                        "the database refuses new connections",
+                    ))
+                });
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                self.shared.stats.timeouts.inc();
+                return Err(AppError::ServiceUnavailable(Unavailable::new(
+                    Failure::PoolTimeout,
+                    format!(
+                        "database pool: no connection within {} ms",
+                        timeout.as_millis()
+                    ),
+                )));
+            }
+            if let Ok(conn) = self
+                .inner
+                .get_timeout(left.min(WAIT_SLICE).max(Duration::from_millis(1)))
+            {
+                return Ok(conn);
+            }
+        }
+    }
+
     /// A connection that answers, within `timeout`: a suspect one is pinged first, and one
     /// that fails the ping is closed and the next one tried.
     fn checkout(&self, timeout: Duration) -> Result<PooledConnection<ConnManager>, AppError> {
         let start = Instant::now();
         loop {
-            let left = timeout.saturating_sub(start.elapsed());
-            let mut conn = self.inner.get_timeout(left.max(Duration::from_millis(1)))?;
+            let mut conn = self.get(start, timeout)?;
             if !self.suspect(&conn) {
                 return Ok(conn);
             }
