@@ -53,7 +53,8 @@ fn is_form(req: &ServiceRequest) -> bool {
         })
 }
 
-/// Middleware: a url-encoded form body (any page but the tablet API, which checks its own
+/// Middleware: a url-encoded form body (any page but the tablet API, `/api` and `/database`,
+/// which checks its own
 /// fields) with a control character in a field is refused with a 400 page naming the field,
 /// before the handler runs, so nothing is written. The body is read once (at most the form
 /// limit; more is a 413, as the form reader would say) and handed on unchanged.
@@ -61,7 +62,8 @@ pub async fn refuse_control_characters(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if req.method() != Method::POST || !is_form(&req) || req.path().starts_with("/api") {
+    let api = crate::api::PATHS.contains(&req.path());
+    if req.method() != Method::POST || !is_form(&req) || api {
         return next.call(req).await;
     }
     let mut payload = req.take_payload();

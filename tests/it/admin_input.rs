@@ -40,6 +40,9 @@ fn everything(conn: &mut DbConnection) -> String {
     format!("{users:?} {groups:?} {devices}")
 }
 
+/// A page, its form fields, and the field that carries the bad text.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+
 backend_test! {
     /// `admin2` administers another group and is a plain member of admin1's group: admin1 does
     /// not see their sessions (nor their address), cannot end them all (403 with the matrix's
@@ -105,7 +108,7 @@ backend_test! {
         let edit_group = format!("/edit_group?group_id={}", w.g_bob);
         let before = everything(&mut app.conn());
         for bad in ["Ann\u{0}Smith", "Ann\u{1b}[2J", "bell\u{7}", "two\nlines", "\u{85}"] {
-            let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+            let cases: Vec<Case<'_>> = vec![
                 (edit_bob.as_str(), vec![("username", "bob"), ("fullname", bad), ("email", ""),
                     ("language", "en_GB"), ("group_id_sequence", &g)], "fullname"),
                 ("/add_user", vec![("username", bad), ("new_password", "plum-tractor-violin-42"),

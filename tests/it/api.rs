@@ -627,6 +627,11 @@ backend_test! {
                         r.assert_error(e);
                         r.assert_sessionless();
                     }
+                    // A control character is refused naming its field; the rest generically.
+                    (400, _) if name.starts_with("NUL") => assert!(
+                        r.body.starts_with("The field 'devicefriendlyname' contains a control character"),
+                        "{name}: {}", r.body
+                    ),
                     (400, _) => assert_eq!(r.body, "Not a valid CamCOPS API request\n", "{name}"),
                     _ => {}
                 }

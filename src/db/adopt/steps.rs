@@ -66,13 +66,9 @@ macro_rules! steps {
     };
 }
 
-static SQLITE: &[Step] = steps!("sqlite": "0001_sessions", "0002_task_list", "0003_memberships",
-    "0004_audit_trail", "0005_unique_memberships_and_names", "0007_mfa_recovery_codes");
-static POSTGRES: &[Step] = steps!("postgres": "0001_sessions", "0002_task_list",
-    "0003_memberships", "0004_audit_trail", "0005_unique_memberships_and_names",
-    "0007_mfa_recovery_codes");
-static MYSQL: &[Step] = steps!("mysql": "0001_sessions", "0002_task_list", "0003_memberships",
-    "0004_audit_trail", "0005_unique_memberships_and_names", "0007_mfa_recovery_codes");
+static SQLITE: &[Step] = steps!("sqlite": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_names", "0007_mfa_recovery_codes");
+static POSTGRES: &[Step] = steps!("postgres": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_names", "0007_mfa_recovery_codes");
+static MYSQL: &[Step] = steps!("mysql": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_names", "0007_mfa_recovery_codes");
 
 /// The steps for `backend`, in the order they are applied.
 pub fn steps_for(backend: Backend) -> &'static [Step] {
@@ -98,7 +94,7 @@ mod tests {
                     "0002_task_list",
                     "0003_memberships",
                     "0004_audit_trail",
-                    "0005_unique_memberships_and_names",
+                    "0005_unique_names",
                     "0007_mfa_recovery_codes"
                 ]
             );

@@ -149,14 +149,16 @@ fn visible_users(
     ids: &[i32],
 ) -> Result<Vec<User>, AppError> {
     let users = User::with_ids(conn, ids)?;
-    let mut memberships = Membership::for_users(conn, ids)?;
+    let memberships = Membership::for_users(conn, ids)?;
     Ok(users
         .into_iter()
         .filter(|u| {
             let target = AuthUser {
                 user: u.clone(),
                 memberships: memberships
-                    .extract_if(.., |m| m.user_id == Some(u.id))
+                    .iter()
+                    .filter(|m| m.user_id == Some(u.id))
+                    .cloned()
                     .collect(),
             };
             capability::check(me, Action::ViewSessions, &target).is_ok()

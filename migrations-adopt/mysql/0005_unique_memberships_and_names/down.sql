@@ -1,1 +1,0 @@
-DROP INDEX IF EXISTS cw_ix__security_user_group_user_group ON _security_user_group;

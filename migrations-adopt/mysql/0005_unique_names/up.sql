@@ -1,0 +1,5 @@
+-- Nothing on MariaDB. Names are already unique regardless of case there (the unique indexes
+-- use the case-insensitive utf8mb4_unicode_ci collation). A unique (user_id, group_id) index on
+-- memberships is not added: InnoDB would take it over as the index of CamCOPS' foreign key on
+-- user_id and drop the one it made for that key, so it could not be removed again; the server
+-- guards against a second membership in code (under the user's row lock) instead.
