@@ -5,6 +5,7 @@ pub mod login;
 pub mod mfa;
 pub mod password;
 pub mod principal;
+pub mod second_factor;
 pub mod terms;
 pub mod user_admin;
 pub mod users;

@@ -197,6 +197,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    cw_totp_last_step (user_id) {
+        user_id -> Integer,
+        last_step -> BigInt,
+    }
+}
+
+diesel::table! {
     patient (_pk) {
         _pk -> Integer,
         id -> Integer,
@@ -225,6 +232,7 @@ diesel::joinable!(_task_index -> _security_devices (device_id));
 diesel::joinable!(_task_index -> _security_groups (group_id));
 diesel::joinable!(_task_index -> _security_users (adding_user_id));
 diesel::joinable!(_task_index -> patient (patient_pk));
+diesel::joinable!(cw_totp_last_step -> _security_users (user_id));
 diesel::joinable!(patient -> _security_devices (_device_id));
 diesel::joinable!(patient -> _security_groups (_group_id));
 
@@ -244,5 +252,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     _server_settings,
     _task_filters,
     _task_index,
+    cw_totp_last_step,
     patient,
 );

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::page::{safe_redirect, see_other, PageCtx};
 use crate::auth::login::{self as svc, GENERIC_FAILURE};
-use crate::auth::mfa;
+use crate::auth::second_factor;
 use crate::db::{run_db, run_db_conn, run_db_read};
 use crate::error::{url_encode, AppError};
 use crate::models::audit::AuditSource;
@@ -244,24 +244,9 @@ async fn mfa_step(
     redirect_url: String,
 ) -> Result<HttpResponse, AppError> {
     let fs = cs.session.form_state.clone();
-    let now = state.clock.now();
     let Some(user_id) = fs.mfa_user_id else {
         return fail(&state, &cs, &redirect_url, "Please log in again.").await;
     };
-    let timeout = state.settings.mfa_timeout_s;
-    if timeout > 0
-        && fs
-            .mfa_time
-            .is_some_and(|t| now.and_utc().timestamp() > t + timeout)
-    {
-        return fail(
-            &state,
-            &cs,
-            &redirect_url,
-            "Your code expired. Please try again.",
-        )
-        .await;
-    }
     let user = run_db_read(&state.pool, move |conn| {
         Ok(crate::auth::principal::AuthUser::load(conn, user_id)?)
     })
@@ -269,18 +254,21 @@ async fn mfa_step(
     let Some(user) = user else {
         return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
     };
-    let valid = user.user.mfa_method == "totp"
-        && user.user.mfa_secret_key.as_deref().is_some_and(|s| {
-            mfa::verify_totp(s, &form.one_time_password, now.and_utc().timestamp())
-        });
-    if !valid || !user.may_use_webviewer() {
-        return fail(
-            &state,
-            &cs,
-            &redirect_url,
-            "You entered an invalid code. Please try again.",
-        )
-        .await;
+    // Every code is a login attempt: lockout first, a wrong or expired code is a failed
+    // login, and any failure (a lockout included) sends the wizard back to the password step.
+    let checked = second_factor::check_code(
+        &state,
+        &user.user,
+        &form.one_time_password,
+        fs.mfa_time,
+        &cs.client_ip,
+    )
+    .await?;
+    if let Some(message) = checked.message() {
+        return fail(&state, &cs, &redirect_url, message).await;
+    }
+    if !user.may_use_webviewer() {
+        return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
     }
     let session = cs.session.clone();
     finish_login(&state, &cs, session, user.user, None, &redirect_url).await

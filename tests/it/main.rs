@@ -16,6 +16,7 @@ mod health;
 mod helpers;
 mod migrations;
 mod resilience;
+mod second_factor;
 mod session_http;
 mod session_model;
 mod slow_clients;

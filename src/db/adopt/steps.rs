@@ -66,12 +66,12 @@ macro_rules! steps {
     };
 }
 
-static SQLITE: &[Step] =
-    steps!("sqlite": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail");
-static POSTGRES: &[Step] =
-    steps!("postgres": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail");
-static MYSQL: &[Step] =
-    steps!("mysql": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail");
+static SQLITE: &[Step] = steps!("sqlite": "0001_sessions", "0002_task_list", "0003_memberships",
+    "0004_audit_trail", "0006_totp_last_step");
+static POSTGRES: &[Step] = steps!("postgres": "0001_sessions", "0002_task_list",
+    "0003_memberships", "0004_audit_trail", "0006_totp_last_step");
+static MYSQL: &[Step] = steps!("mysql": "0001_sessions", "0002_task_list", "0003_memberships",
+    "0004_audit_trail", "0006_totp_last_step");
 
 /// The steps for `backend`, in the order they are applied.
 pub fn steps_for(backend: Backend) -> &'static [Step] {
@@ -96,7 +96,8 @@ mod tests {
                     "0001_sessions",
                     "0002_task_list",
                     "0003_memberships",
-                    "0004_audit_trail"
+                    "0004_audit_trail",
+                    "0006_totp_last_step"
                 ]
             );
             for step in steps_for(backend) {
@@ -116,6 +117,11 @@ mod tests {
                         assert!(u.starts_with("CREATE INDEX CW_IX_"), "{u}");
                         let name = u.split_whitespace().nth(2).unwrap_or_default();
                         assert!(d.to_ascii_uppercase().contains(name), "{d} undoes {u}");
+                    } else if u.starts_with("CREATE TABLE") {
+                        // Tables of camcops-web's own only, each dropped by its down step.
+                        assert!(u.starts_with("CREATE TABLE CW_"), "{u}");
+                        let name = u.split_whitespace().nth(2).unwrap_or_default();
+                        assert_eq!(d.to_ascii_uppercase(), format!("DROP TABLE {name}"));
                     } else {
                         assert!(
                             u.starts_with("ALTER TABLE") && u.contains(" ADD COLUMN "),
