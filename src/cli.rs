@@ -72,6 +72,13 @@ pub enum Command {
     },
     /// Delete expired sessions and their task filters, orphan filters and ended lockouts.
     Housekeeping,
+    /// Send a test e-mail with the EMAIL_* settings (proves them; exits non-zero with the reason).
+    #[command(alias = "send_test_email")]
+    SendTestEmail {
+        /// Recipient address.
+        #[arg(long)]
+        to: String,
+    },
     /// Fill the database with demonstration groups, users, devices, patients and tasks.
     #[command(alias = "demo_data")]
     DemoData {
@@ -258,6 +265,10 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             println!("User {username} enabled ({n} lockout/failure rows removed).");
         }
+        Command::SendTestEmail { to } => {
+            let settings = load_settings(cli)?;
+            send_test_email(&settings, to)?;
+        }
         Command::Housekeeping => {
             let settings = load_settings(cli)?;
             let mut conn = connect_migrated(&settings.db_url)?;
@@ -271,6 +282,36 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// `send-test-email`: one message through the configured SMTP server, within its bound.
+fn send_test_email(settings: &Settings, to: &str) -> anyhow::Result<()> {
+    let Some(email) = &settings.email else {
+        bail!("mail is not configured: set EMAIL_HOST and EMAIL_FROM in [site]");
+    };
+    crate::config::check_mailbox(to)
+        .map_err(|e| anyhow::anyhow!("--to {to:?} is not an e-mail address: {e}"))?;
+    let mailer = crate::messaging::smtp::Mailer::new(email)?;
+    let body = format!(
+        "This is a test message from camcops-web.\n\nIt was sent through {}:{} ({}).\n",
+        email.host,
+        email.port,
+        if email.implicit_tls() {
+            "TLS"
+        } else if email.use_tls {
+            "STARTTLS"
+        } else {
+            "no encryption"
+        }
+    );
+    mailer
+        .send(to, "CamCOPS test e-mail", &body, true)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "Test e-mail sent to {to} through {}:{}.",
+        email.host, email.port
+    );
+    Ok(())
 }
 
 fn print_demo_report(report: &crate::demo::DemoReport) {

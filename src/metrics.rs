@@ -42,6 +42,8 @@ pub struct Metrics {
     pub housekeeping_deleted: IntCounterVec,
     /// Client connections open now.
     pub open_connections: IntGauge,
+    /// `camcops_messages_total{channel,outcome}`: e-mails and text messages sent or failed.
+    pub messages: IntCounterVec,
     pool_connections: IntGauge,
     pool_idle: IntGauge,
     pool_in_use: IntGauge,
@@ -98,6 +100,19 @@ impl Metrics {
             &["what"],
         )?;
         registry.register(Box::new(housekeeping_deleted.clone()))?;
+        let messages = IntCounterVec::new(
+            Opts::new(
+                "camcops_messages_total",
+                "E-mails and text messages (codes and notices) by channel and outcome (sent, failed).",
+            ),
+            &["channel", "outcome"],
+        )?;
+        registry.register(Box::new(messages.clone()))?;
+        for channel in crate::messaging::Channel::ALL {
+            for outcome in ["sent", "failed"] {
+                messages.with_label_values(&[channel.name(), outcome]);
+            }
+        }
         let stats = pool.stats();
         registry.register(Box::new(stats.checkouts.clone()))?;
         registry.register(Box::new(stats.waits.clone()))?;
@@ -120,6 +135,7 @@ impl Metrics {
                 "Failed logins that locked an account.",
             )?,
             housekeeping_deleted,
+            messages,
             open_connections: gauge(
                 "camcops_http_open_connections",
                 "Client connections open now.",
@@ -150,7 +166,21 @@ impl Metrics {
         self.db_errors.with_label_values(&[kind.label()]).inc();
     }
 
-    /// Counts a failed login (and a lockout if it locked the account).
+    /// Counts a message sent.
+    pub fn message_sent(&self, channel: crate::messaging::Channel) {
+        self.messages
+            .with_label_values(&[channel.name(), "sent"])
+            .inc();
+    }
+
+    /// Counts a message that could not be sent.
+    pub fn message_failed(&self, channel: crate::messaging::Channel) {
+        self.messages
+            .with_label_values(&[channel.name(), "failed"])
+            .inc();
+    }
+
+    /// Counts a failed login (and whether it locked the account).
     pub fn login_failed(&self, locked: bool) {
         self.login_failures.inc();
         if locked {

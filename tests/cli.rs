@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use diesel::prelude::*;
 
+#[path = "it/mail_server.rs"]
+mod mail_server;
+
 use camcops_web::db::schema::{_security_login_failures, _security_users, _task_index};
 use camcops_web::db::{DbConnection, DbUrl};
 
@@ -75,6 +78,7 @@ fn help_lists_every_command() {
         "demo-data",
         "demo",
         "undo-adoption",
+        "send-test-email",
     ] {
         assert!(out.contains(c), "{c} missing from --help");
         stdout(cmd().args([c, "--help"]));
@@ -535,4 +539,83 @@ async fn db_echo_logs_statements_without_bind_values() {
     for secret in secrets {
         assert!(!log.contains(secret), "{secret:?} in the log:\n{log}");
     }
+}
+
+/// A config file with just a database, a secret and `extra` in [site].
+fn mail_config(dir: &Path, name: &str, extra: &str) -> PathBuf {
+    let conf = dir.join(name);
+    let text = format!(
+        "[site]\nDB_URL = sqlite://{}\nSESSION_COOKIE_SECRET = {}\n{extra}",
+        dir.join("mail.sqlite").display(),
+        "s".repeat(40)
+    );
+    std::fs::write(&conf, text).unwrap();
+    conf
+}
+
+/// `send-test-email` (and `send_test_email`) sends through the configured server over
+/// STARTTLS with AUTH; the password is in no output, even at trace level; a stopped server
+/// or missing settings exit non-zero with the reason.
+#[test]
+fn send_test_email_proves_the_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = mail_server::MailServer::start_starttls();
+    let conf = mail_config(dir.path(), "mail.conf", &server.config_lines());
+    for name in ["send-test-email", "send_test_email"] {
+        let out = cmd()
+            .env("RUST_LOG", "trace")
+            .args([
+                "--config",
+                conf.to_str().unwrap(),
+                name,
+                "--to",
+                "ops@example.org",
+            ])
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{all}");
+        assert!(all.contains("Test e-mail sent to ops@example.org"), "{all}");
+        assert!(
+            !all.contains(mail_server::MailServer::PASSWORD),
+            "password in output"
+        );
+    }
+    let got = server.messages_to("ops@example.org");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].subject, "CamCOPS test e-mail");
+    assert!(got[0].tls && got[0].authenticated);
+
+    server.stop();
+    let err = stderr_of_failure(cmd().env("RUST_LOG", "trace").args([
+        "--config",
+        conf.to_str().unwrap(),
+        "send-test-email",
+        "--to",
+        "ops@example.org",
+    ]));
+    assert!(err.contains("sending by email failed"), "{err}");
+    assert!(!err.contains(mail_server::MailServer::PASSWORD), "{err}");
+
+    let bare = mail_config(dir.path(), "bare.conf", "");
+    let err = stderr_of_failure(cmd().args([
+        "--config",
+        bare.to_str().unwrap(),
+        "send-test-email",
+        "--to",
+        "ops@example.org",
+    ]));
+    assert!(err.contains("EMAIL_HOST"), "{err}");
+    let err = stderr_of_failure(cmd().args([
+        "--config",
+        conf.to_str().unwrap(),
+        "send-test-email",
+        "--to",
+        "not an address",
+    ]));
+    assert!(err.contains("not an e-mail address"), "{err}");
 }

@@ -77,7 +77,12 @@ impl Settings {
             path: origin.to_string(),
             message: e.to_string(),
         })?;
-        values::log_ignored(&ini, SITE_KEYS_USED, SERVER_KEYS_USED);
+        let site_used: Vec<&str> = SITE_KEYS_USED
+            .iter()
+            .chain(super::messaging::SITE_KEYS)
+            .copied()
+            .collect();
+        values::log_ignored(&ini, &site_used, SERVER_KEYS_USED);
         if !ini.has_section(SERVER_SECTION) {
             log::debug!("config: no [{SERVER_SECTION}] section; using its defaults");
         }
@@ -89,6 +94,15 @@ impl Settings {
             ini: &ini,
             section: SERVER_SECTION,
         };
+        let kapow = SectionReader {
+            ini: &ini,
+            section: super::messaging::KAPOW_SECTION,
+        };
+        let twilio = SectionReader {
+            ini: &ini,
+            section: super::messaging::TWILIO_SECTION,
+        };
+        let messaging = super::messaging::read(&site, &kapow, &twilio)?;
         let d = Settings::with_defaults(
             DbUrl {
                 backend: crate::db::Backend::Sqlite,
@@ -172,12 +186,16 @@ impl Settings {
                 "DISABLE_PASSWORD_AUTOCOMPLETE",
                 d.disable_password_autocomplete,
             )?,
-            mfa_methods: mfa_methods(&site, &d.mfa_methods)?,
+            mfa_methods: mfa_methods(&site, &d.mfa_methods, &messaging)?,
             mfa_timeout_s: site.int("MFA_TIMEOUT_S", d.mfa_timeout_s, 0, MAX_MINUTES * 60)?,
             allow_insecure_cookies: site
                 .boolean("ALLOW_INSECURE_COOKIES", d.allow_insecure_cookies)?,
             bcrypt_cost: site.int("BCRYPT_COST", d.bcrypt_cost, 4, 31)?,
             camcops_task_view_url: super::task_view_url::read(&site)?,
+            email: messaging.email,
+            sms: messaging.sms,
+            region_code: messaging.region_code,
+            security_notices: messaging.security_notices,
             host: server.text("HOST", Shown::Plain)?.unwrap_or(d.host),
             port: server.int("PORT", d.port, 1, 65535)?,
             unix_domain_socket: server
@@ -263,6 +281,7 @@ fn activity_interval(
 fn mfa_methods(
     site: &SectionReader<'_>,
     default: &[MfaMethod],
+    messaging: &super::messaging::MessagingKeys,
 ) -> Result<Vec<MfaMethod>, ConfigError> {
     let items = site.list("MFA_METHODS")?;
     if items.is_empty() {
@@ -283,20 +302,21 @@ fn mfa_methods(
             methods.push(method);
         }
     }
-    if !methods.iter().any(|m| m.is_offered()) {
-        let listed: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+    // Codes by e-mail need a mail server; a console SMS backend sends nothing real.
+    if methods.contains(&MfaMethod::HotpEmail) && messaging.email.is_none() {
         return Err(site.bad(
             "MFA_METHODS",
-            &listed.join(" "),
+            "hotp_email",
             Shown::Plain,
-            "at least one of no_mfa, totp: this server sends no codes by e-mail or SMS, so \
-             with only hotp_email/hotp_sms nobody could log in",
+            "hotp_email only with mail configured: set EMAIL_HOST and EMAIL_FROM (and \
+             EMAIL_PORT, EMAIL_USE_TLS, EMAIL_HOST_USERNAME, EMAIL_HOST_PASSWORD as needed)",
         ));
     }
-    if methods.iter().any(|m| !m.is_offered()) {
+    if methods.contains(&MfaMethod::HotpSms) && messaging.sms.backend == super::SmsBackend::Console
+    {
         log::warn!(
-            "config: MFA_METHODS lists hotp_email/hotp_sms, which this server does not offer \
-             (it sends no e-mail or SMS); users are offered the other methods"
+            "config: MFA_METHODS lists hotp_sms but SMS_BACKEND is console: codes are not \
+             sent to any phone, only logged (without the code unless SMS_CONSOLE_SHOW_MESSAGES)"
         );
     }
     Ok(methods)

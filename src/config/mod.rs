@@ -8,6 +8,7 @@
 mod demo;
 mod ini;
 mod load;
+mod messaging;
 mod task_view_url;
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,9 @@ use std::time::Duration;
 use crate::db::DbUrl;
 
 pub use demo::{demo_config_text, new_session_cookie_secret};
+pub use messaging::{
+    check_mailbox, EmailSettings, SmsBackend, SmsSettings, KAPOW_SECTION, TWILIO_SECTION,
+};
 pub use task_view_url::TaskViewUrl;
 
 /// Environment variable naming the config file (as the original's `CAMCOPS_CONFIG_FILE`).
@@ -87,8 +91,8 @@ impl MfaMethod {
         }
     }
 
-    /// Whether this server can deliver the method: it sends no e-mail or SMS, so the HOTP
-    /// methods are accepted in the config (CamCOPS files keep working) but never offered.
+    /// Whether `/edit_own_user_mfa` offers the method to users choosing one (the HOTP methods
+    /// are accepted in the config, and work for users who have them, but are not offered there).
     pub fn is_offered(self) -> bool {
         matches!(self, MfaMethod::NoMfa | MfaMethod::Totp)
     }
@@ -160,6 +164,15 @@ pub struct Settings {
     pub bcrypt_cost: u32,
     /// `CAMCOPS_TASK_VIEW_URL` (new; optional): the task list links each task to its page there.
     pub camcops_task_view_url: Option<TaskViewUrl>,
+    /// The `EMAIL_*` keys; `None` when `EMAIL_HOST` is not set (no mail is sent).
+    pub email: Option<EmailSettings>,
+    /// `SMS_BACKEND`, its `[sms_backend:*]` section and the `SMS_*` keys.
+    pub sms: SmsSettings,
+    /// `REGION_CODE` (default GB): the region of phone numbers written without `+country`.
+    pub region_code: String,
+    /// `SECURITY_NOTICES` (new; default on when mail is configured): e-mail users about
+    /// changes to their own account.
+    pub security_notices: bool,
     // [server]
     /// `HOST` (default 127.0.0.1).
     pub host: String,
@@ -245,6 +258,10 @@ impl Settings {
             allow_insecure_cookies: false,
             bcrypt_cost: 12,
             camcops_task_view_url: None,
+            email: None,
+            sms: SmsSettings::default(),
+            region_code: "GB".into(),
+            security_notices: false,
             host: "127.0.0.1".into(),
             port: 8000,
             unix_domain_socket: None,
@@ -332,6 +349,10 @@ impl fmt::Debug for Settings {
             .field("allow_insecure_cookies", &self.allow_insecure_cookies)
             .field("bcrypt_cost", &self.bcrypt_cost)
             .field("camcops_task_view_url", &self.camcops_task_view_url)
+            .field("email", &self.email)
+            .field("sms", &self.sms)
+            .field("region_code", &self.region_code)
+            .field("security_notices", &self.security_notices)
             .field("host", &self.host)
             .field("port", &self.port)
             .field("unix_domain_socket", &self.unix_domain_socket)

@@ -166,15 +166,26 @@ fn bad_value_messages_say_what_is_accepted() {
     assert!(msg.contains("from 4 to 31"), "{msg}");
     let msg = assert_bad(with("MFA_METHODS = email", ""), "MFA_METHODS", "site");
     assert!(msg.contains("hotp_email"), "{msg}");
-    // Only methods this server cannot deliver: nobody could log in.
+    // Codes by e-mail need a mail server: the error names the keys to set.
     let msg = assert_bad(
         with("MFA_METHODS =\n    hotp_email\n    hotp_sms", ""),
         "MFA_METHODS",
         "site",
     );
     assert!(
-        msg.contains("no_mfa, totp") && msg.contains("e-mail or SMS"),
+        msg.contains("EMAIL_HOST") && msg.contains("EMAIL_FROM"),
         "{msg}"
+    );
+    // Every method alone is accepted when it can work (SMS by the console backend too).
+    let s = with(
+        "MFA_METHODS =\n    hotp_email\nEMAIL_HOST = smtp.example.org\nEMAIL_FROM = a@example.org",
+        "",
+    )
+    .unwrap();
+    assert_eq!(s.mfa_methods, vec![MfaMethod::HotpEmail]);
+    assert_eq!(
+        with("MFA_METHODS = hotp_sms", "").unwrap().mfa_methods,
+        vec![MfaMethod::HotpSms]
     );
     let msg = assert_bad(
         with("", "TRUSTED_PROXY_HEADERS = HTTP_FORWARDED"),
@@ -217,7 +228,8 @@ fn keys_are_case_insensitive_sections_are_not() {
 #[test]
 fn multiline_lists() {
     let s = with(
-        "MFA_METHODS =\n    TOTP\n\n    no_mfa\n    hotp_email\n    totp",
+        "MFA_METHODS =\n    TOTP\n\n    no_mfa\n    hotp_email\n    totp\n\
+         EMAIL_HOST = smtp.example.org\nEMAIL_FROM = a@example.org",
         "TRUSTED_PROXY_HEADERS =\n    HTTP_X_FORWARDED_HOST\n    http_x_real_ip\n\
          \x20   HTTP_X_FORWARDED_FOR\n",
     )
@@ -455,8 +467,28 @@ fn original_demo_config_loads() {
     assert_eq!(s.session_cookie_secret.len(), 29 + 88);
     assert_eq!(s.client_ip_source, ClientIpSource::XForwardedFor);
     assert_eq!(s.ssl_certificate, None);
+    // CamCOPS' demo mail settings are read as they are (no Sender: EMAIL_SENDER is blank).
+    let email = super::EmailSettings {
+        host: "mysmtpserver.mydomain".into(),
+        port: 587,
+        use_tls: true,
+        username: Some("myusername".into()),
+        password: Some("mypassword".into()),
+        from: "CamCOPS computer <noreply@myinstitution.mydomain>".into(),
+        sender: None,
+        reply_to: Some("CamCOPS clinical administrator <admin@myinstitution.mydomain>".into()),
+        timeout_s: 10,
+        tls_ca_file: None,
+    };
+    assert_eq!(s.email.as_ref(), Some(&email));
+    assert!(
+        !format!("{s:?}").contains("mypassword"),
+        "Debug hides the SMTP password"
+    );
     let expected = Settings {
         client_ip_source: ClientIpSource::XForwardedFor,
+        email: Some(email),
+        security_notices: true,
         ..Settings::with_defaults(s.db_url.clone(), s.session_cookie_secret.clone())
     };
     assert_eq!(format!("{s:?}"), format!("{expected:?}"));

@@ -255,6 +255,12 @@ pub(crate) fn log_ignored(ini: &Ini, site_used: &[&str], server_used: &[&str]) {
         let (used, original): (&[&str], &[&str]) = match section.name.as_str() {
             "site" => (site_used, ORIGINAL_SITE_KEYS),
             "server" => (server_used, ORIGINAL_SERVER_KEYS),
+            super::messaging::KAPOW_SECTION => {
+                (super::messaging::KAPOW_KEYS, super::messaging::KAPOW_KEYS)
+            }
+            super::messaging::TWILIO_SECTION => {
+                (super::messaging::TWILIO_KEYS, super::messaging::TWILIO_KEYS)
+            }
             _ => (&[], &[]),
         };
         for opt in &section.options {

@@ -14,6 +14,10 @@ mod camcops_task_list;
 mod group_admin;
 mod health;
 mod helpers;
+mod mail_delivery;
+// A shared harness: not every test uses every helper.
+#[allow(dead_code)]
+pub mod mail_server;
 mod migrations;
 mod resilience;
 mod second_factor;
