@@ -20,6 +20,12 @@ pub struct FormState {
     /// Unix seconds when a code was issued or the password step passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_time: Option<i64>,
+    /// Codes sent by e-mail or text message in this wizard (limits "Send a new code").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codes_sent: Option<u32>,
+    /// Where the last code went, as the code page says it ("We've sent a code by …").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_to: Option<String>,
     /// A secret being set up on the MFA page, before it is verified and stored on the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_secret: Option<String>,
