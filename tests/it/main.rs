@@ -14,6 +14,7 @@ mod camcops_task_list;
 mod group_admin;
 mod health;
 mod helpers;
+mod hotp_login;
 mod mail_delivery;
 // A shared harness: not every test uses every helper.
 #[allow(dead_code)]
