@@ -238,3 +238,54 @@ backend_test! {
         assert_eq!(audits_like(&app, "Second-factor code could not be sent to user alice%"), 2);
     }
 }
+
+crate::camcops_fixture::camcops_test! {
+    /// On CamCOPS' own data (adopted): a user switched to hotp_email as CamCOPS'
+    /// set_mfa_method does (method, new secret, counter 0, e-mail) logs in with the code from
+    /// the delivered message. The counter then follows CamCOPS' rule for the next code: CamCOPS
+    /// increments it before sending and accepts the code of the counter it reaches, which is
+    /// never the code just used; after CamCOPS' turn, camcops-web's next login works too.
+    async fn camcops_user_switched_to_hotp_email_logs_in(backend) {
+        let Some(db) = crate::camcops_fixture::demo_db(backend) else { return };
+        crate::camcops_fixture::adopt(&db);
+        let server = MailServer::start_plain();
+        let email = server.email_settings();
+        let app = TestApp::spawn_with(db, move |s| {
+            s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::HotpEmail];
+            s.email = Some(email);
+        })
+        .await;
+        let (name, pw) = crate::camcops_fixture::CLINICIAN;
+        let uid = User::id_by_username(&mut app.conn(), name).unwrap().unwrap();
+        let secret = set_hotp(&app, uid, "hotp_email", Some("clinician@example.org"), None);
+        let mut used = Vec::new();
+        for round in 0..2 {
+            let c = new_client();
+            let r = app.login_with(&c, name, pw).await;
+            assert_eq!(r.status(), 200, "round {round}");
+            let token = csrf_from(&r.text().await.unwrap()).unwrap();
+            let code = loop {
+                let m = server.wait_for_message("clinician@example.org", Duration::from_secs(10)).await.expect("delivered");
+                let code = m.body.trim().rsplit(' ').next().unwrap().to_string();
+                if !used.contains(&code) {
+                    break code;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            let sent_counter = counter(&app, uid);
+            assert_eq!(code, mfa::hotp(&secret, i64::from(sent_counter)).unwrap());
+            let r = post_login(&app, &c, &token, &[("one_time_password", &code)]).await;
+            assert_eq!(r.status(), 303, "round {round}");
+            assert!(!location(&r).starts_with("/login"), "round {round}: {}", location(&r));
+            assert_eq!(counter(&app, uid), sent_counter + 1, "the used code is spent");
+            used.push(code.clone());
+            // CamCOPS' turn: counter += 1, then its code is that of the new counter.
+            diesel::update(u::table.find(uid))
+                .set(u::hotp_counter.eq(u::hotp_counter + 1))
+                .execute(&mut app.conn())
+                .unwrap();
+            let camcops_code = mfa::hotp(&secret, i64::from(counter(&app, uid))).unwrap();
+            assert!(!used.contains(&camcops_code), "CamCOPS' next code is a new one");
+        }
+    }
+}
