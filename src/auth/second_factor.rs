@@ -108,14 +108,24 @@ async fn fail(
     remote_addr: &str,
     now: NaiveDateTime,
 ) -> Result<Option<String>, AppError> {
-    login::failed_login(
+    let locked = login::failed_login(
         state,
         &user.username,
         remote_addr,
         AuditSource::Webviewer,
         now,
     )
-    .await
+    .await?;
+    if locked.is_some() {
+        messaging::send_notice(
+            state,
+            user.email.as_deref(),
+            &user.username,
+            messaging::Notice::AccountLocked,
+        )
+        .await;
+    }
+    Ok(locked)
 }
 
 /// A TOTP code of the current step (±1) whose step was not used before; the step is then

@@ -12,6 +12,7 @@ use crate::auth::{login, password, second_factor, users};
 use crate::blocking::run_hashing;
 use crate::db::run_db;
 use crate::error::AppError;
+use crate::messaging::{send_notice, Notice};
 use crate::models::audit::AuditSource;
 use crate::session::extract::LoggedIn;
 use crate::session::FormState;
@@ -269,6 +270,13 @@ async fn change_step(
         li.user.user.username,
         li.cs.client_ip
     );
+    send_notice(
+        state,
+        li.user.user.email.as_deref(),
+        &li.user.user.username,
+        Notice::PasswordChanged { by_admin: false },
+    )
+    .await;
     li.cs.cookie.flash("success", CHANGED);
     Ok(see_other("/"))
 }

@@ -16,6 +16,7 @@ use crate::auth::second_factor::{self, Checked};
 use crate::config::MfaMethod;
 use crate::db::run_db;
 use crate::error::AppError;
+use crate::messaging::{send_notice, Notice};
 use crate::models::audit::{audit, AuditSource};
 use crate::models::user::User;
 use crate::session::extract::LoggedIn;
@@ -191,6 +192,18 @@ async fn store(
         Ok(())
     })
     .await?;
+    let notice = if method == MfaMethod::NoMfa {
+        Notice::MfaDisabled { by_admin: false }
+    } else {
+        Notice::MfaChanged
+    };
+    send_notice(
+        state,
+        li.user.user.email.as_deref(),
+        &li.user.user.username,
+        notice,
+    )
+    .await;
     li.cs.cookie.flash("success", message);
     Ok(see_other("/"))
 }

@@ -13,6 +13,7 @@ use crate::error::{url_encode, AppError};
 use crate::models::audit::AuditSource;
 use crate::models::user::USER_NAME_FOR_SYSTEM;
 use crate::session::extract::CurrentSession;
+use crate::session::form_state::SentCodes;
 use crate::state::AppState;
 
 const ROUTE: &str = "login";
@@ -265,8 +266,12 @@ async fn password_step(
                 .as_ref()
                 .map_or(now.and_utc().timestamp(), |(at, _)| *at),
         );
-        session.form_state.codes_sent = sent_to.as_ref().map(|_| 1);
-        session.form_state.sent_to = sent_to.as_ref().map(|(_, i)| i.clone());
+        session.form_state.codes = sent_to.as_ref().map(|(_, to)| {
+            Box::new(SentCodes {
+                count: 1,
+                to: to.clone(),
+            })
+        });
         let saved = run_db(&state.pool, move |conn| {
             session.save_form_state(conn)?;
             Ok(session)
@@ -329,10 +334,10 @@ async fn resend(
 ) -> Result<HttpResponse, AppError> {
     let mut session = cs.session.clone();
     let fs = &mut session.form_state;
-    let sent = fs.codes_sent.unwrap_or(1);
+    let sent = fs.codes.as_ref().map_or(1, |c| c.count);
+    let to = fs.codes.as_ref().map(|c| c.to.clone());
     let method = user.mfa_method.clone();
     if sent >= second_factor::MAX_SENDS_PER_STEP {
-        let to = fs.sent_to.clone();
         return token_page(
             cs,
             redirect_url,
@@ -344,8 +349,10 @@ async fn resend(
     match second_factor::send_code(state, user, &cs.client_ip).await? {
         Sent::Sent { at, instructions } => {
             fs.mfa_time = Some(at);
-            fs.codes_sent = Some(sent + 1);
-            fs.sent_to = Some(instructions.clone());
+            fs.codes = Some(Box::new(SentCodes {
+                count: sent + 1,
+                to: instructions.clone(),
+            }));
             let saved = run_db(&state.pool, move |conn| {
                 session.save_form_state(conn)?;
                 Ok(session)
@@ -361,7 +368,6 @@ async fn resend(
             )
         }
         Sent::Refused(message) => {
-            let to = fs.sent_to.clone();
             token_page(cs, redirect_url, &method, to.as_deref(), Some(message))
         }
         Sent::Failed => Ok(second_factor::not_sent_response()),
