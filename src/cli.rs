@@ -248,6 +248,7 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
                 ),
                 None => bail!("no such user: {username}"),
             }
+            notify_password_reset(&settings, &mut conn, username);
         }
         Command::EnableUser { username } => {
             let settings = load_settings(cli)?;
@@ -282,6 +283,39 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// After `reset-password`: the user's security notice, sent here (no server running); a
+/// failure is reported on stderr and does not fail the command (the password is changed).
+fn notify_password_reset(settings: &Settings, conn: &mut DbConnection, username: &str) {
+    let Some(email) = settings
+        .email
+        .as_ref()
+        .filter(|_| settings.security_notices)
+    else {
+        return;
+    };
+    let address = match crate::models::user::User::find_by_username(conn, username) {
+        Ok(Some(u)) => u.email.filter(|e| !e.trim().is_empty()),
+        _ => None,
+    };
+    let Some(address) = address else {
+        return;
+    };
+    let (subject, body) = crate::messaging::notice_text(
+        crate::messaging::Notice::PasswordChanged { by_admin: true },
+        username,
+    );
+    let sent = crate::messaging::smtp::Mailer::new(email)
+        .map_err(|e| e.to_string())
+        .and_then(|m| {
+            m.send(&address, &subject, &body, true)
+                .map_err(|e| e.to_string())
+        });
+    match sent {
+        Ok(()) => println!("Security notice e-mailed to {username}."),
+        Err(e) => eprintln!("warning: the security notice to {username} was not sent: {e}"),
+    }
 }
 
 /// `send-test-email`: one message through the configured SMTP server, within its bound.

@@ -619,3 +619,62 @@ fn send_test_email_proves_the_settings() {
     ]));
     assert!(err.contains("not an e-mail address"), "{err}");
 }
+
+/// `reset-password` e-mails the user a security notice when mail is configured (no password
+/// in it); with the mail server down the reset still succeeds, with a warning.
+#[test]
+fn reset_password_sends_a_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = mail_server::MailServer::start_plain();
+    let conf = mail_config(
+        dir.path(),
+        "mail.conf",
+        &format!("BCRYPT_COST = 4\n{}", server.config_lines()),
+    );
+    let conf = conf.to_str().unwrap();
+    stdout(cmd().args(["--config", conf, "upgrade-db"]));
+    stdout(cmd().args([
+        "--config",
+        conf,
+        "make-superuser",
+        "--username",
+        "kim",
+        "--password",
+        "first-Password-123",
+    ]));
+    let mut c = conn(&dir.path().join("mail.sqlite"));
+    diesel::update(_security_users::table.filter(_security_users::username.eq("kim")))
+        .set(_security_users::email.eq(Some("kim@example.org")))
+        .execute(&mut c)
+        .unwrap();
+    let out = stdout(cmd().args([
+        "--config",
+        conf,
+        "reset-password",
+        "--username",
+        "kim",
+        "--password",
+        "second-Password-456",
+    ]));
+    assert!(out.contains("Security notice e-mailed to kim"), "{out}");
+    let m = server
+        .wait_for_message_blocking("kim@example.org", std::time::Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(m.subject, "CamCOPS: your password was changed");
+    assert!(!m.body.contains("second-Password-456"));
+    server.stop();
+    let out = cmd()
+        .args([
+            "--config",
+            conf,
+            "reset-password",
+            "--username",
+            "kim",
+            "--password",
+            "third-Password-789",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("security notice to kim was not sent"));
+}

@@ -118,6 +118,13 @@ pub fn check(me: &AuthUser, action: Action, target: &AuthUser) -> Result<(), Den
     }
 }
 
+/// Whom `me` manages in lists of users (`managed_users`): `None` = every user but `system`
+/// (a superuser); otherwise the users of these groups (those `me` administers) who are neither
+/// superusers nor group administrators, as [`may_edit_user`] allows.
+pub fn managed_users_scope(me: &AuthUser) -> Option<Vec<i32>> {
+    (!me.is_superuser()).then(|| me.groupadmin_group_ids())
+}
+
 /// Whether `me` may set the `superuser` flag (edit_user) at all.
 pub fn may_set_superuser(me: &AuthUser) -> bool {
     me.is_superuser()

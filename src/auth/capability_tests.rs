@@ -215,3 +215,20 @@ fn delete_refusals_in_order() {
         assert_eq!(delete_refusal(me, target, records), expected, "case {i}");
     }
 }
+
+/// Lists of users a requester manages: everyone for a superuser, the groups they administer
+/// for a group administrator (users there who are neither superusers nor group administrators).
+#[test]
+fn managed_users_scope_follows_the_matrix() {
+    let su = au(1, "su", true, &[(7, false, true)]);
+    assert_eq!(managed_users_scope(&su), None);
+    let ga = au(
+        2,
+        "ga",
+        false,
+        &[(5, true, true), (6, false, true), (8, true, false)],
+    );
+    assert_eq!(managed_users_scope(&ga), Some(vec![5, 8]));
+    let plain = au(3, "plain", false, &[(5, false, true)]);
+    assert_eq!(managed_users_scope(&plain), Some(vec![]));
+}

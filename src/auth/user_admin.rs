@@ -174,6 +174,9 @@ pub fn edit_user(
     if u.email.as_deref().unwrap_or("") != d.email {
         changes.push("e-mail changed".into());
     }
+    if u.phone_number.as_deref() != d.phone_number {
+        changes.push("phone number changed".into());
+    }
     if u.must_change_password() != d.must_change_password {
         changes.push(format!("must_change_password={}", d.must_change_password));
     }

@@ -71,8 +71,9 @@ DB_STATEMENT_TIMEOUT_S = 5
 # Login and session configuration
 # -----------------------------------------------------------------------------
 # MFA_METHODS: the second factors users may choose, one per line, from
-#   no_mfa, totp, hotp_email, hotp_sms. Leave out no_mfa to force MFA. This
-#   server sends no e-mail or SMS: hotp_* are accepted but not offered.
+#   no_mfa, totp, hotp_email, hotp_sms. Leave out no_mfa to force MFA.
+#   hotp_email needs the e-mail options below (EMAIL_HOST, EMAIL_FROM);
+#   hotp_sms sends codes through SMS_BACKEND.
 # MFA_TIMEOUT_S: seconds to enter a code; 0 = no limit.
 # SESSION_COOKIE_SECRET (required): at least 32 bytes; keep it secret.
 #   Changing it logs everybody out.
@@ -104,6 +105,49 @@ LOCKOUT_THRESHOLD = 10
 LOCKOUT_DURATION_INCREMENT_MINUTES = 10
 DISABLE_PASSWORD_AUTOCOMPLETE = True
 BCRYPT_COST = 12
+
+# -----------------------------------------------------------------------------
+# E-mail options (codes for hotp_email, security notices, send-test-email)
+# -----------------------------------------------------------------------------
+# EMAIL_HOST: the SMTP server; blank = no mail is sent.
+# EMAIL_PORT: SMTP port (587; with EMAIL_USE_TLS, 465 means TLS at once).
+# EMAIL_USE_TLS: STARTTLS required and the server's certificate verified.
+# EMAIL_HOST_USERNAME, EMAIL_HOST_PASSWORD: SMTP AUTH (none without a user).
+# EMAIL_FROM: From of every message, e.g. CamCOPS <camcops@example.org>.
+# EMAIL_SENDER, EMAIL_REPLY_TO: Sender/Reply-To of notices (not of codes).
+# EMAIL_TIMEOUT_S (new): seconds for connecting and each read or write.
+# EMAIL_TLS_CA_FILE (new): PEM file of extra CA certificates to trust.
+# SECURITY_NOTICES (new): e-mail users about changes to their account;
+#   blank = on when EMAIL_HOST is set.
+
+EMAIL_HOST =
+EMAIL_PORT = 587
+EMAIL_USE_TLS = True
+EMAIL_HOST_USERNAME =
+EMAIL_HOST_PASSWORD =
+EMAIL_FROM =
+EMAIL_SENDER =
+EMAIL_REPLY_TO =
+EMAIL_TIMEOUT_S = 10
+EMAIL_TLS_CA_FILE =
+SECURITY_NOTICES =
+
+# -----------------------------------------------------------------------------
+# Text message options (codes for hotp_sms)
+# -----------------------------------------------------------------------------
+# SMS_BACKEND: console (testing: logs that a message was sent, not its text),
+#   kapow or twilio (credentials in [sms_backend:kapow] / [sms_backend:twilio]
+#   at the end of this file).
+# SMS_TIMEOUT_S (new): seconds a request to the provider may take.
+# SMS_CONSOLE_SHOW_MESSAGES (new): DEBUGGING ONLY; console logs the text (code).
+# SMS_PROVIDER_URL_FOR_TESTS (new): FOR TESTS ONLY; leave blank.
+# REGION_CODE: region of phone numbers written without +country (e.g. GB).
+
+SMS_BACKEND = console
+SMS_TIMEOUT_S = 10
+SMS_CONSOLE_SHOW_MESSAGES = False
+SMS_PROVIDER_URL_FOR_TESTS =
+REGION_CODE = GB
 
 # -----------------------------------------------------------------------------
 # Running beside CamCOPS
@@ -187,9 +231,25 @@ TRUSTED_PROXY_HEADERS =
 # =============================================================================
 # Export options
 # =============================================================================
-# The CamCOPS server's [export], [recipient:NAME] and [sms_backend:NAME]
-# sections, and its other [site]/[server] keys (LANGUAGE, EMAIL_*, PATIENT_SPEC,
-# CHERRYPY_*, GUNICORN_*, ...), may stay in this file: camcops-web ignores them.
+# The CamCOPS server's [export] and [recipient:NAME] sections, and its other
+# [site]/[server] keys (LANGUAGE, PATIENT_SPEC, CHERRYPY_*, GUNICORN_*, ...),
+# may stay in this file: camcops-web ignores them.
+
+
+# =============================================================================
+# SMS backends (read when SMS_BACKEND names them)
+# =============================================================================
+
+[sms_backend:kapow]
+
+USERNAME =
+PASSWORD =
+
+[sms_backend:twilio]
+
+SID =
+TOKEN =
+FROM_PHONE_NUMBER =
 "#
     )
 }

@@ -553,7 +553,11 @@ fn demo_config_round_trips_with_a_fresh_secret() {
         assert_defaults_except_db_and_secret(s);
     }
     // every key this program reads appears in the demo, in its section
-    for key in load::SITE_KEYS_USED.iter().chain(load::SERVER_KEYS_USED) {
+    for key in load::SITE_KEYS_USED
+        .iter()
+        .chain(super::messaging::SITE_KEYS)
+        .chain(load::SERVER_KEYS_USED)
+    {
         assert!(
             a.contains(&format!("\n{key} =")),
             "{key} missing from the demo"
@@ -561,4 +565,117 @@ fn demo_config_round_trips_with_a_fresh_secret() {
     }
     let with_percent = demo_config_text("/tmp/50%.sqlite");
     assert_eq!(load(&with_percent).unwrap().db_url.url, "/tmp/50%.sqlite");
+}
+
+/// The mail, SMS and region keys: CamCOPS' names and defaults, and startup refusing what
+/// cannot work (bad addresses, ports, a user without a host, unknown backends, missing
+/// backend credentials, unknown regions) without showing a password.
+#[test]
+fn mail_and_sms_settings() {
+    use super::{SmsBackend, KAPOW_SECTION, TWILIO_SECTION};
+    let s = with("", "").unwrap();
+    assert_eq!(s.email, None);
+    assert!(!s.security_notices, "off without mail");
+    assert_eq!(s.sms.backend, SmsBackend::Console);
+    assert_eq!(s.region_code, "GB");
+    let mail = "EMAIL_HOST = smtp.example.org\nEMAIL_FROM = CamCOPS <c@example.org>\n";
+    let s = with(mail, "").unwrap();
+    let e = s.email.clone().unwrap();
+    assert_eq!((e.port, e.use_tls, e.timeout_s), (587, true, 10));
+    assert!(!e.implicit_tls());
+    assert!(s.security_notices, "on with mail");
+    let s = with(
+        &format!("{mail}EMAIL_PORT = 465\nSECURITY_NOTICES = off"),
+        "",
+    )
+    .unwrap();
+    assert!(s.email.unwrap().implicit_tls());
+    assert!(!s.security_notices);
+
+    let msg = assert_bad(
+        with(&format!("{mail}EMAIL_PORT = 70000"), ""),
+        "EMAIL_PORT",
+        "site",
+    );
+    assert!(msg.contains("1 to 65535"), "{msg}");
+    assert_bad(
+        with(
+            "EMAIL_HOST = smtp.example.org\nEMAIL_FROM = not an address",
+            "",
+        ),
+        "EMAIL_FROM",
+        "site",
+    );
+    assert_bad(
+        with(&format!("{mail}EMAIL_REPLY_TO = a@b@c"), ""),
+        "EMAIL_REPLY_TO",
+        "site",
+    );
+    assert_bad(
+        with(&format!("{mail}EMAIL_TLS_CA_FILE = /nonexistent.pem"), ""),
+        "EMAIL_TLS_CA_FILE",
+        "site",
+    );
+    assert_bad(
+        with("EMAIL_HOST = smtp example\nEMAIL_FROM = a@b.org", ""),
+        "EMAIL_HOST",
+        "site",
+    );
+    let e = with("EMAIL_HOST = smtp.example.org", "").unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ConfigError::Missing {
+                key: "EMAIL_FROM",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let msg = assert_bad(
+        with(
+            "EMAIL_HOST_USERNAME = u\nEMAIL_HOST_PASSWORD = hunter2-secret",
+            "",
+        ),
+        "EMAIL_HOST",
+        "site",
+    );
+    assert!(
+        msg.contains("EMAIL_HOST_USERNAME") && !msg.contains("hunter2-secret"),
+        "{msg}"
+    );
+    let s = with(
+        &format!("{mail}EMAIL_HOST_USERNAME = u\nEMAIL_HOST_PASSWORD = hunter2-secret"),
+        "",
+    )
+    .unwrap();
+    assert!(!format!("{s:?}").contains("hunter2-secret"));
+
+    assert_bad(with("SMS_BACKEND = pigeon", ""), "SMS_BACKEND", "site");
+    let e = with("SMS_BACKEND = kapow", "").unwrap_err();
+    assert!(
+        matches!(e, ConfigError::Missing { key: "USERNAME", section } if section == KAPOW_SECTION),
+        "{e}"
+    );
+    let s = load(&format!(
+        "{}SMS_BACKEND = Twilio\n[{TWILIO_SECTION}]\nsid = AC1\nToken = tok-secret\nFROM_PHONE_NUMBER = +441234567890\n",
+        minimal()
+    ))
+    .unwrap();
+    assert_eq!(
+        s.sms.backend,
+        SmsBackend::Twilio {
+            sid: "AC1".into(),
+            token: "tok-secret".into(),
+            from_phone_number: "+441234567890".into()
+        }
+    );
+    assert!(!format!("{s:?}").contains("tok-secret"));
+    assert_bad(
+        with("SMS_PROVIDER_URL_FOR_TESTS = ftp://x", ""),
+        "SMS_PROVIDER_URL_FOR_TESTS",
+        "site",
+    );
+    assert_bad(with("REGION_CODE = XX", ""), "REGION_CODE", "site");
+    assert_eq!(with("REGION_CODE = us", "").unwrap().region_code, "US");
 }

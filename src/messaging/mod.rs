@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 use crate::config::Settings;
 use crate::state::AppState;
 
-pub use notices::{notice_text, send_notice, Notice};
+pub use notices::{notice_text, send_notice, spawn_notice, Notice};
 
 /// Sends in progress at once in one process; further sends wait (within their bound).
 pub const MAX_CONCURRENT_SENDS: usize = 16;

@@ -112,6 +112,18 @@ pub async fn send_notice(state: &AppState, email: Option<&str>, username: &str, 
     }
 }
 
+/// [`send_notice`] in the background, so the page that made the change answers at once.
+pub fn spawn_notice(
+    state: actix_web::web::Data<AppState>,
+    email: Option<String>,
+    username: String,
+    notice: Notice,
+) {
+    actix_web::rt::spawn(async move {
+        send_notice(&state, email.as_deref(), &username, notice).await;
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

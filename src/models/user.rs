@@ -90,6 +90,8 @@ pub struct UserDetails<'a> {
     pub fullname: &'a str,
     /// E-mail.
     pub email: &'a str,
+    /// Phone number in E.164 (`None`: no number).
+    pub phone_number: Option<&'a str>,
     /// Forced password change.
     pub must_change_password: bool,
     /// UI language (`en_GB`, `da_DK`).
@@ -205,6 +207,7 @@ impl User {
                 _security_users::username.eq(details.username),
                 _security_users::fullname.eq(Some(details.fullname)),
                 _security_users::email.eq(Some(details.email)),
+                _security_users::phone_number.eq(details.phone_number),
                 _security_users::must_change_password.eq(Some(details.must_change_password)),
                 _security_users::language.eq(Some(details.language)),
             ))

@@ -16,8 +16,7 @@ mod health;
 mod helpers;
 mod hotp_login;
 mod mail_delivery;
-// A shared harness: not every test uses every helper.
-#[allow(dead_code)]
+// A shared harness (its own `allow(dead_code)`: not every test uses every helper).
 pub mod mail_server;
 mod migrations;
 mod resilience;
@@ -25,6 +24,7 @@ mod second_factor;
 mod session_http;
 mod session_model;
 mod slow_clients;
+mod sms_backends;
 mod statement_budget;
 mod task_pages;
 mod task_query;
@@ -33,6 +33,7 @@ mod user_admin_effects;
 mod user_admin_forms;
 mod user_admin_matrix;
 mod user_admin_world;
+mod user_contact;
 // A shared harness: not every binary that includes it uses every helper.
 #[allow(dead_code)]
 mod testdb;

@@ -12,6 +12,7 @@ use crate::auth::capability::Action;
 use crate::auth::user_admin;
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
+use crate::messaging::{spawn_notice, Notice};
 use crate::routes::admin::{admin_or_login, see_other};
 use crate::routes::own_user_info::mfa_description;
 use crate::routes::page::PageCtx;
@@ -74,12 +75,18 @@ pub async fn edit_other_user_mfa(
         return Ok(refused);
     }
     let acting = Acting::new(&li, state.clock.now());
-    let (username, ended) = run_db(&state.pool, move |conn| {
+    let (username, email, was_on, ended) = run_db(&state.pool, move |conn| {
         let target = target_for(conn, &acting.user, id, Missing::CannotFind, Action::EditMfa)?;
+        let was_on = target.user.mfa_method != "no_mfa";
         let ended = user_admin::disable_mfa(conn, acting.actor(), &target)?;
-        Ok((target.user.username, ended))
+        Ok((target.user.username, target.user.email, was_on, ended))
     })
     .await?;
+    // The user hears of it by e-mail when a second factor was on (failures only logged).
+    if was_on {
+        let notice = Notice::MfaDisabled { by_admin: true };
+        spawn_notice(state.clone(), email, username.clone(), notice);
+    }
     log::info!(
         "MFA of user {username} disabled by {} from {}; {ended} session(s) ended",
         li.user.user.username,

@@ -6,6 +6,7 @@
 pub mod add;
 pub mod delete;
 pub mod edit;
+pub mod emails;
 pub mod form;
 pub mod list;
 pub mod membership;
@@ -36,6 +37,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let page =
         |path: &'static str, get: Route, post: Route| web::resource(path).route(get).route(post);
     cfg.service(web::resource("/view_all_users").route(web::get().to(list::view_all_users)))
+        .service(
+            web::resource("/view_user_email_addresses")
+                .route(web::get().to(emails::view_user_email_addresses)),
+        )
         .service(web::resource("/view_user").route(web::get().to(view::view_user)))
         .service(page(
             "/unlock_user",

@@ -18,6 +18,7 @@ use crate::auth::user_admin;
 use crate::blocking::run_hashing;
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
+use crate::messaging::{spawn_notice, Notice};
 use crate::routes::admin::{admin_or_login, see_other};
 use crate::routes::page::PageCtx;
 use crate::session::extract::{GroupAdmin, LoggedIn};
@@ -116,7 +117,7 @@ pub async fn change_other_password(
         return render(&li, &target, must_change, Some(SAME_AS_CURRENT));
     };
     let acting = Acting::new(&li, state.clock.now());
-    let (username, ended) = run_db(&state.pool, move |conn| {
+    let (username, email, ended) = run_db(&state.pool, move |conn| {
         let target = target_for(
             conn,
             &acting.user,
@@ -126,9 +127,12 @@ pub async fn change_other_password(
         )?;
         let ended =
             user_admin::set_other_password(conn, acting.actor(), &target, &hash, must_change)?;
-        Ok((target.user.username, ended))
+        Ok((target.user.username, target.user.email, ended))
     })
     .await?;
+    // The user hears of it by e-mail (a failure is logged and counted, not shown here).
+    let notice = Notice::PasswordChanged { by_admin: true };
+    spawn_notice(state.clone(), email, username.clone(), notice);
     log::info!(
         "Password of user {username} changed by {} from {}; {ended} session(s) ended",
         li.user.user.username,
