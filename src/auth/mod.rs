@@ -8,6 +8,7 @@ pub mod password;
 pub mod principal;
 pub mod readiness;
 pub mod recovery;
+pub mod second_factor;
 pub mod terms;
 pub mod throttle;
 pub mod user_admin;

@@ -17,6 +17,9 @@ pub struct Policy<'a> {
     pub password_change_frequency_days: i64,
     /// `MFA_METHODS`.
     pub mfa_methods: &'a [MfaMethod],
+    /// Whether e-mail can be sent (`EMAIL_HOST` and friends): codes by e-mail need it. Codes by
+    /// text message always have a backend (`SMS_BACKEND`, `console` by default).
+    pub email_configured: bool,
 }
 
 impl<'a> Policy<'a> {
@@ -25,6 +28,7 @@ impl<'a> Policy<'a> {
         Policy {
             password_change_frequency_days: settings.password_change_frequency_days,
             mfa_methods: &settings.mfa_methods,
+            email_configured: settings.email.is_some(),
         }
     }
 }
@@ -98,7 +102,7 @@ impl Reason {
                 "second factor is codes by SMS but there is no phone number".into()
             }
             Reason::MfaMethodNotOffered => {
-                "second factor is codes by e-mail or SMS, which this server does not send".into()
+                "second factor is codes by e-mail, which this server cannot send (no mail settings)".into()
             }
             Reason::MustChangePassword => "must change their password first".into(),
             Reason::PasswordExpired => {
@@ -148,7 +152,7 @@ pub fn web_login(
         });
     }
     let method = MfaMethod::parse(&u.mfa_method);
-    if method.is_some_and(|m| !m.is_offered()) {
+    if method == Some(MfaMethod::HotpEmail) && !policy.email_configured {
         reasons.push(Reason::MfaMethodNotOffered);
     }
     let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
@@ -320,6 +324,7 @@ mod tests {
         Policy {
             password_change_frequency_days: days,
             mfa_methods: methods,
+            email_configured: false,
         }
     }
 
@@ -388,24 +393,27 @@ mod tests {
         u.user.mfa_method = "hotp_email".into();
         let all = [MfaMethod::NoMfa, MfaMethod::HotpEmail, MfaMethod::HotpSms];
         let with_email = |u: &AuthUser| web_login(u, None, policy(0, &all), now());
-        let expected_unsent = |r: Vec<Reason>| {
-            if MfaMethod::HotpEmail.is_offered() {
-                r
-            } else {
-                [vec![Reason::MfaMethodNotOffered], r].concat()
-            }
-        };
+        // Without mail settings, codes by e-mail cannot be sent; SMS always has a backend.
+        let expected_unsent = |r: Vec<Reason>| [vec![Reason::MfaMethodNotOffered], r].concat();
         assert_eq!(
             with_email(&u),
             expected_unsent(vec![Reason::MfaEmailWithoutAddress])
         );
         u.user.email = Some("a@example.org".into());
         assert_eq!(with_email(&u), expected_unsent(vec![]));
-        u.user.mfa_method = "hotp_sms".into();
+        // With mail settings the e-mail method is only refused without an address.
+        let mailing = Policy {
+            email_configured: true,
+            ..policy(0, &all)
+        };
+        assert_eq!(web_login(&u, None, mailing, now()), vec![]);
+        u.user.email = None;
         assert_eq!(
-            with_email(&u),
-            expected_unsent(vec![Reason::MfaSmsWithoutPhone])
+            web_login(&u, None, mailing, now()),
+            vec![Reason::MfaEmailWithoutAddress]
         );
+        u.user.mfa_method = "hotp_sms".into();
+        assert_eq!(with_email(&u), vec![Reason::MfaSmsWithoutPhone]);
         assert!(Reason::MfaSmsWithoutPhone.refuses_login());
         assert_eq!(
             refusal_audit_text("x", &[&Reason::NoWebviewer(vec![])]),

@@ -207,6 +207,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    cw_totp_last_step (user_id) {
+        user_id -> Integer,
+        last_step -> BigInt,
+    }
+}
+
+diesel::table! {
     patient (_pk) {
         _pk -> Integer,
         id -> Integer,
@@ -236,6 +243,7 @@ diesel::joinable!(_task_index -> _security_groups (group_id));
 diesel::joinable!(_task_index -> _security_users (adding_user_id));
 diesel::joinable!(_task_index -> patient (patient_pk));
 diesel::joinable!(cw_mfa_recovery_codes -> _security_users (user_id));
+diesel::joinable!(cw_totp_last_step -> _security_users (user_id));
 diesel::joinable!(patient -> _security_devices (_device_id));
 diesel::joinable!(patient -> _security_groups (_group_id));
 
@@ -256,5 +264,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     _task_filters,
     _task_index,
     cw_mfa_recovery_codes,
+    cw_totp_last_step,
     patient,
 );

@@ -15,4 +15,5 @@ pub mod server_settings;
 pub mod task_filter;
 pub mod task_index;
 pub mod task_registry;
+pub mod totp_step;
 pub mod user;

@@ -304,6 +304,37 @@ impl User {
             .execute(conn)
     }
 
+    /// Moves the HOTP counter from `expected` to `expected + 1`, only if it still is
+    /// `expected` (compare and set): 1 if it moved, 0 if another request (or CamCOPS) moved
+    /// it first.
+    pub fn advance_hotp_counter(
+        conn: &mut DbConnection,
+        id: i32,
+        expected: i32,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            _security_users::table
+                .find(id)
+                .filter(_security_users::hotp_counter.eq(expected)),
+        )
+        .set(_security_users::hotp_counter.eq(_security_users::hotp_counter + 1))
+        .execute(conn)
+    }
+
+    /// Increments the HOTP counter (as CamCOPS before it sends a code) and returns the new
+    /// value, read back in the same transaction (the update holds the row, so racing
+    /// requests each get their own value). `None` if the user is gone.
+    pub fn increment_hotp_counter(conn: &mut DbConnection, id: i32) -> QueryResult<Option<i32>> {
+        diesel::update(_security_users::table.find(id))
+            .set(_security_users::hotp_counter.eq(_security_users::hotp_counter + 1))
+            .execute(conn)?;
+        _security_users::table
+            .find(id)
+            .select(_security_users::hotp_counter)
+            .first(conn)
+            .optional()
+    }
+
     /// Sets the MFA method, secret and HOTP counter together.
     pub fn set_mfa(
         conn: &mut DbConnection,

@@ -8,10 +8,11 @@ use serde::Deserialize;
 
 use super::page::{see_other, PageCtx};
 use crate::auth::principal::AuthUser;
-use crate::auth::{login, mfa, password, users};
+use crate::auth::{login, password, second_factor, users};
 use crate::blocking::run_hashing;
 use crate::db::run_db;
 use crate::error::AppError;
+use crate::messaging::{send_notice, Notice};
 use crate::models::audit::AuditSource;
 use crate::session::extract::LoggedIn;
 use crate::session::FormState;
@@ -28,9 +29,9 @@ pub const CHANGED: &str = "You have changed your password. If you store your pas
 /// Flashed (danger) on the form when the password must be changed.
 pub const EXPIRED: &str = "Your password has expired and must be changed.";
 /// Wrong TOTP code.
-pub const BAD_CODE: &str = "You entered an invalid code. Please try again.";
+pub const BAD_CODE: &str = second_factor::BAD_CODE;
 /// The TOTP step waited longer than `MFA_TIMEOUT_S`.
-pub const CODE_EXPIRED: &str = "Your code expired. Please try again.";
+pub const CODE_EXPIRED: &str = second_factor::CODE_EXPIRED;
 /// Wrong old password.
 pub const OLD_INCORRECT: &str = "Old password incorrect";
 /// The two new passwords differ (deform's wording).
@@ -182,19 +183,17 @@ async fn mfa_step(
     mut fs: FormState,
     form: &ChangeOwnPasswordForm,
 ) -> Result<HttpResponse, AppError> {
-    let now = state.clock.now().and_utc().timestamp();
-    let timeout = state.settings.mfa_timeout_s;
-    if timeout > 0 && fs.mfa_time.is_some_and(|t| now > t + timeout) {
-        return fail(state, li, fs, CODE_EXPIRED).await;
-    }
-    let valid = li
-        .user
-        .user
-        .mfa_secret_key
-        .as_deref()
-        .is_some_and(|s| mfa::verify_totp(s, &form.one_time_password, now));
-    if !valid {
-        return fail(state, li, fs, BAD_CODE).await;
+    // A code here is a login attempt: counted, audited, refused while locked.
+    let checked = second_factor::check_code(
+        state,
+        &li.user.user,
+        &form.one_time_password,
+        fs.mfa_time,
+        &li.cs.client_ip,
+    )
+    .await?;
+    if let Some(message) = checked.message() {
+        return fail(state, li, fs, message).await;
     }
     fs.step = Some(STEP_CHANGE.into());
     fs.mfa_user_id = Some(li.user.id());
@@ -271,6 +270,13 @@ async fn change_step(
         li.user.user.username,
         li.cs.client_ip
     );
+    send_notice(
+        state,
+        li.user.user.email.as_deref(),
+        &li.user.user.username,
+        Notice::PasswordChanged { by_admin: false },
+    )
+    .await;
     li.cs.cookie.flash("success", CHANGED);
     Ok(see_other("/"))
 }

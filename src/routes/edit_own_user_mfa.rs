@@ -11,10 +11,12 @@ use serde::Deserialize;
 
 use super::own_user_info::mfa_description;
 use super::page::{see_other, PageCtx};
-use crate::auth::{login, mfa};
+use crate::auth::mfa;
+use crate::auth::second_factor::{self, Checked};
 use crate::config::MfaMethod;
 use crate::db::run_db;
 use crate::error::AppError;
+use crate::messaging::{send_notice, Notice};
 use crate::models::audit::{audit, AuditSource};
 use crate::models::user::User;
 use crate::session::extract::LoggedIn;
@@ -190,6 +192,18 @@ async fn store(
         Ok(())
     })
     .await?;
+    let notice = if method == MfaMethod::NoMfa {
+        Notice::MfaDisabled { by_admin: false }
+    } else {
+        Notice::MfaChanged
+    };
+    send_notice(
+        state,
+        li.user.user.email.as_deref(),
+        &li.user.user.username,
+        notice,
+    )
+    .await;
     li.cs.cookie.flash("success", message);
     Ok(see_other("/"))
 }
@@ -235,22 +249,21 @@ async fn method_step(
         Some(m) if !m.is_offered() => return render_method(state, li, Some(NOT_AVAILABLE)),
         Some(m) => m,
     };
-    if let Some(secret) = active_totp(li) {
-        let username = &li.user.user.username;
-        if let Some(locked) = login::reauth_locked(state, username).await? {
-            return render_method(state, li, Some(&locked));
-        }
-        let now = state.clock.now().and_utc().timestamp();
-        if !mfa::verify_totp(secret, &form.one_time_password, now) {
-            let locked = login::failed_login(
-                state,
-                username,
-                &li.cs.client_ip,
-                AuditSource::Webviewer,
-                state.clock.now(),
-            )
-            .await?;
-            return render_method(state, li, Some(locked.as_deref().unwrap_or(NEED_CODE)));
+    if active_totp(li).is_some() {
+        // Changing the second factor needs a current code: a login attempt (counted,
+        // audited, refused while locked).
+        let checked = second_factor::check_code(
+            state,
+            &li.user.user,
+            &form.one_time_password,
+            None,
+            &li.cs.client_ip,
+        )
+        .await?;
+        match checked {
+            Checked::Accepted => {}
+            Checked::Wrong(None) => return render_method(state, li, Some(NEED_CODE)),
+            other => return render_method(state, li, other.message()),
         }
     }
     match chosen {

@@ -7,14 +7,15 @@ use serde::Deserialize;
 
 use super::page::{safe_redirect, see_other, PageCtx};
 use crate::auth::login::{self as svc, GENERIC_FAILURE};
-use crate::auth::mfa;
 use crate::auth::readiness::{self, Policy, Reason};
+use crate::auth::second_factor::{self, Sent};
 use crate::auth::throttle;
 use crate::db::{run_db, run_db_conn, run_db_read};
 use crate::error::{url_encode, AppError};
 use crate::models::audit::AuditSource;
 use crate::models::user::USER_NAME_FOR_SYSTEM;
 use crate::session::extract::CurrentSession;
+use crate::session::form_state::SentCodes;
 use crate::state::AppState;
 
 const ROUTE: &str = "login";
@@ -38,6 +39,9 @@ pub struct LoginForm {
     redirect_url: String,
     #[serde(default)]
     csrf_token: String,
+    /// "Send a new code" at the code step (codes by e-mail or text message).
+    #[serde(default)]
+    resend: String,
 }
 
 #[derive(Template)]
@@ -55,6 +59,37 @@ struct LoginPage<'a> {
 struct TokenPage<'a> {
     ctx: PageCtx,
     redirect_url: &'a str,
+    title: &'a str,
+    instructions: &'a str,
+    notice: Option<&'a str>,
+    can_resend: bool,
+}
+
+/// The code page: CamCOPS' title and instructions for the method.
+fn token_page(
+    cs: &CurrentSession,
+    redirect_url: &str,
+    method: &str,
+    sent_to: Option<&str>,
+    notice: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let (title, instructions) = match (method, sent_to) {
+        ("hotp_email", Some(i)) => ("Authenticate via e-mail", i),
+        ("hotp_sms", Some(i)) => ("Authenticate via SMS", i),
+        _ => (
+            "Authenticate via your authentication app",
+            "Enter the code for CamCOPS displayed on your authentication app.",
+        ),
+    };
+    let page = TokenPage {
+        ctx: PageCtx::new(cs),
+        redirect_url,
+        title,
+        instructions,
+        notice,
+        can_resend: sent_to.is_some(),
+    };
+    Ok(html(page.render()?))
 }
 
 fn html(body: String) -> HttpResponse {
@@ -221,32 +256,58 @@ async fn password_step(
     if let Some(first) = readiness::refusals(&reasons).first() {
         // The user sees the usual message; the audit row names the reasons.
         let message = match first {
-            // Codes by e-mail or SMS are not sent by this server: never fall back to the
-            // password alone for an account that has a second factor.
-            Reason::MfaMethodNotOffered => "Your account uses a multi-factor method (codes by e-mail or SMS) that this server does not offer. Ask an administrator to switch it to an authenticator app or to reset it.",
+            // Codes by e-mail without mail settings, or with nowhere to send them: never fall
+            // back to the password alone for an account that has a second factor. The password
+            // was right, so the user may be told why.
+            Reason::MfaMethodNotOffered => "Your account uses codes by e-mail, which this server cannot send. Ask an administrator to switch your multi-factor authentication to another method or to reset it.",
+            Reason::MfaEmailWithoutAddress => second_factor::NO_EMAIL,
+            Reason::MfaSmsWithoutPhone => second_factor::NO_PHONE,
             _ => GENERIC_FAILURE,
         };
         refused(&state, &cs, &account, &reasons, now).await?;
         return fail(&state, &cs, &redirect_url, message).await;
     }
     let mut session = cs.session.clone();
-    if user.user.mfa_method == "totp" && user.user.mfa_secret_key.is_some() {
+    let method = user.user.mfa_method.clone();
+    let sent_to = if second_factor::sends_codes(&method) {
+        // As CamCOPS: a new code by e-mail or text message after each right password.
+        match second_factor::send_code(&state, &user.user, &cs.client_ip).await? {
+            Sent::Sent { at, instructions } => Some((at, instructions)),
+            Sent::Refused(message) => return fail(&state, &cs, &redirect_url, message).await,
+            Sent::Failed => {
+                // Not a failed login: the wizard ends, the user may simply try again.
+                fail_quietly(&state, &cs).await?;
+                return Ok(second_factor::not_sent_response());
+            }
+        }
+    } else {
+        None
+    };
+    let totp = method == "totp" && user.user.mfa_secret_key.is_some();
+    if totp || sent_to.is_some() {
         // Second step: the user id stays server-side in form_state.
         session.form_state.enter(ROUTE, false);
         session.form_state.step = Some("mfa".into());
         session.form_state.mfa_user_id = Some(user.id());
-        session.form_state.mfa_time = Some(now.and_utc().timestamp());
+        session.form_state.mfa_time = Some(
+            sent_to
+                .as_ref()
+                .map_or(now.and_utc().timestamp(), |(at, _)| *at),
+        );
+        session.form_state.codes = sent_to.as_ref().map(|(_, to)| {
+            Box::new(SentCodes {
+                count: 1,
+                to: to.clone(),
+            })
+        });
         let saved = run_db(&state.pool, move |conn| {
             session.save_form_state(conn)?;
             Ok(session)
         })
         .await?;
         cs.remember(&saved);
-        let page = TokenPage {
-            ctx: PageCtx::new(&cs),
-            redirect_url: &redirect_url,
-        };
-        return Ok(html(page.render()?));
+        let sent = sent_to.as_ref().map(|(_, i)| i.as_str());
+        return token_page(&cs, &redirect_url, &method, sent, None);
     }
     finish_login(&state, &cs, session, user.user, upgraded, &redirect_url).await
 }
@@ -278,24 +339,9 @@ async fn mfa_step(
     redirect_url: String,
 ) -> Result<HttpResponse, AppError> {
     let fs = cs.session.form_state.clone();
-    let now = state.clock.now();
     let Some(user_id) = fs.mfa_user_id else {
         return fail(&state, &cs, &redirect_url, "Please log in again.").await;
     };
-    let timeout = state.settings.mfa_timeout_s;
-    if timeout > 0
-        && fs
-            .mfa_time
-            .is_some_and(|t| now.and_utc().timestamp() > t + timeout)
-    {
-        return fail(
-            &state,
-            &cs,
-            &redirect_url,
-            "Your code expired. Please try again.",
-        )
-        .await;
-    }
     let user = run_db_read(&state.pool, move |conn| {
         Ok(crate::auth::principal::AuthUser::load(conn, user_id)?)
     })
@@ -303,21 +349,87 @@ async fn mfa_step(
     let Some(user) = user else {
         return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
     };
-    let valid = user.user.mfa_method == "totp"
-        && user.user.mfa_secret_key.as_deref().is_some_and(|s| {
-            mfa::verify_totp(s, &form.one_time_password, now.and_utc().timestamp())
-        });
-    if !valid || !user.may_use_webviewer() {
-        return fail(
-            &state,
-            &cs,
-            &redirect_url,
-            "You entered an invalid code. Please try again.",
-        )
-        .await;
+    if !form.resend.is_empty() && second_factor::sends_codes(&user.user.mfa_method) {
+        return resend(&state, &cs, &user.user, &redirect_url).await;
+    }
+    // Every code is a login attempt: lockout first, a wrong or expired code is a failed
+    // login, and any failure (a lockout included) sends the wizard back to the password step.
+    let checked = second_factor::check_code(
+        &state,
+        &user.user,
+        &form.one_time_password,
+        fs.mfa_time,
+        &cs.client_ip,
+    )
+    .await?;
+    if let Some(message) = checked.message() {
+        return fail(&state, &cs, &redirect_url, message).await;
+    }
+    if !user.may_use_webviewer() {
+        return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
     }
     let session = cs.session.clone();
     finish_login(&state, &cs, session, user.user, None, &redirect_url).await
+}
+
+/// "Send a new code": at most [`second_factor::MAX_SENDS_PER_STEP`] codes per login (and
+/// the hourly limit per user); a new code replaces the old one and restarts the timeout.
+async fn resend(
+    state: &AppState,
+    cs: &CurrentSession,
+    user: &crate::models::user::User,
+    redirect_url: &str,
+) -> Result<HttpResponse, AppError> {
+    let mut session = cs.session.clone();
+    let fs = &mut session.form_state;
+    let sent = fs.codes.as_ref().map_or(1, |c| c.count);
+    let to = fs.codes.as_ref().map(|c| c.to.clone());
+    let method = user.mfa_method.clone();
+    if sent >= second_factor::MAX_SENDS_PER_STEP {
+        return token_page(
+            cs,
+            redirect_url,
+            &method,
+            to.as_deref(),
+            Some(second_factor::TOO_MANY),
+        );
+    }
+    match second_factor::send_code(state, user, &cs.client_ip).await? {
+        Sent::Sent { at, instructions } => {
+            fs.mfa_time = Some(at);
+            fs.codes = Some(Box::new(SentCodes {
+                count: sent + 1,
+                to: instructions.clone(),
+            }));
+            let saved = run_db(&state.pool, move |conn| {
+                session.save_form_state(conn)?;
+                Ok(session)
+            })
+            .await?;
+            cs.remember(&saved);
+            token_page(
+                cs,
+                redirect_url,
+                &method,
+                Some(&instructions),
+                Some("A new code has been sent."),
+            )
+        }
+        Sent::Refused(message) => {
+            token_page(cs, redirect_url, &method, to.as_deref(), Some(message))
+        }
+        Sent::Failed => Ok(second_factor::not_sent_response()),
+    }
+}
+
+/// Ends the wizard without a message (the response says what happened).
+async fn fail_quietly(state: &AppState, cs: &CurrentSession) -> Result<(), AppError> {
+    let mut session = cs.session.clone();
+    if session.id.is_some() {
+        session.form_state.finish();
+        run_db(&state.pool, move |conn| Ok(session.save_form_state(conn)?)).await?;
+    }
+    Ok(())
 }
 
 async fn finish_login(

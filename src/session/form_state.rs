@@ -2,6 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The codes a wizard sent by e-mail or text message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentCodes {
+    /// How many (limits "Send a new code").
+    pub count: u32,
+    /// Where the last one went, as the code page says it ("We've sent a code by …").
+    pub to: String,
+}
+
 /// State of the one multi-step form in progress for a session.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormState {
@@ -20,6 +29,9 @@ pub struct FormState {
     /// Unix seconds when a code was issued or the password step passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_time: Option<i64>,
+    /// Codes sent by e-mail or text message in this wizard (boxed: sessions stay small).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codes: Option<Box<SentCodes>>,
     /// A secret being set up on the MFA page, before it is verified and stored on the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_secret: Option<String>,

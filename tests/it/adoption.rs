@@ -78,6 +78,7 @@ pub fn catalogue(conn: &mut DbConnection) -> Vec<String> {
 fn is_ours(line: &str) -> bool {
     line.contains("_security_webviewer_sessions.created_at_utc")
         || line.contains("cw_mfa_recovery_codes")
+        || line.contains("cw_totp_last_step")
         || line.contains("cw_ix_")
         || line.contains("__diesel_schema_migrations")
 }
@@ -106,7 +107,7 @@ camcops_test! {
         assert!(!before.iter().any(|l| is_ours(l)), "a fresh CamCOPS schema has none of ours");
 
         let applied = crate::camcops_fixture::adopt(&db);
-        assert_eq!(applied, ["0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_names", "0007_mfa_recovery_codes"]);
+        assert_eq!(applied, ["0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_names", "0006_totp_last_step", "0007_mfa_recovery_codes"]);
         let after = catalogue(&mut conn);
         let removed = minus(&before, &after);
         assert!(removed.is_empty(), "adoption changed CamCOPS objects: {removed:#?}");
@@ -179,7 +180,7 @@ camcops_test! {
         let before = catalogue(&mut conn);
         crate::camcops_fixture::adopt(&db);
         let undone = adopt::undo(&mut conn).expect("undo");
-        assert_eq!(undone, ["0007_mfa_recovery_codes", "0005_unique_names", "0004_audit_trail", "0003_memberships", "0002_task_list", "0001_sessions"]);
+        assert_eq!(undone, ["0007_mfa_recovery_codes", "0006_totp_last_step", "0005_unique_names", "0004_audit_trail", "0003_memberships", "0002_task_list", "0001_sessions"]);
         assert_eq!(catalogue(&mut conn), before);
         assert!(adopt::undo(&mut conn).expect("second undo").is_empty());
         assert_eq!(alembic_rows(&mut conn), ["0087"]);

@@ -16,6 +16,7 @@ mod camcops_task_list;
 mod group_admin;
 mod health;
 mod helpers;
+mod hotp_login;
 mod login_throttle;
 mod mail_delivery;
 // A shared harness (its own `allow(dead_code)`: not every test uses every helper).
@@ -23,6 +24,7 @@ pub mod mail_server;
 mod migrations;
 mod recovery_codes;
 mod resilience;
+mod second_factor;
 mod session_http;
 mod session_model;
 mod slow_clients;

@@ -248,8 +248,8 @@ fn base64_of(s: &str) -> String {
 }
 
 backend_test! {
-    /// An account with an e-mail/SMS code method (not offered here) never logs in with the
-    /// password alone.
+    /// An account with an e-mail code method but no address never logs in with the password
+    /// alone: it is told that no code can be sent.
     async fn hotp_accounts_do_not_fall_back_to_password_only(db) {
         let app = TestApp::spawn_with(db, |s| {
             s.mfa_methods = vec![camcops_web::config::MfaMethod::NoMfa, camcops_web::config::MfaMethod::HotpEmail]
@@ -259,7 +259,7 @@ backend_test! {
         camcops_web::models::user::User::set_mfa(&mut app.conn(), uid, "hotp_email", Some("JBSWY3DPEHPK3PXP"), 0).unwrap();
         let r = app.login("ivy", "correct horse battery").await;
         assert_eq!(location(&r), "/login?redirect_url=%2F");
-        assert!(app.get("/login").await.text().await.unwrap().contains("does not offer"));
+        assert!(app.get("/login").await.text().await.unwrap().contains("Your account has no e-mail address to send a code to."));
         assert_eq!(app.get("/").await.status(), 303);
         assert_eq!(count_sessions(&mut app.conn()), 0);
     }

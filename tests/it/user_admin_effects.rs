@@ -242,7 +242,16 @@ backend_test! {
         let code = mfa::current_code(&secret, app.clock().now().and_utc().timestamp()).unwrap();
         let r = submit(&app, &ga, &path, &[("new_password", NEW_PW), ("new_password-confirm", NEW_PW), ("one_time_password", &code)]).await;
         assert_eq!(r.status(), 303);
-        assert_ne!(user(&mut conn, w.alice).hashedpw, hash, "changed");
+        let changed = user(&mut conn, w.alice).hashedpw;
+        assert_ne!(changed, hash, "changed");
+        // The same code again, still within its 30 s window: refused (a used code is never
+        // accepted twice), counted, and nothing changes.
+        let r = submit(&app, &ga, &path, &[("new_password", "another-Pass-987"), ("new_password-confirm", "another-Pass-987"), ("one_time_password", &code)]).await;
+        assert_eq!((r.status().as_u16(), location(&r)), (303, "/view_all_users".to_string()));
+        assert!(app.body_with(&ga, "/view_all_users").await.contains("You entered an invalid code. Please try again."));
+        assert_eq!(user(&mut conn, w.alice).hashedpw, changed, "the replayed code changed nothing");
+        let failures: i64 = lf::table.filter(lf::username.eq("admin1")).count().get_result(&mut conn).unwrap();
+        assert_eq!(failures, 2, "the replay counted towards the lockout");
     }
 
     /// The main menu shows the user administration links to administrators only (item 4).

@@ -115,7 +115,8 @@ fn cases() -> Vec<Case> {
             refuses: true,
             text: "Second factor is codes by e-mail but there is no e-mail address.",
             link: Some("/edit_other_user_mfa?user_id={uid}"),
-            login: Login::Refused("that this server does not offer"),
+            // No mail settings in the tests: the first reason is that e-mail cannot be sent.
+            login: Login::Refused("which this server cannot send"),
             audit: Some("second factor is codes by e-mail but there is no e-mail address"),
             fix: Fix::MfaOff,
         },
@@ -127,7 +128,7 @@ fn cases() -> Vec<Case> {
             refuses: true,
             text: "Second factor is codes by SMS but there is no phone number.",
             link: Some("/edit_other_user_mfa?user_id={uid}"),
-            login: Login::Refused("that this server does not offer"),
+            login: Login::Refused("no phone number to send a code to"),
             audit: Some("second factor is codes by SMS but there is no phone number"),
             fix: Fix::MfaOff,
         },

@@ -66,9 +66,9 @@ macro_rules! steps {
     };
 }
 
-static SQLITE: &[Step] = steps!("sqlite": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_names", "0007_mfa_recovery_codes");
-static POSTGRES: &[Step] = steps!("postgres": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_names", "0007_mfa_recovery_codes");
-static MYSQL: &[Step] = steps!("mysql": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_names", "0007_mfa_recovery_codes");
+static SQLITE: &[Step] = steps!("sqlite": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_names", "0006_totp_last_step", "0007_mfa_recovery_codes");
+static POSTGRES: &[Step] = steps!("postgres": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_names", "0006_totp_last_step", "0007_mfa_recovery_codes");
+static MYSQL: &[Step] = steps!("mysql": "0001_sessions", "0002_task_list", "0003_memberships", "0004_audit_trail", "0005_unique_names", "0006_totp_last_step", "0007_mfa_recovery_codes");
 
 /// The steps for `backend`, in the order they are applied.
 pub fn steps_for(backend: Backend) -> &'static [Step] {
@@ -95,6 +95,7 @@ mod tests {
                     "0003_memberships",
                     "0004_audit_trail",
                     "0005_unique_names",
+                    "0006_totp_last_step",
                     "0007_mfa_recovery_codes"
                 ]
             );
@@ -120,6 +121,11 @@ mod tests {
                         assert!(u.starts_with("CREATE INDEX CW_IX_"), "{u}");
                         let name = u.split_whitespace().nth(2).unwrap_or_default();
                         assert!(d.to_ascii_uppercase().contains(name), "{d} undoes {u}");
+                    } else if u.starts_with("CREATE TABLE") {
+                        // Tables of camcops-web's own only, each dropped by its down step.
+                        assert!(u.starts_with("CREATE TABLE CW_"), "{u}");
+                        let name = u.split_whitespace().nth(2).unwrap_or_default();
+                        assert_eq!(d.to_ascii_uppercase(), format!("DROP TABLE {name}"));
                     } else {
                         assert!(
                             u.starts_with("ALTER TABLE") && u.contains(" ADD COLUMN "),

@@ -223,6 +223,11 @@ pub(super) const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "cw_totp_last_step",
+        pk: &["user_id"],
+        cols: &[req("user_id", Int), req("last_step", Ty::BigInt)],
+    },
+    Table {
         name: "_security_group_group",
         pk: &["group_id", "can_see_group_id"],
         cols: &[req("group_id", Int), req("can_see_group_id", Int)],
@@ -380,6 +385,7 @@ pub(super) const FOREIGN_KEYS: &[(&str, &str, &str, &str, &str, &str)] = &[
     ("_task_index", "fk__task_index_adding_user_id", "adding_user_id", "_security_users", "id", "NO ACTION"),
     ("_task_index", "fk__task_index_group_id", "group_id", "_security_groups", "id", "NO ACTION"),
     ("cw_mfa_recovery_codes", "fk_cw_mfa_recovery_codes_user_id", "user_id", "_security_users", "id", "CASCADE"),
+    ("cw_totp_last_step", "fk_cw_totp_last_step_user_id", "user_id", "_security_users", "id", "CASCADE"),
 ];
 
 /// Foreign keys only PostgreSQL and MariaDB have: SQLite cannot add a constraint to an

@@ -25,14 +25,12 @@ use serde::Deserialize;
 
 use crate::auth::capability::{self, Action, Denial};
 use crate::auth::fresh::{self, Claim, Need};
-use crate::auth::login;
-use crate::auth::mfa::verify_totp;
 use crate::auth::principal::AuthUser;
+use crate::auth::second_factor;
 use crate::auth::user_admin::Actor;
 use crate::config::MfaMethod;
 use crate::db::DbConnection;
 use crate::error::AppError;
-use crate::models::audit::AuditSource;
 use crate::routes::admin::see_other;
 use crate::session::extract::LoggedIn;
 use crate::state::AppState;
@@ -315,7 +313,7 @@ pub fn check_new_password(f: &form::Fields) -> Result<(), String> {
 }
 
 /// Wrong or missing code in the administrator's own re-authentication (the original's).
-pub const BAD_CODE: &str = "You entered an invalid code. Please try again.";
+pub const BAD_CODE: &str = second_factor::BAD_CODE;
 
 /// Whether `li`'s own logins need a TOTP code (then the password and MFA pages of other
 /// users ask for one too, as the original's MFA step does, §3.7).
@@ -338,32 +336,24 @@ pub async fn reauthenticate(
     li: &LoggedIn,
     f: &form::Fields,
 ) -> Result<Option<HttpResponse>, AppError> {
-    let Some(secret) = own_totp(li) else {
-        return Ok(None);
-    };
-    let username = &li.user.user.username;
-    if let Some(locked) = login::reauth_locked(state, username).await? {
-        li.cs.cookie.flash("danger", locked);
-        return Ok(Some(see_other(LIST)));
-    }
-    let now = state.clock.now();
-    if verify_totp(
-        secret,
-        f.text("one_time_password"),
-        now.and_utc().timestamp(),
-    ) {
+    if own_totp(li).is_none() {
         return Ok(None);
     }
-    let locked = login::failed_login(
+    // The administrator's own code is a login attempt: counted, audited, refused while
+    // locked; a used code is refused.
+    let checked = second_factor::check_code(
         state,
-        username,
+        &li.user.user,
+        f.text("one_time_password"),
+        None,
         &li.cs.client_ip,
-        AuditSource::Webviewer,
-        now,
     )
     .await?;
-    li.cs
-        .cookie
-        .flash("danger", locked.unwrap_or_else(|| BAD_CODE.into()));
-    Ok(Some(see_other(LIST)))
+    match checked.message() {
+        None => Ok(None),
+        Some(message) => {
+            li.cs.cookie.flash("danger", message.to_owned());
+            Ok(Some(see_other(LIST)))
+        }
+    }
 }

@@ -1,0 +1,1 @@
+DROP TABLE cw_totp_last_step;
