@@ -37,12 +37,15 @@ pub enum Checked {
     Wrong(Option<String>),
     /// The code step had expired; recorded as a failed login, like a wrong code.
     Expired(Option<String>),
+    /// One of the user's recovery codes was given at the login's code step instead, and is
+    /// now used up (audited; the caller sends the user a notice).
+    Recovered,
 }
 
 impl Checked {
     /// Whether the code was accepted.
     pub fn accepted(&self) -> bool {
-        matches!(self, Checked::Accepted)
+        matches!(self, Checked::Accepted | Checked::Recovered)
     }
 
     /// Whether the account is (now) locked: a code step must go back to the password step.
@@ -56,7 +59,7 @@ impl Checked {
     /// The message for the user (`None` when accepted).
     pub fn message(&self) -> Option<&str> {
         match self {
-            Checked::Accepted => None,
+            Checked::Accepted | Checked::Recovered => None,
             Checked::Locked(m) | Checked::Wrong(Some(m)) | Checked::Expired(Some(m)) => Some(m),
             Checked::Wrong(None) => Some(BAD_CODE),
             Checked::Expired(None) => Some(CODE_EXPIRED),
@@ -88,8 +91,6 @@ pub async fn check_code(
         let locked = fail(state, user, remote_addr, now).await?;
         return Ok(Checked::Expired(locked));
     }
-    // RECOVERY CODES: a one-time recovery code is tried here, before the method's code
-    // (`crate::auth::recovery::consume(conn, user.id, code, now)`; `Ok(true)` → Accepted).
     let ok = match user.mfa_method.as_str() {
         "totp" => check_totp(state, user, code, now).await?,
         "hotp_email" | "hotp_sms" => check_hotp(state, user.id, code).await?,
@@ -97,6 +98,55 @@ pub async fn check_code(
     };
     if ok {
         return Ok(Checked::Accepted);
+    }
+    let locked = fail(state, user, remote_addr, now).await?;
+    Ok(Checked::Wrong(locked))
+}
+
+/// The login's code step: a recovery code (see `auth::recovery`; twelve letters and digits,
+/// never six digits) is accepted once in place of the method's code, with the same rules as a
+/// code (lockout first, a wrong one is a failed login); anything else goes to [`check_code`].
+/// Step-up pages take only the method's code.
+pub async fn check_login_code(
+    state: &AppState,
+    user: &User,
+    code: &str,
+    issued_at: Option<i64>,
+    remote_addr: &str,
+) -> Result<Checked, AppError> {
+    if !super::recovery::looks_like_code(code) {
+        return check_code(state, user, code, issued_at, remote_addr).await;
+    }
+    if let Some(locked) = login::reauth_locked(state, &user.username).await? {
+        return Ok(Checked::Locked(locked));
+    }
+    let now = state.clock.now();
+    let (uid, name, ip, typed) = (
+        user.id,
+        user.username.clone(),
+        remote_addr.to_owned(),
+        code.to_owned(),
+    );
+    let used = run_db(&state.pool, move |conn| {
+        if !super::recovery::consume(conn, uid, &typed, now)? {
+            return Ok(false);
+        }
+        let left = super::recovery::remaining(conn, uid)?;
+        let details = format!("Login with an MFA recovery code by user {name} ({left} left)");
+        audit(
+            conn,
+            now,
+            AuditSource::Webviewer,
+            Some(&ip),
+            Some(uid),
+            None,
+            &details,
+        )?;
+        Ok(true)
+    })
+    .await?;
+    if used {
+        return Ok(Checked::Recovered);
     }
     let locked = fail(state, user, remote_addr, now).await?;
     Ok(Checked::Wrong(locked))

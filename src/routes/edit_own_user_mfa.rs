@@ -261,7 +261,7 @@ async fn method_step(
         )
         .await?;
         match checked {
-            Checked::Accepted => {}
+            Checked::Accepted | Checked::Recovered => {}
             Checked::Wrong(None) => return render_method(state, li, Some(NEED_CODE)),
             other => return render_method(state, li, other.message()),
         }

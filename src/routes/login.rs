@@ -8,10 +8,11 @@ use serde::Deserialize;
 use super::page::{safe_redirect, see_other, PageCtx};
 use crate::auth::login::{self as svc, GENERIC_FAILURE};
 use crate::auth::readiness::{self, Policy, Reason};
-use crate::auth::second_factor::{self, Sent};
+use crate::auth::second_factor::{self, Checked, Sent};
 use crate::auth::throttle;
 use crate::db::{run_db, run_db_conn, run_db_read};
 use crate::error::{url_encode, AppError};
+use crate::messaging::{spawn_notice, Notice};
 use crate::models::audit::AuditSource;
 use crate::models::user::USER_NAME_FOR_SYSTEM;
 use crate::session::extract::CurrentSession;
@@ -338,6 +339,8 @@ async fn mfa_step(
     form: LoginForm,
     redirect_url: String,
 ) -> Result<HttpResponse, AppError> {
+    // Wrong codes count towards the client address's failed-login budget: beyond it, 429.
+    throttle::check(&state, &cs.client_ip)?;
     let fs = cs.session.form_state.clone();
     let Some(user_id) = fs.mfa_user_id else {
         return fail(&state, &cs, &redirect_url, "Please log in again.").await;
@@ -354,7 +357,7 @@ async fn mfa_step(
     }
     // Every code is a login attempt: lockout first, a wrong or expired code is a failed
     // login, and any failure (a lockout included) sends the wizard back to the password step.
-    let checked = second_factor::check_code(
+    let checked = second_factor::check_login_code(
         &state,
         &user.user,
         &form.one_time_password,
@@ -367,6 +370,12 @@ async fn mfa_step(
     }
     if !user.may_use_webviewer() {
         return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
+    }
+    if checked == Checked::Recovered {
+        // The user hears of it by e-mail: a recovery code used by someone else is a warning.
+        let notice = Notice::RecoveryCodeUsed;
+        let (email, name) = (user.user.email.clone(), user.user.username.clone());
+        spawn_notice(state.clone(), email, name, notice);
     }
     let session = cs.session.clone();
     finish_login(&state, &cs, session, user.user, None, &redirect_url).await

@@ -12,7 +12,12 @@ use camcops_web::db::schema::{
 use camcops_web::models::lockout;
 use camcops_web::models::user::User;
 
-use crate::helpers::{logged_in, TestApp};
+use std::time::Duration;
+
+use camcops_web::db::schema::_security_users as u;
+
+use crate::helpers::{location, logged_in, new_client, TestApp};
+use crate::mail_server::MailServer;
 use crate::testdb::backend_test;
 
 const PW: &str = "correct horse battery";
@@ -141,5 +146,63 @@ backend_test! {
         // Anonymous visitors are sent to the login page.
         let r = app.get("/mfa_recovery_codes").await;
         assert_eq!(r.status(), 303);
+    }
+}
+
+backend_test! {
+    /// At the login's code step a recovery code logs in once in place of the code (audited,
+    /// the user e-mailed through a real SMTP server); used again it is a wrong code, counted
+    /// as a failed login.
+    async fn a_recovery_code_logs_in_once_and_is_notified(db) {
+        let server = MailServer::start_plain();
+        let email = server.email_settings();
+        let app = TestApp::spawn_with(db, move |s| {
+            s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::Totp];
+            s.email = Some(email);
+            s.security_notices = true;
+        })
+        .await;
+        let uid = app.create_user("alice", PW);
+        diesel::update(u::table.find(uid))
+            .set(u::email.eq(Some("alice@example.org")))
+            .execute(&mut app.conn())
+            .unwrap();
+        User::set_mfa(&mut app.conn(), uid, "totp", Some(&mfa::new_secret()), 0).unwrap();
+        let codes = recovery::make_set(&mut app.conn(), uid, app.clock().now()).unwrap();
+
+        let code_step = |c: reqwest::Client| {
+            let app = &app;
+            async move {
+                let r = app.login_with(&c, "alice", PW).await;
+                assert_eq!(r.status(), 200, "the code step");
+                let page = r.text().await.unwrap();
+                assert!(page.contains("recovery codes"), "{page}");
+                (c, crate::helpers::csrf_from(&page).unwrap())
+            }
+        };
+        let post_code = |c: &reqwest::Client, token: &str, code: &str| {
+            let form = [("one_time_password", code.to_owned()), ("csrf_token", token.to_owned()), ("redirect_url", "/".to_owned())];
+            c.post(app.url("/login")).form(&form).send()
+        };
+
+        let (c, token) = code_step(new_client()).await;
+        let r = post_code(&c, &token, &codes[0].to_uppercase()).await.unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(location(&r), "/");
+        assert_eq!(app.get_with(&c, "/").await.status(), 200, "logged in");
+        assert_eq!(recovery::remaining(&mut app.conn(), uid).unwrap(), 9);
+        assert_eq!(audit_count(&app, "Login with an MFA recovery code by user alice (9 left)"), 1);
+        let m = server.wait_for_message("alice@example.org", Duration::from_secs(10)).await.expect("notice");
+        assert!(m.subject.contains("recovery code"), "{}", m.subject);
+        assert!(!m.body.contains(&codes[0]) && !m.body.contains(&codes[1]), "no code in the notice");
+
+        // The same code again: refused like a wrong code, and counted.
+        let (d, token) = code_step(new_client()).await;
+        let r = post_code(&d, &token, &codes[0]).await.unwrap();
+        assert_eq!(r.status(), 303);
+        assert!(location(&r).starts_with("/login"), "{}", location(&r));
+        assert_eq!(app.get_with(&d, "/").await.status(), 303, "not logged in");
+        assert_eq!(lockout::failure_count(&mut app.conn(), "alice").unwrap(), 1);
+        assert_eq!(recovery::remaining(&mut app.conn(), uid).unwrap(), 9);
     }
 }
