@@ -152,9 +152,7 @@ pub fn web_login(
         });
     }
     let method = MfaMethod::parse(&u.mfa_method);
-    if method == Some(MfaMethod::HotpEmail) && !policy.email_configured {
-        reasons.push(Reason::MfaMethodNotOffered);
-    }
+    // A missing address or number first: it is what the user can be told to get fixed.
     let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
     match method {
         Some(MfaMethod::HotpEmail) if blank(&u.email) => {
@@ -164,6 +162,9 @@ pub fn web_login(
             reasons.push(Reason::MfaSmsWithoutPhone)
         }
         _ => {}
+    }
+    if method == Some(MfaMethod::HotpEmail) && !policy.email_configured {
+        reasons.push(Reason::MfaMethodNotOffered);
     }
     if u.must_change_password() {
         reasons.push(Reason::MustChangePassword);
@@ -394,7 +395,7 @@ mod tests {
         let all = [MfaMethod::NoMfa, MfaMethod::HotpEmail, MfaMethod::HotpSms];
         let with_email = |u: &AuthUser| web_login(u, None, policy(0, &all), now());
         // Without mail settings, codes by e-mail cannot be sent; SMS always has a backend.
-        let expected_unsent = |r: Vec<Reason>| [vec![Reason::MfaMethodNotOffered], r].concat();
+        let expected_unsent = |r: Vec<Reason>| [r, vec![Reason::MfaMethodNotOffered]].concat();
         assert_eq!(
             with_email(&u),
             expected_unsent(vec![Reason::MfaEmailWithoutAddress])

@@ -115,8 +115,7 @@ fn cases() -> Vec<Case> {
             refuses: true,
             text: "Second factor is codes by e-mail but there is no e-mail address.",
             link: Some("/edit_other_user_mfa?user_id={uid}"),
-            // No mail settings in the tests: the first reason is that e-mail cannot be sent.
-            login: Login::Refused("which this server cannot send"),
+            login: Login::Refused("no e-mail address to send a code to"),
             audit: Some("second factor is codes by e-mail but there is no e-mail address"),
             fix: Fix::MfaOff,
         },
