@@ -814,3 +814,50 @@ async fn sqlite_readers_cannot_be_locked_out_while_the_server_runs() {
         .await;
     assert_eq!(r.status(), 303);
 }
+
+/// While a refused database is noticed, a request must not wait for the checkout timeout:
+/// answered with a 503 well within this (the test's checkout timeout is 8 s).
+const REFUSED_BOUND: Duration = Duration::from_secs(3);
+
+/// A database that refuses connections outright (PostgreSQL stopped: its port is closed):
+/// every page answers 503 with `Retry-After` at once, not after `DB_POOL_CHECKOUT_TIMEOUT_S`
+/// (8 s here; before, each request waited for all of it); `/healthz` says 503 within its
+/// bound; once the server is back, the same session works again.
+#[actix_web::test]
+#[ignore = "starts its own PostgreSQL cluster; run by .ci/run"]
+async fn postgres_refusing_connections_gives_503_at_once() {
+    let _serial = SERIAL.lock().await;
+    let cluster = PgCluster::start();
+    std::env::set_var(testdb::POSTGRES_ENV, cluster.url());
+    let db = TestDb::new(Backend::Postgres);
+    let mut settings = helpers::test_settings(&db);
+    settings.db_pool_checkout_timeout_s = 8;
+    settings.db_statement_timeout_s = 1;
+    let pool = build_pool_with(&db.db_url(), settings.pool_options()).unwrap();
+    let app = TestApp::spawn_with_pool(db, pool, |s| *s = settings).await;
+    app.create_user("alice", PASSWORD);
+    assert_eq!(app.login("alice", PASSWORD).await.status(), 303);
+    assert_eq!(app.get("/").await.status(), 200);
+
+    cluster.stop();
+    let mut took = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let r = app.get("/").await;
+        took.push(started.elapsed());
+        assert_eq!(r.status(), 503);
+        assert!(r.headers().contains_key("retry-after"));
+    }
+    let slowest = took.iter().max().copied().unwrap_or_default();
+    eprintln!("PostgreSQL refusing: 10 x 503, slowest {slowest:?}, all {took:?}");
+    assert!(slowest < REFUSED_BOUND, "a 503 took {slowest:?}: {took:?}");
+    healthz_until(&app, 503, Duration::from_secs(2)).await;
+
+    cluster.pg_ctl_start();
+    healthz_until(&app, 200, Duration::from_secs(15)).await;
+    assert_eq!(
+        app.get("/").await.status(),
+        200,
+        "the same session after recovery"
+    );
+}
