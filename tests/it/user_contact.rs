@@ -50,12 +50,18 @@ backend_test! {
         let (_, details) = crate::user_admin_world::last_audit(&mut app.conn());
         assert!(details.contains("phone number changed"), "{details}");
 
-        for bad in ["abc", "123", "'; DROP TABLE _security_users; --", "+44 7400\u{7} 123456", &"9".repeat(300)] {
+        for bad in ["abc", "123", "'; DROP TABLE _security_users; --", &"9".repeat(300)] {
             let r = submit(&app, &su, &path, &[("username", "alice"), ("email", "alice@example.org"), ("phone_number", bad), ("group_id_sequence", g.as_str())]).await;
             assert_eq!(r.status(), 400, "{bad:.20}");
             assert!(r.text().await.unwrap().contains("Invalid phone number"), "{bad:.20}");
             assert_eq!(phone(&app, w.alice).as_deref(), Some("+447400123456"), "nothing written");
         }
+
+        // A control character is refused before the form is read (400 naming the field).
+        let r = submit(&app, &su, &path, &[("username", "alice"), ("email", "alice@example.org"), ("phone_number", "+44 7400\u{7} 123456"), ("group_id_sequence", g.as_str())]).await;
+        assert_eq!(r.status(), 400);
+        assert!(r.text().await.unwrap().contains("phone_number"));
+        assert_eq!(phone(&app, w.alice).as_deref(), Some("+447400123456"), "nothing written");
 
         // Codes by SMS go to this number: it cannot be blanked (nor changed to nothing).
         set(&app, w.alice, Some("alice@example.org"), None, "hotp_sms");
