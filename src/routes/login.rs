@@ -225,7 +225,7 @@ async fn password_step(
     let (ok, upgraded) = svc::check_password(&state, found.user.as_ref(), &form.password).await?;
     let user = match (ok, found.user) {
         (true, Some(u)) => u,
-        _ => {
+        (_, known) => {
             let (threshold, inc) = (
                 state.settings.lockout_threshold,
                 state.settings.lockout_duration_increment_minutes,
@@ -250,6 +250,11 @@ async fn password_step(
             state
                 .metrics
                 .login_failed(outcome.locked_for_minutes.is_some());
+            if let (Some(_), Some(u)) = (outcome.locked_for_minutes, known) {
+                // The owner hears of the lockout by e-mail (in the background: no timing).
+                let (email, name) = (u.user.email.clone(), u.user.username.clone());
+                spawn_notice(state.clone(), email, name, Notice::AccountLocked);
+            }
             throttle::record_failure(&state, &cs.client_ip, AuditSource::Webviewer).await?;
             return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
         }

@@ -25,6 +25,7 @@ mod migrations;
 mod recovery_codes;
 mod resilience;
 mod second_factor;
+mod security_notices;
 mod session_http;
 mod session_model;
 mod slow_clients;
