@@ -112,20 +112,20 @@ mod tests {
                     for w in ["DROP", "RENAME", "MODIFY", "CHANGE"] {
                         assert!(!words.contains(&w), "{u}");
                     }
-                    if u.starts_with("CREATE TABLE") {
-                        // A table of camcops-web's own, removed again by its down step.
-                        assert!(u.starts_with("CREATE TABLE CW_"), "{u}");
-                        let name = u.split_whitespace().nth(2).unwrap_or_default();
+                    let index = u
+                        .strip_prefix("CREATE UNIQUE INDEX ")
+                        .or_else(|| u.strip_prefix("CREATE INDEX "))
+                        .map(|rest| rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest));
+                    if let Some(rest) = u.strip_prefix("CREATE TABLE ") {
+                        // Tables of camcops-web's own only, each removed by its down step.
+                        assert!(rest.starts_with("CW_"), "{u}");
+                        let name = rest.split_whitespace().next().unwrap_or_default();
                         assert!(d.to_ascii_uppercase().contains(name), "{d} undoes {u}");
-                    } else if u.starts_with("CREATE INDEX") {
-                        assert!(u.starts_with("CREATE INDEX CW_IX_"), "{u}");
-                        let name = u.split_whitespace().nth(2).unwrap_or_default();
+                    } else if let Some(rest) = index {
+                        // Indexes named as ours, each removed by its down step.
+                        assert!(rest.starts_with("CW_IX_"), "{u}");
+                        let name = rest.split_whitespace().next().unwrap_or_default();
                         assert!(d.to_ascii_uppercase().contains(name), "{d} undoes {u}");
-                    } else if u.starts_with("CREATE TABLE") {
-                        // Tables of camcops-web's own only, each dropped by its down step.
-                        assert!(u.starts_with("CREATE TABLE CW_"), "{u}");
-                        let name = u.split_whitespace().nth(2).unwrap_or_default();
-                        assert_eq!(d.to_ascii_uppercase(), format!("DROP TABLE {name}"));
                     } else {
                         assert!(
                             u.starts_with("ALTER TABLE") && u.contains(" ADD COLUMN "),
