@@ -35,6 +35,17 @@ pub struct FormState {
     /// A secret being set up on the MFA page, before it is verified and stored on the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_secret: Option<String>,
+    /// The method (`hotp_email`, `hotp_sms`) being set up on the MFA page, with
+    /// [`pending_to`](Self::pending_to) and [`pending_counter`](Self::pending_counter): nothing
+    /// is stored on the user until a code sent by it is entered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_method: Option<String>,
+    /// The e-mail address or E.164 phone number the pending method sends to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_to: Option<String>,
+    /// The HOTP counter of the last code sent for the pending method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_counter: Option<i32>,
     /// The user a confirmation code was issued for (`delete_user`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_user_id: Option<i32>,
@@ -96,7 +107,10 @@ impl FormState {
 
     /// "Clean": no MFA keys left in it.
     pub fn is_clean(&self) -> bool {
-        self.mfa_user_id.is_none() && self.mfa_time.is_none() && self.pending_secret.is_none()
+        self.mfa_user_id.is_none()
+            && self.mfa_time.is_none()
+            && self.pending_secret.is_none()
+            && self.pending_to.is_none()
     }
 }
 
