@@ -25,6 +25,7 @@ use crate::testdb::backend_test;
 
 const PW: &str = "correct horse battery";
 const NEW_PW: &str = "plum-tractor-violin-42";
+const ADMIN_PW: &str = "admin horse battery";
 const CODE_SUBJECT: &str = "CamCOPS authentication";
 
 fn sms_settings(s: &mut Settings) {
@@ -295,5 +296,137 @@ backend_test! {
             ("one_time_password", code.as_str()), ("csrf_token", &token), ("redirect_url", "/"),
         ]).send().await.unwrap();
         assert_eq!(location(&r), "/");
+    }
+
+    /// A user with codes by text message changes their own password: the code step sends a
+    /// code when first shown, showing the page again sends none, a wrong code is a failed
+    /// login that changes nothing, the right code leads to the password form, and a used code
+    /// cannot be replayed on the next visit.
+    async fn sms_user_changes_own_password_with_a_sent_code(db) {
+        let app = TestApp::spawn_with(db, sms_settings).await;
+        let alice = app.create_user("alice", PW);
+        let c = browser(&app, "alice").await;
+        let secret = mfa::new_secret();
+        User::set_mfa(&mut app.conn(), alice, "hotp_sms", Some(&secret), 0).unwrap();
+        diesel::update(u::table.find(alice))
+            .set(u::phone_number.eq(Some("+447400123456")))
+            .execute(&mut app.conn())
+            .unwrap();
+        let (status, _, body) = get(&app, &c, "/change_own_password").await;
+        assert_eq!(status, 200);
+        assert!(body.contains("We've sent a code by text message to **********56"), "{body}");
+        assert_eq!(user_row(&app, alice).hotp_counter, 1);
+        // Shown again while the code is live: nothing new is sent.
+        get(&app, &c, "/change_own_password").await;
+        assert_eq!(user_row(&app, alice).hotp_counter, 1, "not a code per page view");
+        assert_eq!(audits_like(&app, "Second-factor code sent by sms to user alice"), 1);
+        let hash = user_row(&app, alice).hashedpw;
+        let right = mfa::hotp(&secret, 1).unwrap();
+        let (status, loc, _) = post(&app, &c, "/change_own_password", &[("one_time_password", &other_code(&right))]).await;
+        assert_eq!((status, loc.as_str()), (303, "/"));
+        assert!(flash(&app, &c).await.contains("You entered an invalid code. Please try again."));
+        assert_eq!(failures(&app, "alice"), 1);
+        // A new visit: a new code (the failed step ended).
+        let (_, _, body) = get(&app, &c, "/change_own_password").await;
+        assert!(body.contains("We've sent a code"), "{body}");
+        assert_eq!(user_row(&app, alice).hotp_counter, 2);
+        let code = mfa::hotp(&secret, 2).unwrap();
+        let (status, _, body) = post(&app, &c, "/change_own_password", &[("one_time_password", &code)]).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("name=\"old_password\""), "{body}");
+        let (status, loc, _) = post(&app, &c, "/change_own_password", &[
+            ("old_password", PW), ("new_password", NEW_PW), ("new_password_confirm", NEW_PW),
+        ]).await;
+        assert_eq!((status, loc.as_str()), (303, "/"));
+        assert_ne!(user_row(&app, alice).hashedpw, hash, "password changed");
+        assert_eq!(user_row(&app, alice).hotp_counter, 3, "the used code is spent");
+        // The used code replayed on the next visit is refused (that visit sent code 4).
+        get(&app, &c, "/change_own_password").await;
+        let (status, loc, _) = post(&app, &c, "/change_own_password", &[("one_time_password", &code)]).await;
+        assert_eq!((status, loc.as_str()), (303, "/"));
+        assert_eq!(failures(&app, "alice"), 2);
+    }
+
+    /// A user with codes by text message must give one sent to them before changing their
+    /// method: the first step sends a code (once per live step); a wrong one changes nothing
+    /// and counts; the right one leads to the choice, and switching off works.
+    async fn sms_user_needs_a_sent_code_to_change_method(db) {
+        let app = TestApp::spawn_with(db, sms_settings).await;
+        let alice = app.create_user("alice", PW);
+        let c = browser(&app, "alice").await;
+        let secret = mfa::new_secret();
+        User::set_mfa(&mut app.conn(), alice, "hotp_sms", Some(&secret), 0).unwrap();
+        diesel::update(u::table.find(alice))
+            .set(u::phone_number.eq(Some("+447400123456")))
+            .execute(&mut app.conn())
+            .unwrap();
+        let (status, _, body) = get(&app, &c, "/edit_own_user_mfa").await;
+        assert_eq!(status, 200);
+        assert!(body.contains("We've sent a code by text message to **********56"), "{body}");
+        get(&app, &c, "/edit_own_user_mfa").await;
+        assert_eq!(user_row(&app, alice).hotp_counter, 1, "one code for the live step");
+        // Skipping the code step is not possible.
+        let (status, _, body) = post(&app, &c, "/edit_own_user_mfa", &[("mfa_method", "no_mfa")]).await;
+        assert_eq!(status, 303, "{body}");
+        assert_eq!(user_row(&app, alice).mfa_method, "hotp_sms");
+        assert_eq!(failures(&app, "alice"), 1, "a missing code is a failed attempt");
+        let (_, _, _) = get(&app, &c, "/edit_own_user_mfa").await;
+        let code = mfa::hotp(&secret, i64::from(user_row(&app, alice).hotp_counter)).unwrap();
+        let (status, _, body) = post(&app, &c, "/edit_own_user_mfa", &[("one_time_password", &code)]).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("name=\"mfa_method\""), "{body}");
+        let (status, loc, _) = post(&app, &c, "/edit_own_user_mfa", &[("mfa_method", "no_mfa")]).await;
+        assert_eq!((status, loc.as_str()), (303, "/"));
+        assert_eq!(user_row(&app, alice).mfa_method, "no_mfa");
+    }
+
+    /// An administrator with codes by e-mail passes the step-up on change_other_password with
+    /// the code read from the delivered message. Nothing is sent for a target they may not
+    /// act on; showing the form again sends no second code.
+    async fn admin_with_email_codes_changes_another_password(db) {
+        let server = MailServer::start_plain();
+        let email = server.email_settings();
+        let app = TestApp::spawn_with(db, move |s| {
+            s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::HotpEmail];
+            s.email = Some(email);
+        })
+        .await;
+        let root = app.create_user_with("root", ADMIN_PW, true, |m| m.may_use_webviewer = Some(true));
+        let bob = app.create_user("bob", PW);
+        let c = new_client();
+        let r = app.login_with(&c, "root", ADMIN_PW).await;
+        assert_eq!(r.status(), 303);
+        let secret = mfa::new_secret();
+        User::set_mfa(&mut app.conn(), root, "hotp_email", Some(&secret), 0).unwrap();
+        diesel::update(u::table.find(root))
+            .set(u::email.eq(Some("root@example.org")))
+            .execute(&mut app.conn())
+            .unwrap();
+        let (status, _, _) = get(&app, &c, "/change_other_password?user_id=99999").await;
+        assert_eq!(status, 400);
+        assert_eq!(user_row(&app, root).hotp_counter, 0, "no code for an unknown target");
+        let path = format!("/change_other_password?user_id={bob}");
+        let (status, _, body) = get(&app, &c, &path).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("Your own code: We've sent a code by email to r*****t@example.org."), "{body}");
+        get(&app, &c, &path).await;
+        let code = nth_code(&server, "root@example.org", 1).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(codes_to(&server, "root@example.org").len(), 1, "one code for the live step");
+        assert_eq!(code, mfa::hotp(&secret, 1).unwrap());
+        let hash = user_row(&app, bob).hashedpw;
+        let (status, loc, _) = post(&app, &c, &path, &[
+            ("new_password", NEW_PW), ("new_password-confirm", NEW_PW), ("one_time_password", &code),
+        ]).await;
+        assert_eq!((status, loc.as_str()), (303, "/view_all_users"));
+        assert!(flash(&app, &c).await.contains("Password changed for user 'bob'"));
+        assert_ne!(user_row(&app, bob).hashedpw, hash);
+        // The same code again is refused (spent) and counted.
+        let (status, loc, _) = post(&app, &c, &path, &[
+            ("new_password", "another-long-pass-99"), ("new_password-confirm", "another-long-pass-99"),
+            ("one_time_password", &code),
+        ]).await;
+        assert_eq!((status, loc.as_str()), (303, "/view_all_users"));
+        assert_eq!(failures(&app, "root"), 1);
     }
 }
