@@ -391,10 +391,7 @@ async fn deliver(
     }
     let instructions = match channel {
         Channel::Email => format!("We've sent a code by email to {}.", partial_email(to)),
-        Channel::Sms => format!(
-            "We've sent a code by text message to {}",
-            partial_phone(to)
-        ),
+        Channel::Sms => format!("We've sent a code by text message to {}", partial_phone(to)),
     };
     Ok(Sent::Sent {
         at: now.and_utc().timestamp(),
@@ -430,7 +427,9 @@ pub async fn send_pending_code(
     }
     let counter = pending.counter + 1;
     let Some(code) = mfa::hotp(&pending.secret, i64::from(counter)) else {
-        return Err(AppError::Unexpected(anyhow::anyhow!("unusable new HOTP secret")));
+        return Err(AppError::Unexpected(anyhow::anyhow!(
+            "unusable new HOTP secret"
+        )));
     };
     let sent = deliver(
         state,

@@ -238,7 +238,8 @@ async fn sent_code_page(
     resend: bool,
     error: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
-    let shown = step_up::ensure_code(state, &li.user.user, &mut fs, &li.cs.client_ip, resend).await?;
+    let shown =
+        step_up::ensure_code(state, &li.user.user, &mut fs, &li.cs.client_ip, resend).await?;
     let to = fs.codes.as_ref().map(|c| c.to.clone());
     save(state, li, fs.clone()).await?;
     let title = if li.user.user.mfa_method == "hotp_sms" {
@@ -247,7 +248,9 @@ async fn sent_code_page(
         "Authenticate via e-mail"
     };
     match shown {
-        Shown::Sent(to, notice) => step_up::render(li, "/change_own_password", title, &to, error.or(notice)),
+        Shown::Sent(to, notice) => {
+            step_up::render(li, "/change_own_password", title, &to, error.or(notice))
+        }
         Shown::Refused(message) => match to {
             Some(to) => step_up::render(li, "/change_own_password", title, &to, Some(message)),
             None => fail(state, li, fs, message).await,

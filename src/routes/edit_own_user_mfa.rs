@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::own_user_info::mfa_description;
 use super::page::{see_other, PageCtx};
-use crate::auth::mfa;
 use super::step_up::{self, Shown};
+use crate::auth::mfa;
 use crate::auth::second_factor::{self, Checked, Pending, Sent};
 use crate::config::MfaMethod;
 use crate::db::run_db;
@@ -23,6 +23,7 @@ use crate::messaging::{phone, send_notice, Channel, Notice};
 use crate::models::audit::{audit, AuditSource};
 use crate::models::user::User;
 use crate::session::extract::LoggedIn;
+use crate::session::form_state::PendingMethod;
 use crate::session::FormState;
 use crate::state::AppState;
 
@@ -305,7 +306,8 @@ async fn current_code_page(
     resend: bool,
     error: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
-    let shown = step_up::ensure_code(state, &li.user.user, &mut fs, &li.cs.client_ip, resend).await?;
+    let shown =
+        step_up::ensure_code(state, &li.user.user, &mut fs, &li.cs.client_ip, resend).await?;
     let to = fs.codes.as_ref().map(|c| c.to.clone());
     save(state, li, fs).await?;
     let title = "Confirm it is you";
@@ -398,7 +400,10 @@ async fn method_step(
         }
         MfaMethod::HotpEmail | MfaMethod::HotpSms => {
             fs.step = Some(STEP_CONTACT.into());
-            fs.pending_method = Some(chosen.as_str().into());
+            fs.pending = Some(Box::new(PendingMethod {
+                method: chosen.as_str().into(),
+                ..PendingMethod::default()
+            }));
             save(state, li, fs).await?;
             render_contact(li, chosen, None, None)
         }
@@ -460,7 +465,11 @@ async fn contact_step(
     fs: FormState,
     form: &EditMfaForm,
 ) -> Result<HttpResponse, AppError> {
-    let Some(method) = fs.pending_method.as_deref().and_then(MfaMethod::parse) else {
+    let Some(method) = fs
+        .pending
+        .as_ref()
+        .and_then(|p| MfaMethod::parse(&p.method))
+    else {
         return render_method(state, li, Some(NOT_ALLOWED));
     };
     let (channel, typed) = if method == MfaMethod::HotpSms {
@@ -517,10 +526,12 @@ async fn send_pending(
     match outcome {
         Sent::Sent { at, instructions } => {
             fs.step = Some(STEP_CONFIRM.into());
-            fs.pending_method = Some(method.as_str().into());
             fs.pending_secret = Some(pending.secret);
-            fs.pending_to = Some(pending.to);
-            fs.pending_counter = Some(counter);
+            fs.pending = Some(Box::new(PendingMethod {
+                method: method.as_str().into(),
+                to: pending.to,
+                counter,
+            }));
             fs.mfa_time = Some(at);
             fs.codes = Some(Box::new(crate::session::form_state::SentCodes {
                 count: sent + 1,
@@ -560,13 +571,13 @@ async fn confirm_step(
     mut fs: FormState,
     form: &EditMfaForm,
 ) -> Result<HttpResponse, AppError> {
-    let method = fs.pending_method.as_deref().and_then(MfaMethod::parse);
-    let (Some(method), Some(secret), Some(to), Some(counter)) = (
-        method,
-        fs.pending_secret.clone(),
-        fs.pending_to.clone(),
-        fs.pending_counter,
-    ) else {
+    let method = fs
+        .pending
+        .as_ref()
+        .and_then(|p| MfaMethod::parse(&p.method));
+    let to = fs.pending.as_ref().map(|p| (p.to.clone(), p.counter));
+    let (Some(method), Some(secret), Some((to, counter))) = (method, fs.pending_secret.clone(), to)
+    else {
         return render_method(state, li, Some(NOT_ALLOWED));
     };
     let channel = if method == MfaMethod::HotpSms {

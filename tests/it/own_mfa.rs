@@ -126,7 +126,13 @@ async fn nth_code(server: &MailServer, to: &str, n: usize) -> String {
     for _ in 0..500 {
         let got = codes_to(server, to);
         if got.len() >= n {
-            return got[n - 1].body.trim().rsplit(' ').next().unwrap().to_string();
+            return got[n - 1]
+                .body
+                .trim()
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .to_string();
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -262,7 +268,7 @@ backend_test! {
         assert_eq!(audits_like(&app, "Second-factor code sent by sms to user alice"), 1);
         assert_eq!(mfa_columns(&app, alice), before);
         let fs = form_state(&app, alice);
-        assert_eq!(fs.pending_to.as_deref(), Some("+447400123456"));
+        assert_eq!(fs.pending.as_ref().map(|p| p.to.as_str()), Some("+447400123456"));
         let secret = fs.pending_secret.unwrap();
         let code = mfa::hotp(&secret, 1).unwrap();
         let (status, _, body) = post(&app, &c, "/edit_own_user_mfa", &[("one_time_password", &other_code(&code))]).await;
@@ -274,7 +280,7 @@ backend_test! {
         let (status, _, body) = post(&app, &c, "/edit_own_user_mfa", &[("resend", "1")]).await;
         assert_eq!(status, 200);
         assert!(body.contains("A new code has been sent."), "{body}");
-        assert_eq!(form_state(&app, alice).pending_counter, Some(2));
+        assert_eq!(form_state(&app, alice).pending.map(|p| p.counter), Some(2));
         let (status, _, _) = post(&app, &c, "/edit_own_user_mfa", &[("one_time_password", &code)]).await;
         assert_eq!(status, 200, "the replaced code is refused");
         assert_eq!(failures(&app, "alice"), 2);

@@ -352,9 +352,14 @@ pub async fn send_own_code(
         fs.step = Some(STEP_OWN_CODE.into());
         fs.target_user_id = Some(id);
     }
-    let shown =
-        crate::routes::step_up::ensure_code(state, &li.user.user, &mut fs, &li.cs.client_ip, resend)
-            .await?;
+    let shown = crate::routes::step_up::ensure_code(
+        state,
+        &li.user.user,
+        &mut fs,
+        &li.cs.client_ip,
+        resend,
+    )
+    .await?;
     let mut session = li.cs.session.clone();
     session.form_state = fs;
     crate::db::run_db(&state.pool, move |conn| Ok(session.save_form_state(conn)?)).await?;

@@ -128,7 +128,15 @@ pub async fn change_other_password(
     })
     .await??;
     let Some(hash) = hashed else {
-        return render(&state, &li, &target, must_change, Some(SAME_AS_CURRENT), true).await;
+        return render(
+            &state,
+            &li,
+            &target,
+            must_change,
+            Some(SAME_AS_CURRENT),
+            true,
+        )
+        .await;
     };
     // The slow hash is done; now the administrator and the target as they are at the write,
     // under lock (a right revoked while the hash was computed is seen here).
