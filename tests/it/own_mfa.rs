@@ -435,4 +435,31 @@ backend_test! {
         assert_eq!((status, loc.as_str()), (303, "/view_all_users"));
         assert_eq!(failures(&app, "root"), 1);
     }
+
+    /// The mail server down while switching to codes by e-mail: a 503 with Retry-After,
+    /// nothing stored, no failed login, the failed send audited.
+    async fn switching_with_the_mail_server_down_is_a_503(db) {
+        let mut server = MailServer::start_plain();
+        let email = server.email_settings();
+        let app = TestApp::spawn_with(db, move |s| {
+            s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::HotpEmail];
+            s.email = Some(email);
+        })
+        .await;
+        let alice = app.create_user("alice", PW);
+        let c = browser(&app, "alice").await;
+        server.stop();
+        post(&app, &c, "/edit_own_user_mfa", &[("mfa_method", "hotp_email")]).await;
+        let t = app.csrf_with(&c, "/logout").await;
+        let r = c.post(app.url("/edit_own_user_mfa"))
+            .form(&[("email", "alice@example.org"), ("csrf_token", t.as_str())])
+            .send().await.unwrap();
+        assert_eq!(r.status(), 503);
+        assert!(r.headers().get("retry-after").is_some());
+        let body = unescape(&r.text().await.unwrap());
+        assert!(body.contains("The code could not be sent. Please try again"), "{body}");
+        assert_eq!(mfa_columns(&app, alice), ("no_mfa".into(), None, 0, None, None));
+        assert_eq!(failures(&app, "alice"), 0);
+        assert_eq!(audits_like(&app, "Second-factor code could not be sent to user alice%"), 1);
+    }
 }
