@@ -1,7 +1,7 @@
 //! `/edit_other_user_mfa?user_id=N` (admin spec §3.8): switch another user's multi-factor
 //! authentication off (they set it up again at their next login if `MFA_METHODS` requires
 //! it). Unlike the original, the stored secret is cleared, the user's sessions end and the
-//! change is audited. The administrator's own TOTP code is asked for when their TOTP is on.
+//! change is audited. The administrator's own code is asked for when their second factor is on.
 
 use actix_web::{web, HttpResponse};
 use askama::Template;

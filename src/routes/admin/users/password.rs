@@ -1,6 +1,7 @@
 //! `/change_other_password?user_id=N` (admin spec §3.7): a new password for another user,
-//! "must change at next login" ticked by default. The administrator's own TOTP code is asked
-//! for when their TOTP is on. Unlike the original, the user's sessions end at once, the new
+//! "must change at next login" ticked by default. The administrator's own code is asked for
+//! when their second factor is on (codes by e-mail or text message: one is sent when the form
+//! is shown). Unlike the original, the user's sessions end at once, the new
 //! password must differ from the current one, and one's own password is changed on the own
 //! page (with the old password), for POST as well as GET.
 
