@@ -333,8 +333,9 @@ async fn current_step(
     mut fs: FormState,
     form: &EditMfaForm,
 ) -> Result<HttpResponse, AppError> {
-    if !form.resend.is_empty() {
-        return current_code_page(state, li, fs, true, None).await;
+    if !form.resend.is_empty() || fs.codes.is_none() {
+        // A code is checked only once this step has sent one.
+        return current_code_page(state, li, fs, !form.resend.is_empty(), None).await;
     }
     let checked = second_factor::check_code(
         state,
