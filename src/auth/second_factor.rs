@@ -305,16 +305,7 @@ pub async fn send_code(state: &AppState, user: &User, remote_addr: &str) -> Resu
     };
     let now = state.clock.now();
     let uid = user.id;
-    let recent = run_db_read(&state.pool, move |conn| {
-        Ok(_security_audit::table
-            .filter(_security_audit::user_id.eq(uid))
-            .filter(_security_audit::when_access_utc.gt(now - Duration::hours(1)))
-            .filter(_security_audit::details.like(format!("{SEND_AUDIT_PREFIX}%")))
-            .count()
-            .get_result::<i64>(conn)?)
-    })
-    .await?;
-    if recent >= MAX_SENDS_PER_HOUR {
+    if hourly_limit_reached(state, uid, now).await? {
         return Ok(Sent::Refused(TOO_MANY));
     }
     let code = run_db(&state.pool, move |conn| {
@@ -345,7 +336,39 @@ pub async fn send_code(state: &AppState, user: &User, remote_addr: &str) -> Resu
     let Some(code) = code else {
         return Ok(Sent::Refused(NO_EMAIL));
     };
-    let result = messaging::send_code(state, channel, &to, &code).await;
+    deliver(state, user, channel, &to, &code, remote_addr, now).await
+}
+
+/// Whether `user_id` has had [`MAX_SENDS_PER_HOUR`] send attempts in the last hour.
+async fn hourly_limit_reached(
+    state: &AppState,
+    user_id: i32,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
+    let recent = run_db_read(&state.pool, move |conn| {
+        Ok(_security_audit::table
+            .filter(_security_audit::user_id.eq(user_id))
+            .filter(_security_audit::when_access_utc.gt(now - Duration::hours(1)))
+            .filter(_security_audit::details.like(format!("{SEND_AUDIT_PREFIX}%")))
+            .count()
+            .get_result::<i64>(conn)?)
+    })
+    .await?;
+    Ok(recent >= MAX_SENDS_PER_HOUR)
+}
+
+/// Sends `code` to `to` and audits the attempt (sent or not).
+async fn deliver(
+    state: &AppState,
+    user: &User,
+    channel: Channel,
+    to: &str,
+    code: &str,
+    remote_addr: &str,
+    now: NaiveDateTime,
+) -> Result<Sent, AppError> {
+    let uid = user.id;
+    let result = messaging::send_code(state, channel, to, code).await;
     let (username, ip) = (user.username.clone(), remote_addr.to_owned());
     let details = match &result {
         Ok(()) => format!("{SEND_AUDIT_PREFIX} sent by {channel} to user {username}"),
@@ -367,16 +390,83 @@ pub async fn send_code(state: &AppState, user: &User, remote_addr: &str) -> Resu
         return Ok(Sent::Failed);
     }
     let instructions = match channel {
-        Channel::Email => format!("We've sent a code by email to {}.", partial_email(&to)),
-        Channel::Sms => format!(
-            "We've sent a code by text message to {}",
-            partial_phone(&to)
-        ),
+        Channel::Email => format!("We've sent a code by email to {}.", partial_email(to)),
+        Channel::Sms => format!("We've sent a code by text message to {}", partial_phone(to)),
     };
     Ok(Sent::Sent {
         at: now.and_utc().timestamp(),
         instructions,
     })
+}
+
+/// A method being set up (not yet stored on the user): its secret, where it sends, and the
+/// counter of the last code sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// E-mail or text message.
+    pub channel: Channel,
+    /// The address or E.164 number.
+    pub to: String,
+    /// The new secret (server-side only).
+    pub secret: String,
+    /// The counter of the last code sent (0 before the first, as CamCOPS' set_mfa_method).
+    pub counter: i32,
+}
+
+/// Sends the code of `pending.counter + 1` for a method being set up, within the hourly
+/// limit shared with every other send; audited. On `Sent`, the caller keeps the new counter.
+pub async fn send_pending_code(
+    state: &AppState,
+    user: &User,
+    pending: &Pending,
+    remote_addr: &str,
+) -> Result<(Sent, i32), AppError> {
+    let now = state.clock.now();
+    if hourly_limit_reached(state, user.id, now).await? {
+        return Ok((Sent::Refused(TOO_MANY), pending.counter));
+    }
+    let counter = pending.counter + 1;
+    let Some(code) = mfa::hotp(&pending.secret, i64::from(counter)) else {
+        return Err(AppError::Unexpected(anyhow::anyhow!(
+            "unusable new HOTP secret"
+        )));
+    };
+    let sent = deliver(
+        state,
+        user,
+        pending.channel,
+        &pending.to,
+        &code,
+        remote_addr,
+        now,
+    )
+    .await?;
+    Ok((sent, counter))
+}
+
+/// Checks a code for a method being set up: as [`check_code`] (lockout first; a wrong or
+/// expired code is a failed login), against the pending secret and counter.
+pub async fn check_pending_code(
+    state: &AppState,
+    user: &User,
+    pending: &Pending,
+    code: &str,
+    issued_at: Option<i64>,
+    remote_addr: &str,
+) -> Result<Checked, AppError> {
+    if let Some(locked) = login::reauth_locked(state, &user.username).await? {
+        return Ok(Checked::Locked(locked));
+    }
+    let now = state.clock.now();
+    if expired(state.settings.mfa_timeout_s, issued_at, now) {
+        let locked = fail(state, user, remote_addr, now).await?;
+        return Ok(Checked::Expired(locked));
+    }
+    if mfa::verify_hotp(&pending.secret, code, i64::from(pending.counter)) {
+        return Ok(Checked::Accepted);
+    }
+    let locked = fail(state, user, remote_addr, now).await?;
+    Ok(Checked::Wrong(locked))
 }
 
 /// The 503 page when a code could not be sent: try again later (`Retry-After`).

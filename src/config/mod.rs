@@ -91,10 +91,13 @@ impl MfaMethod {
         }
     }
 
-    /// Whether `/edit_own_user_mfa` offers the method to users choosing one (the HOTP methods
-    /// are accepted in the config, and work for users who have them, but are not offered there).
-    pub fn is_offered(self) -> bool {
-        matches!(self, MfaMethod::NoMfa | MfaMethod::Totp)
+    /// Whether `/edit_own_user_mfa` offers the method to users choosing one with these
+    /// settings: codes by e-mail need the mail settings; every other method is always offered.
+    pub fn is_offered(self, settings: &Settings) -> bool {
+        match self {
+            MfaMethod::HotpEmail => settings.email.is_some(),
+            MfaMethod::NoMfa | MfaMethod::Totp | MfaMethod::HotpSms => true,
+        }
     }
 
     /// Parses a config/column value (case-insensitive).

@@ -356,6 +356,30 @@ impl User {
             .execute(conn)
     }
 
+    /// Sets the MFA method, secret and HOTP counter together with where its codes go: the
+    /// e-mail address (`hotp_email`) or phone number (`hotp_sms`); the other is left as is.
+    pub fn set_mfa_sending_to(
+        conn: &mut DbConnection,
+        id: i32,
+        method: &str,
+        secret: &str,
+        counter: i32,
+        to: &str,
+    ) -> QueryResult<usize> {
+        let n = Self::set_mfa(conn, id, method, Some(secret), counter)?;
+        let target = _security_users::table.find(id);
+        if method == "hotp_sms" {
+            diesel::update(target)
+                .set(_security_users::phone_number.eq(Some(to)))
+                .execute(conn)?;
+        } else {
+            diesel::update(target)
+                .set(_security_users::email.eq(Some(to)))
+                .execute(conn)?;
+        }
+        Ok(n)
+    }
+
     /// Records that the user agreed the terms of use (`when` as CamCOPS stores it, see
     /// `auth::terms::agreed_at`).
     pub fn set_agreed_terms(conn: &mut DbConnection, id: i32, when: &str) -> QueryResult<usize> {

@@ -1,12 +1,15 @@
-//! `/change_own_password` (§2.12 wizard 2, §1.4): a TOTP step first when the user has TOTP,
-//! then the old password and the new one twice. Success sets the password, ends the user's
-//! other sessions and returns to the main menu. The wizard state lives in `form_state`.
+//! `/change_own_password` (§2.12 wizard 2, §1.4): a code step first when the user has a
+//! second factor (TOTP, or codes by e-mail or text message: one is sent when the step is first
+//! shown, see `routes::step_up`), then the old password and the new one twice. Success sets
+//! the password, ends the user's other sessions and returns to the main menu. The wizard state
+//! lives in `form_state`.
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use super::page::{see_other, PageCtx};
+use super::step_up::{self, Shown};
 use crate::auth::principal::AuthUser;
 use crate::auth::{login, password, second_factor, users};
 use crate::blocking::run_hashing;
@@ -53,6 +56,9 @@ pub struct ChangeOwnPasswordForm {
     new_password_confirm: String,
     #[serde(default, rename = "new_password-confirm")]
     new_password_confirm_deform: String,
+    /// "Send a new code" at the code step (codes by e-mail or text message).
+    #[serde(default)]
+    resend: String,
 }
 
 impl ChangeOwnPasswordForm {
@@ -95,9 +101,15 @@ fn has_totp(user: &AuthUser) -> bool {
             .is_some_and(|s| !s.is_empty())
 }
 
-/// The step to run: the MFA step unless the user has no TOTP or has passed it in this wizard.
+/// Whether the user's codes are sent (e-mail, text message).
+fn sends_codes(user: &AuthUser) -> bool {
+    second_factor::sends_codes(&user.user.mfa_method)
+}
+
+/// The step to run: the MFA step unless the user has no second factor or has passed it in
+/// this wizard.
 fn effective_step(fs: &FormState, user: &AuthUser) -> &'static str {
-    if !has_totp(user) {
+    if !has_totp(user) && !sends_codes(user) {
         return STEP_CHANGE;
     }
     let passed = fs.mfa_user_id == Some(user.id());
@@ -148,6 +160,17 @@ pub async fn change_own_password_form(
     li: LoggedIn,
 ) -> Result<HttpResponse, AppError> {
     let mut fs = li.cs.session.form_state.clone();
+    if sends_codes(&li.user) {
+        // Showing the page again while its code is live sends nothing.
+        if !step_up::has_live_step(&fs, ROUTE, STEP_MFA) {
+            fs.enter(ROUTE, true);
+            fs.step = Some(STEP_MFA.into());
+        }
+        if li.user.user.must_change_password() {
+            li.cs.cookie.flash("danger", EXPIRED);
+        }
+        return sent_code_page(&state, &li, fs, false, None).await;
+    }
     fs.enter(ROUTE, true);
     let step = effective_step(&fs, &li.user);
     fs.step = Some(step.into());
@@ -183,6 +206,11 @@ async fn mfa_step(
     mut fs: FormState,
     form: &ChangeOwnPasswordForm,
 ) -> Result<HttpResponse, AppError> {
+    if sends_codes(&li.user) && (!form.resend.is_empty() || fs.codes.is_none()) {
+        // A code is checked only once this step has sent one.
+        fs.step = Some(STEP_MFA.into());
+        return sent_code_page(state, li, fs, !form.resend.is_empty(), None).await;
+    }
     // A code here is a login attempt: counted, audited, refused while locked.
     let checked = second_factor::check_code(
         state,
@@ -200,6 +228,36 @@ async fn mfa_step(
     fs.mfa_time = None;
     save(state, li, fs).await?;
     render_step(li, STEP_CHANGE, None)
+}
+
+/// The code step of a user whose codes are sent: sends one (see [`step_up::ensure_code`]),
+/// saves the wizard and shows the page.
+async fn sent_code_page(
+    state: &AppState,
+    li: &LoggedIn,
+    mut fs: FormState,
+    resend: bool,
+    error: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let shown =
+        step_up::ensure_code(state, &li.user.user, &mut fs, &li.cs.client_ip, resend).await?;
+    let to = fs.codes.as_ref().map(|c| c.to.clone());
+    save(state, li, fs.clone()).await?;
+    let title = if li.user.user.mfa_method == "hotp_sms" {
+        "Authenticate via SMS"
+    } else {
+        "Authenticate via e-mail"
+    };
+    match shown {
+        Shown::Sent(to, notice) => {
+            step_up::render(li, "/change_own_password", title, &to, error.or(notice))
+        }
+        Shown::Refused(message) => match to {
+            Some(to) => step_up::render(li, "/change_own_password", title, &to, Some(message)),
+            None => fail(state, li, fs, message).await,
+        },
+        Shown::Failed => Ok(second_factor::not_sent_response()),
+    }
 }
 
 async fn change_step(

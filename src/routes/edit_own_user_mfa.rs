@@ -1,9 +1,11 @@
 //! `/edit_own_user_mfa` (§2.12 wizard 5): choose an MFA method among the configured
-//! `MFA_METHODS` this server supports (`no_mfa`, `totp`). For TOTP a new secret is kept
-//! server-side in `form_state` (never in the page's form) and is stored on the user only
-//! after a correct code (fixing §7.3 item 9). A user whose TOTP is on must give a current code
-//! to change or switch it off (ASVS V7.5.1: re-authentication before an MFA change; the
-//! original asks for nothing); wrong codes count as failed logins.
+//! `MFA_METHODS`. A new secret is kept server-side in `form_state` (never in the page's form)
+//! and is stored on the user only after a correct code: for TOTP from the app; for codes by
+//! e-mail or text message, after the address or number is entered, from a code sent there
+//! (method, secret, counter and address are then stored together). A user whose second
+//! factor is on must give a current code to change or switch it off (re-authentication
+//! before an MFA change; the original asks for nothing): TOTP users on the method page, users
+//! whose codes are sent in a first step that sends them one. Wrong codes count as failed logins.
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -11,21 +13,29 @@ use serde::Deserialize;
 
 use super::own_user_info::mfa_description;
 use super::page::{see_other, PageCtx};
+use super::step_up::{self, Shown};
 use crate::auth::mfa;
-use crate::auth::second_factor::{self, Checked};
+use crate::auth::second_factor::{self, Checked, Pending, Sent};
 use crate::config::MfaMethod;
 use crate::db::run_db;
 use crate::error::AppError;
-use crate::messaging::{send_notice, Notice};
+use crate::messaging::{phone, send_notice, Channel, Notice};
 use crate::models::audit::{audit, AuditSource};
 use crate::models::user::User;
 use crate::session::extract::LoggedIn;
+use crate::session::form_state::PendingMethod;
 use crate::session::FormState;
 use crate::state::AppState;
 
 const ROUTE: &str = "edit_own_user_mfa";
 const STEP_METHOD: &str = "mfa_method";
 const STEP_TOTP: &str = "totp";
+/// Entering the e-mail address or phone number of the chosen method.
+const STEP_CONTACT: &str = "contact";
+/// Entering the code sent to the new address or number.
+const STEP_CONFIRM: &str = "confirm";
+/// A user whose codes are sent proves their current factor first.
+const STEP_CURRENT: &str = "current";
 
 /// Flashed (success) once TOTP is verified and stored.
 pub const SUCCESS: &str = "Multi-factor authentication: success!";
@@ -40,6 +50,12 @@ pub const NEED_CODE: &str =
     "Enter a current code from your authenticator app to change multi-factor authentication.";
 /// A method not listed in `MFA_METHODS`, or nothing chosen.
 pub const NOT_ALLOWED: &str = "Please choose one of the methods offered.";
+/// The phone number entered is not one (CamCOPS' wording).
+pub const BAD_PHONE: &str = "Invalid phone number";
+/// No e-mail address entered.
+pub const NEED_EMAIL: &str = "Please enter your e-mail address.";
+/// Before the instructions of the code sent to a new address or number (CamCOPS' wording).
+pub const LETS_TEST: &str = "Let's test it! ";
 
 /// The original's order and labels of the choices.
 const ALL_CHOICES: [(MfaMethod, &str); 4] = [
@@ -62,6 +78,15 @@ pub struct EditMfaForm {
     mfa_method: String,
     #[serde(default)]
     one_time_password: String,
+    /// The address for codes by e-mail.
+    #[serde(default)]
+    email: String,
+    /// The number for codes by text message.
+    #[serde(default)]
+    phone_number: String,
+    /// "Send a new code" at a code step.
+    #[serde(default)]
+    resend: String,
 }
 
 /// One radio button.
@@ -81,6 +106,18 @@ struct MethodPage<'a> {
     must_set: bool,
     /// TOTP is on: changing it needs a current code.
     needs_code: bool,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "edit_own_user_mfa_contact.html")]
+struct ContactPage<'a> {
+    ctx: PageCtx,
+    title: &'a str,
+    field: &'a str,
+    label: &'a str,
+    input_type: &'a str,
+    value: &'a str,
     error: Option<&'a str>,
 }
 
@@ -106,7 +143,7 @@ fn render_method(
 ) -> Result<HttpResponse, AppError> {
     let allowed = &state.settings.mfa_methods;
     let current = MfaMethod::parse(&li.user.user.mfa_method);
-    let offered = |m: MfaMethod| allowed.contains(&m) && m.is_offered();
+    let offered = |m: MfaMethod| allowed.contains(&m) && m.is_offered(&state.settings);
     let preselect = match current {
         Some(m) if offered(m) => Some(m),
         _ => [MfaMethod::Totp, MfaMethod::NoMfa]
@@ -119,7 +156,7 @@ fn render_method(
         .map(|&(m, label)| Choice {
             value: m.as_str(),
             label,
-            available: m.is_offered(),
+            available: m.is_offered(&state.settings),
             checked: preselect == Some(m),
         })
         .collect();
@@ -208,12 +245,21 @@ async fn store(
     Ok(see_other("/"))
 }
 
-/// `GET /edit_own_user_mfa`: the choice of method (restarts the wizard).
+/// `GET /edit_own_user_mfa`: the choice of method (restarts the wizard). A user whose codes
+/// are sent first gets the code step, which sends a code unless this step already sent one
+/// that is still live (showing the page again sends nothing).
 pub async fn edit_own_user_mfa_form(
     state: web::Data<AppState>,
     li: LoggedIn,
 ) -> Result<HttpResponse, AppError> {
     let mut fs = li.cs.session.form_state.clone();
+    if needs_sent_code(&li) {
+        if !step_up::has_live_step(&fs, ROUTE, STEP_CURRENT) {
+            fs.enter(ROUTE, true);
+            fs.step = Some(STEP_CURRENT.into());
+        }
+        return current_code_page(&state, &li, fs, false, None).await;
+    }
     fs.enter(ROUTE, true);
     fs.step = Some(STEP_METHOD.into());
     save(&state, &li, fs).await?;
@@ -221,7 +267,7 @@ pub async fn edit_own_user_mfa_form(
 }
 
 /// `POST /edit_own_user_mfa`: runs the current step (a POST without state starts at the
-/// choice of method).
+/// first step).
 pub async fn edit_own_user_mfa(
     state: web::Data<AppState>,
     li: LoggedIn,
@@ -230,10 +276,87 @@ pub async fn edit_own_user_mfa(
     li.cs.check_csrf(&form.csrf_token)?;
     let mut fs = li.cs.session.form_state.clone();
     fs.resume(ROUTE);
+    let passed = fs.mfa_user_id == Some(li.user.id());
+    if needs_sent_code(&li) && !passed {
+        if fs.step.as_deref() != Some(STEP_CURRENT) {
+            fs.enter(ROUTE, true);
+            fs.step = Some(STEP_CURRENT.into());
+            return current_code_page(&state, &li, fs, false, None).await;
+        }
+        return current_step(&state, &li, fs, &form).await;
+    }
     match (fs.step_or(STEP_METHOD), fs.pending_secret.clone()) {
         (STEP_TOTP, Some(secret)) => totp_step(&state, &li, fs, &form, secret).await,
+        (STEP_CONTACT, _) => contact_step(&state, &li, fs, &form).await,
+        (STEP_CONFIRM, Some(_)) => confirm_step(&state, &li, fs, &form).await,
         _ => method_step(&state, &li, fs, &form).await,
     }
+}
+
+/// Whether the user's current method sends codes (then changing it needs one of them).
+fn needs_sent_code(li: &LoggedIn) -> bool {
+    second_factor::sends_codes(&li.user.user.mfa_method)
+}
+
+/// The current-code step: sends (or re-sends) a code by the user's method and shows the page.
+async fn current_code_page(
+    state: &AppState,
+    li: &LoggedIn,
+    mut fs: FormState,
+    resend: bool,
+    error: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let shown =
+        step_up::ensure_code(state, &li.user.user, &mut fs, &li.cs.client_ip, resend).await?;
+    let to = fs.codes.as_ref().map(|c| c.to.clone());
+    save(state, li, fs).await?;
+    let title = "Confirm it is you";
+    let action = "/edit_own_user_mfa";
+    match shown {
+        Shown::Sent(to, notice) => step_up::render(li, action, title, &to, error.or(notice)),
+        Shown::Refused(message) => match to {
+            Some(to) => step_up::render(li, action, title, &to, Some(message)),
+            None => {
+                li.cs.cookie.flash("danger", message);
+                Ok(see_other("/"))
+            }
+        },
+        Shown::Failed => Ok(second_factor::not_sent_response()),
+    }
+}
+
+/// The current code of a user whose codes are sent: counted like a login attempt; right →
+/// the choice of method.
+async fn current_step(
+    state: &AppState,
+    li: &LoggedIn,
+    mut fs: FormState,
+    form: &EditMfaForm,
+) -> Result<HttpResponse, AppError> {
+    if !form.resend.is_empty() || fs.codes.is_none() {
+        // A code is checked only once this step has sent one.
+        return current_code_page(state, li, fs, !form.resend.is_empty(), None).await;
+    }
+    let checked = second_factor::check_code(
+        state,
+        &li.user.user,
+        &form.one_time_password,
+        fs.mfa_time,
+        &li.cs.client_ip,
+    )
+    .await?;
+    if let Some(message) = checked.message() {
+        fs.finish();
+        save(state, li, fs).await?;
+        li.cs.cookie.flash("danger", message);
+        return Ok(see_other("/"));
+    }
+    fs.step = Some(STEP_METHOD.into());
+    fs.mfa_user_id = Some(li.user.id());
+    fs.mfa_time = None;
+    fs.codes = None;
+    save(state, li, fs).await?;
+    render_method(state, li, None)
 }
 
 async fn method_step(
@@ -246,7 +369,9 @@ async fn method_step(
         MfaMethod::parse(&form.mfa_method).filter(|m| state.settings.mfa_methods.contains(m));
     let chosen = match chosen {
         None => return render_method(state, li, Some(NOT_ALLOWED)),
-        Some(m) if !m.is_offered() => return render_method(state, li, Some(NOT_AVAILABLE)),
+        Some(m) if !m.is_offered(&state.settings) => {
+            return render_method(state, li, Some(NOT_AVAILABLE))
+        }
         Some(m) => m,
     };
     if active_totp(li).is_some() {
@@ -274,8 +399,271 @@ async fn method_step(
             save(state, li, fs).await?;
             render_totp(li, &secret, None)
         }
-        m => store(state, li, fs, m, None, DISABLED).await,
+        MfaMethod::HotpEmail | MfaMethod::HotpSms => {
+            fs.step = Some(STEP_CONTACT.into());
+            fs.pending = Some(Box::new(PendingMethod {
+                method: chosen.as_str().into(),
+                ..PendingMethod::default()
+            }));
+            save(state, li, fs).await?;
+            render_contact(li, chosen, None, None)
+        }
+        MfaMethod::NoMfa => store(state, li, fs, MfaMethod::NoMfa, None, DISABLED).await,
     }
+}
+
+/// The address or number page of `method`: `value` as typed, else the stored one.
+fn render_contact(
+    li: &LoggedIn,
+    method: MfaMethod,
+    value: Option<&str>,
+    error: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let u = &li.user.user;
+    let (title, field, label, input_type, stored) = if method == MfaMethod::HotpSms {
+        (
+            "Send me a code by text message",
+            "phone_number",
+            "Phone number",
+            "tel",
+            u.phone_number.as_deref(),
+        )
+    } else {
+        (
+            "Send me a code by email",
+            "email",
+            "E-mail address",
+            "email",
+            u.email.as_deref(),
+        )
+    };
+    let body = ContactPage {
+        ctx: PageCtx::new(&li.cs),
+        title,
+        field,
+        label,
+        input_type,
+        value: value.or(stored).unwrap_or(""),
+        error,
+    }
+    .render()?;
+    let status = if error.is_some() {
+        actix_web::http::StatusCode::BAD_REQUEST
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// The pending method's address or number: checked, then a fresh secret is made and its
+/// first code sent there (counter 1, as CamCOPS' set_mfa_method resets it to 0 and a send
+/// increments it first). Nothing is stored on the user.
+async fn contact_step(
+    state: &AppState,
+    li: &LoggedIn,
+    fs: FormState,
+    form: &EditMfaForm,
+) -> Result<HttpResponse, AppError> {
+    let Some(method) = fs
+        .pending
+        .as_ref()
+        .and_then(|p| MfaMethod::parse(&p.method))
+    else {
+        return render_method(state, li, Some(NOT_ALLOWED));
+    };
+    let (channel, typed) = if method == MfaMethod::HotpSms {
+        (Channel::Sms, form.phone_number.as_str())
+    } else {
+        (Channel::Email, form.email.as_str())
+    };
+    // Shown again only when it is sensible text (not oversized, no control characters).
+    let echo = Some(typed)
+        .filter(|t| t.chars().count() <= 255 && !t.chars().any(char::is_control))
+        .or(Some(""));
+    let to = match channel {
+        Channel::Sms => match phone::parse(typed, &state.settings.region_code) {
+            Ok(e164) => e164,
+            Err(_) => return render_contact(li, method, echo, Some(BAD_PHONE)),
+        },
+        Channel::Email => {
+            let t = typed.trim();
+            if t.is_empty() {
+                return render_contact(li, method, echo, Some(NEED_EMAIL));
+            }
+            if let Err(e) = crate::routes::admin::users::form::check_email(t) {
+                return render_contact(li, method, echo, Some(&e));
+            }
+            t.to_owned()
+        }
+    };
+    let pending = Pending {
+        channel,
+        to,
+        secret: mfa::new_secret(),
+        counter: 0,
+    };
+    send_pending(state, li, fs, pending, 0, method, echo).await
+}
+
+/// Sends the next code of `pending` (`sent` codes so far in this step) and shows the code
+/// page, or says why not.
+async fn send_pending(
+    state: &AppState,
+    li: &LoggedIn,
+    mut fs: FormState,
+    pending: Pending,
+    sent: u32,
+    method: MfaMethod,
+    echo: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let previous = fs.codes.as_ref().map(|c| c.to.clone());
+    if sent >= second_factor::MAX_SENDS_PER_STEP {
+        return confirm_page(li, previous.as_deref(), Some(second_factor::TOO_MANY));
+    }
+    let (outcome, counter) =
+        second_factor::send_pending_code(state, &li.user.user, &pending, &li.cs.client_ip).await?;
+    match outcome {
+        Sent::Sent { at, instructions } => {
+            fs.step = Some(STEP_CONFIRM.into());
+            fs.pending_secret = Some(pending.secret);
+            fs.pending = Some(Box::new(PendingMethod {
+                method: method.as_str().into(),
+                to: pending.to,
+                counter,
+            }));
+            fs.mfa_time = Some(at);
+            fs.codes = Some(Box::new(crate::session::form_state::SentCodes {
+                count: sent + 1,
+                to: instructions.clone(),
+            }));
+            save(state, li, fs).await?;
+            let notice = (sent > 0).then_some("A new code has been sent.");
+            confirm_page(li, Some(&instructions), notice)
+        }
+        Sent::Refused(message) if sent == 0 => render_contact(li, method, echo, Some(message)),
+        Sent::Refused(message) => confirm_page(li, previous.as_deref(), Some(message)),
+        Sent::Failed => Ok(second_factor::not_sent_response()),
+    }
+}
+
+/// The code page for a new address or number: "Let's test it! " and where the code went.
+fn confirm_page(
+    li: &LoggedIn,
+    instructions: Option<&str>,
+    notice: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let text = format!("{LETS_TEST}{}", instructions.unwrap_or(""));
+    step_up::render(
+        li,
+        "/edit_own_user_mfa",
+        "Multi-factor authentication",
+        &text,
+        notice,
+    )
+}
+
+/// The code sent to the new address or number: right → the method, secret, counter and
+/// address are stored together; wrong → a failed login, nothing kept on the user.
+async fn confirm_step(
+    state: &web::Data<AppState>,
+    li: &LoggedIn,
+    mut fs: FormState,
+    form: &EditMfaForm,
+) -> Result<HttpResponse, AppError> {
+    let method = fs
+        .pending
+        .as_ref()
+        .and_then(|p| MfaMethod::parse(&p.method));
+    let to = fs.pending.as_ref().map(|p| (p.to.clone(), p.counter));
+    let (Some(method), Some(secret), Some((to, counter))) = (method, fs.pending_secret.clone(), to)
+    else {
+        return render_method(state, li, Some(NOT_ALLOWED));
+    };
+    let channel = if method == MfaMethod::HotpSms {
+        Channel::Sms
+    } else {
+        Channel::Email
+    };
+    let pending = Pending {
+        channel,
+        to,
+        secret,
+        counter,
+    };
+    if !form.resend.is_empty() {
+        let sent = fs.codes.as_ref().map_or(1, |c| c.count);
+        return send_pending(state, li, fs, pending, sent, method, None).await;
+    }
+    let checked = second_factor::check_pending_code(
+        state,
+        &li.user.user,
+        &pending,
+        &form.one_time_password,
+        fs.mfa_time,
+        &li.cs.client_ip,
+    )
+    .await?;
+    if checked.locked() {
+        fs.finish();
+        save(state, li, fs).await?;
+        li.cs
+            .cookie
+            .flash("danger", checked.message().unwrap_or(BAD_CODE).to_owned());
+        return Ok(see_other("/"));
+    }
+    if let Some(message) = checked.message() {
+        let instructions = fs.codes.as_ref().map(|c| c.to.clone());
+        return confirm_page(li, instructions.as_deref(), Some(message));
+    }
+    store_sending(state, li, fs, method, pending).await
+}
+
+/// Stores a verified method that sends codes: method, secret, counter and address together.
+/// The counter is left one past the code just used, so that code is spent.
+async fn store_sending(
+    state: &web::Data<AppState>,
+    li: &LoggedIn,
+    mut fs: FormState,
+    method: MfaMethod,
+    pending: Pending,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let (uid, username, ip) = (
+        li.user.id(),
+        li.user.user.username.clone(),
+        li.cs.client_ip.clone(),
+    );
+    let mut session = li.cs.session.clone();
+    fs.finish();
+    session.form_state = fs;
+    let (secret, to, counter) = (pending.secret, pending.to.clone(), pending.counter + 1);
+    run_db(&state.pool, move |conn| {
+        User::set_mfa_sending_to(conn, uid, method.as_str(), &secret, counter, &to)?;
+        let details = format!("MFA method set to {} for user {username}", method.as_str());
+        audit(
+            conn,
+            now,
+            AuditSource::Webviewer,
+            Some(&ip),
+            Some(uid),
+            None,
+            &details,
+        )?;
+        session.save_form_state(conn)?;
+        Ok(())
+    })
+    .await?;
+    // The notice goes to the address on file before the change, and to the new one.
+    let old = li.user.user.email.clone();
+    let name = li.user.user.username.clone();
+    crate::messaging::spawn_notice(state.clone(), old.clone(), name.clone(), Notice::MfaChanged);
+    if method == MfaMethod::HotpEmail && old.as_deref() != Some(pending.to.as_str()) {
+        crate::messaging::spawn_notice(state.clone(), Some(pending.to), name, Notice::MfaChanged);
+    }
+    li.cs.cookie.flash("success", SUCCESS);
+    Ok(see_other("/"))
 }
 
 /// The user's TOTP secret when TOTP is their method.

@@ -18,6 +18,7 @@ pub mod page;
 pub mod server_info;
 pub mod set_filters;
 pub mod static_files;
+pub mod step_up;
 pub mod view_tasks;
 
 /// Registers every route.

@@ -11,6 +11,20 @@ pub struct SentCodes {
     pub to: String,
 }
 
+/// A method that sends codes (`hotp_email`, `hotp_sms`) being set up; its secret is
+/// [`FormState::pending_secret`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingMethod {
+    /// The method.
+    pub method: String,
+    /// The e-mail address or E.164 phone number it sends to (empty until entered).
+    #[serde(default)]
+    pub to: String,
+    /// The HOTP counter of the last code sent (0 before the first).
+    #[serde(default)]
+    pub counter: i32,
+}
+
 /// State of the one multi-step form in progress for a session.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormState {
@@ -35,6 +49,10 @@ pub struct FormState {
     /// A secret being set up on the MFA page, before it is verified and stored on the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_secret: Option<String>,
+    /// A method that sends codes being set up on the MFA page (boxed: sessions stay small):
+    /// nothing is stored on the user until a code sent by it is entered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Box<PendingMethod>>,
     /// The user a confirmation code was issued for (`delete_user`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_user_id: Option<i32>,
@@ -96,7 +114,10 @@ impl FormState {
 
     /// "Clean": no MFA keys left in it.
     pub fn is_clean(&self) -> bool {
-        self.mfa_user_id.is_none() && self.mfa_time.is_none() && self.pending_secret.is_none()
+        self.mfa_user_id.is_none()
+            && self.mfa_time.is_none()
+            && self.pending_secret.is_none()
+            && self.pending.is_none()
     }
 }
 

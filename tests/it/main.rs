@@ -22,6 +22,7 @@ mod mail_delivery;
 // A shared harness (its own `allow(dead_code)`: not every test uses every helper).
 pub mod mail_server;
 mod migrations;
+mod own_mfa;
 mod recovery_codes;
 mod resilience;
 mod second_factor;

@@ -1,13 +1,15 @@
 //! `/edit_other_user_mfa?user_id=N` (admin spec §3.8): switch another user's multi-factor
 //! authentication off (they set it up again at their next login if `MFA_METHODS` requires
 //! it). Unlike the original, the stored secret is cleared, the user's sessions end and the
-//! change is audited. The administrator's own TOTP code is asked for when their TOTP is on.
+//! change is audited. The administrator's own code is asked for when their second factor is on.
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::form::Fields;
-use super::{needs_code, reauthenticate, target_for, Acting, Missing, UserIdQuery, LIST};
+use super::{
+    needs_code, reauthenticate, send_own_code, target_for, Acting, Missing, UserIdQuery, LIST,
+};
 use crate::auth::capability::Action;
 use crate::auth::user_admin;
 use crate::db::{run_db, run_db_read};
@@ -27,6 +29,8 @@ struct MfaPage {
     username: String,
     current: &'static str,
     needs_code: bool,
+    /// Where the administrator's own code was sent (codes by e-mail or text message).
+    code_sent: Option<String>,
 }
 
 /// `GET /edit_other_user_mfa?user_id=N`.
@@ -41,7 +45,13 @@ pub async fn edit_other_user_mfa_form(
         target_for(conn, &me, id, Missing::CannotFind, Action::EditMfa)
     })
     .await?;
+    // Sent only now: the capability check above passed.
+    let code_sent = match send_own_code(&state, &li, "edit_other_user_mfa", id, false).await? {
+        Ok(note) => note,
+        Err(not_sent) => return Ok(not_sent),
+    };
     let body = MfaPage {
+        code_sent,
         ctx: PageCtx::new(&li.cs),
         user_id: target.id(),
         username: target.user.username.clone(),

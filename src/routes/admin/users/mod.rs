@@ -315,10 +315,11 @@ pub fn check_new_password(f: &form::Fields) -> Result<(), String> {
 /// Wrong or missing code in the administrator's own re-authentication (the original's).
 pub const BAD_CODE: &str = second_factor::BAD_CODE;
 
-/// Whether `li`'s own logins need a TOTP code (then the password and MFA pages of other
-/// users ask for one too, as the original's MFA step does, §3.7).
+/// Whether `li`'s own logins need a code (TOTP, or one sent by e-mail or text message): then
+/// the password and MFA pages of other users ask for one too, as the original's MFA step
+/// does (§3.7).
 pub fn needs_code(li: &LoggedIn) -> bool {
-    own_totp(li).is_some()
+    own_totp(li).is_some() || second_factor::sends_codes(&li.user.user.mfa_method)
 }
 
 fn own_totp(li: &LoggedIn) -> Option<&str> {
@@ -328,24 +329,76 @@ fn own_totp(li: &LoggedIn) -> Option<&str> {
         .filter(|s| u.mfa_method == "totp" && !s.is_empty())
 }
 
-/// The acting administrator's own re-authentication: when their TOTP is on, the form must
-/// carry a current `one_time_password`. A wrong or missing code counts as a failed login
-/// (towards the lockout), is flashed, and sends them back to the list: `Some(response)`.
+/// For an administrator whose codes are sent, on showing `route`'s form for target `id`
+/// (call only after the capability check: nothing is sent for a page they may not use): a
+/// code is sent unless this page already sent one that is still live (or `resend`), within the per-step and
+/// hourly limits. `Ok(Some(text))` says where it went (or why none was sent); `Err` is the
+/// 503 page when sending failed. TOTP and no second factor: `Ok(None)`.
+pub async fn send_own_code(
+    state: &AppState,
+    li: &LoggedIn,
+    route: &str,
+    id: i32,
+    resend: bool,
+) -> Result<Result<Option<String>, HttpResponse>, AppError> {
+    if !second_factor::sends_codes(&li.user.user.mfa_method) {
+        return Ok(Ok(None));
+    }
+    let mut fs = li.cs.session.form_state.clone();
+    let live = crate::routes::step_up::has_live_step(&fs, route, STEP_OWN_CODE)
+        && fs.target_user_id == Some(id);
+    if !live {
+        fs.enter(route, true);
+        fs.step = Some(STEP_OWN_CODE.into());
+        fs.target_user_id = Some(id);
+    }
+    let shown = crate::routes::step_up::ensure_code(
+        state,
+        &li.user.user,
+        &mut fs,
+        &li.cs.client_ip,
+        resend,
+    )
+    .await?;
+    let mut session = li.cs.session.clone();
+    session.form_state = fs;
+    crate::db::run_db(&state.pool, move |conn| Ok(session.save_form_state(conn)?)).await?;
+    Ok(match shown {
+        crate::routes::step_up::Shown::Sent(to, _) => Ok(Some(to)),
+        crate::routes::step_up::Shown::Refused(message) => Ok(Some(message.to_owned())),
+        crate::routes::step_up::Shown::Failed => Err(second_factor::not_sent_response()),
+    })
+}
+
+/// The wizard step name of an administrator's own sent code.
+const STEP_OWN_CODE: &str = "own_code";
+
+/// The acting administrator's own re-authentication: when their second factor is on, the
+/// form must carry a current `one_time_password` (for codes by e-mail or text message, the
+/// one the page sent; its timeout counts from the send). A wrong or missing code counts as a
+/// failed login (towards the lockout), is flashed, and sends them back to the list:
+/// `Some(response)`.
 pub async fn reauthenticate(
     state: &AppState,
     li: &LoggedIn,
     f: &form::Fields,
 ) -> Result<Option<HttpResponse>, AppError> {
-    if own_totp(li).is_none() {
+    if !needs_code(li) {
         return Ok(None);
     }
+    let fs = &li.cs.session.form_state;
+    let issued_at = fs
+        .step
+        .as_deref()
+        .filter(|s| *s == STEP_OWN_CODE && !fs.finished)
+        .and(fs.mfa_time);
     // The administrator's own code is a login attempt: counted, audited, refused while
-    // locked; a used code is refused.
+    // locked; a used code is refused (the HOTP counter moved on when it was accepted).
     let checked = second_factor::check_code(
         state,
         &li.user.user,
         f.text("one_time_password"),
-        None,
+        issued_at,
         &li.cs.client_ip,
     )
     .await?;

@@ -1,6 +1,7 @@
 //! `/change_other_password?user_id=N` (admin spec §3.7): a new password for another user,
-//! "must change at next login" ticked by default. The administrator's own TOTP code is asked
-//! for when their TOTP is on. Unlike the original, the user's sessions end at once, the new
+//! "must change at next login" ticked by default. The administrator's own code is asked for
+//! when their second factor is on (codes by e-mail or text message: one is sent when the form
+//! is shown). Unlike the original, the user's sessions end at once, the new
 //! password must differ from the current one, and one's own password is changed on the own
 //! page (with the old password), for POST as well as GET.
 
@@ -9,7 +10,8 @@ use askama::Template;
 
 use super::form::Fields;
 use super::{
-    check_new_password, needs_code, reauthenticate, target_for, Acting, Missing, UserIdQuery, LIST,
+    check_new_password, needs_code, reauthenticate, send_own_code, target_for, Acting, Missing,
+    UserIdQuery, LIST,
 };
 use crate::auth::capability::Action;
 use crate::auth::password;
@@ -24,6 +26,8 @@ use crate::routes::page::PageCtx;
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
+const ROUTE: &str = "change_other_password";
+
 /// The new password equals the user's current one.
 pub const SAME_AS_CURRENT: &str = "New password must differ from old";
 
@@ -35,17 +39,28 @@ struct PasswordPage<'a> {
     username: String,
     must_change_password: bool,
     needs_code: bool,
+    /// Where the administrator's own code was sent (codes by e-mail or text message).
+    code_sent: Option<String>,
     min_length: usize,
     error: Option<&'a str>,
 }
 
-fn render(
+/// The form; an administrator whose codes are sent gets one (a new one when `resend`: the
+/// form is shown again after their last code was used).
+async fn render(
+    state: &AppState,
     li: &LoggedIn,
     target: &AuthUser,
     must_change_password: bool,
     error: Option<&str>,
+    resend: bool,
 ) -> Result<HttpResponse, AppError> {
+    let code_sent = match send_own_code(state, li, ROUTE, target.id(), resend).await? {
+        Ok(note) => note,
+        Err(not_sent) => return Ok(not_sent),
+    };
     let body = PasswordPage {
+        code_sent,
         ctx: PageCtx::new(&li.cs),
         user_id: target.id(),
         username: target.user.username.clone(),
@@ -74,7 +89,7 @@ pub async fn change_other_password_form(
 ) -> Result<HttpResponse, AppError> {
     let id = query.id(None, Missing::CannotFind)?;
     let target = load(&state, &li, id).await?;
-    render(&li, &target, true, None)
+    render(&state, &li, &target, true, None, false).await
 }
 
 /// `POST /change_other_password?user_id=N` (`new_password`, `new_password-confirm`,
@@ -97,7 +112,7 @@ pub async fn change_other_password(
         return Ok(refused);
     }
     if let Err(e) = check_new_password(&form) {
-        return render(&li, &target, must_change, Some(&e));
+        return render(&state, &li, &target, must_change, Some(&e), true).await;
     }
     let (new, stored, cost) = (
         form.text("new_password").to_string(),
@@ -114,7 +129,15 @@ pub async fn change_other_password(
     })
     .await??;
     let Some(hash) = hashed else {
-        return render(&li, &target, must_change, Some(SAME_AS_CURRENT));
+        return render(
+            &state,
+            &li,
+            &target,
+            must_change,
+            Some(SAME_AS_CURRENT),
+            true,
+        )
+        .await;
     };
     // The slow hash is done; now the administrator and the target as they are at the write,
     // under lock (a right revoked while the hash was computed is seen here).

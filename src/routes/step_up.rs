@@ -1,0 +1,110 @@
+//! The code step of pages that ask a logged-in user whose codes are sent (e-mail, text
+//! message) for a current code: a code is sent when the step is first shown, not again when
+//! the page is merely shown again while that code is live, at most
+//! [`second_factor::MAX_SENDS_PER_STEP`] times per step (and the hourly limit per user).
+
+use actix_web::HttpResponse;
+use askama::Template;
+
+use super::page::PageCtx;
+use crate::auth::second_factor::{self, Sent};
+use crate::error::AppError;
+use crate::models::user::User;
+use crate::session::extract::LoggedIn;
+use crate::session::form_state::SentCodes;
+use crate::session::FormState;
+use crate::state::AppState;
+
+/// What the code step can show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
+    /// A code is on its way: where it went ("We've sent a code by …"), and a notice.
+    Sent(String, Option<&'static str>),
+    /// No code could be asked for (too many, nowhere to send): the message.
+    Refused(&'static str),
+    /// The mail server or provider failed: a 503.
+    Failed,
+}
+
+/// A code page of a step-up or set-up wizard.
+#[derive(Template)]
+#[template(path = "code_step.html")]
+pub struct CodePage<'a> {
+    /// Layout context.
+    pub ctx: PageCtx,
+    /// Where the form posts.
+    pub action: &'a str,
+    /// The heading.
+    pub title: &'a str,
+    /// What to do (where the code went).
+    pub instructions: &'a str,
+    /// A notice or error above the form.
+    pub notice: Option<&'a str>,
+}
+
+/// Renders a [`CodePage`].
+pub fn render(
+    li: &LoggedIn,
+    action: &str,
+    title: &str,
+    instructions: &str,
+    notice: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let body = CodePage {
+        ctx: PageCtx::new(&li.cs),
+        action,
+        title,
+        instructions,
+        notice,
+    }
+    .render()?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// Whether `fs` (of `route`) is an unfinished code step at `step` with a code already sent:
+/// then showing the page again sends nothing.
+pub fn has_live_step(fs: &FormState, route: &str, step: &str) -> bool {
+    fs.route_name.as_deref() == Some(route)
+        && !fs.finished
+        && fs.step.as_deref() == Some(step)
+        && fs.codes.is_some()
+}
+
+/// Makes sure the user has a code for this step: when `resend` is false and `fs` already
+/// records one that has not expired, nothing is sent; otherwise a new code is sent (by the
+/// user's own method, see [`second_factor::send_code`]) unless this step has sent its
+/// allowance. `fs` records the send; the caller saves it.
+pub async fn ensure_code(
+    state: &AppState,
+    user: &User,
+    fs: &mut FormState,
+    remote_addr: &str,
+    resend: bool,
+) -> Result<Shown, AppError> {
+    let now = state.clock.now();
+    if let Some(codes) = fs.codes.as_ref() {
+        let live = !second_factor::expired(state.settings.mfa_timeout_s, fs.mfa_time, now);
+        if !resend && live {
+            return Ok(Shown::Sent(codes.to.clone(), None));
+        }
+    }
+    let count = fs.codes.as_ref().map_or(0, |c| c.count);
+    if count >= second_factor::MAX_SENDS_PER_STEP {
+        return Ok(Shown::Refused(second_factor::TOO_MANY));
+    }
+    match second_factor::send_code(state, user, remote_addr).await? {
+        Sent::Sent { at, instructions } => {
+            fs.mfa_time = Some(at);
+            fs.codes = Some(Box::new(SentCodes {
+                count: count + 1,
+                to: instructions.clone(),
+            }));
+            let notice = (count > 0).then_some("A new code has been sent.");
+            Ok(Shown::Sent(instructions, notice))
+        }
+        Sent::Refused(message) => Ok(Shown::Refused(message)),
+        Sent::Failed => Ok(Shown::Failed),
+    }
+}
