@@ -7,6 +7,7 @@ use crate::session::extract::SessionReads;
 pub mod admin;
 pub mod change_own_password;
 pub mod edit_own_user_mfa;
+pub mod form;
 pub mod health;
 pub mod home;
 pub mod login;

@@ -1,7 +1,9 @@
 //! What every page template shares (user bar, CSRF token, flash messages), and the
 //! `redirect_url` rule: same-site relative paths only.
 
+use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
+use askama::Template;
 
 use crate::error::AppError;
 use crate::session::cookie::Flash;
@@ -25,6 +27,29 @@ impl PageCtx {
             csrf_token: cs.csrf_token(),
             flashes: cs.cookie.take_flashes(),
         }
+    }
+}
+
+/// The one way to answer with a page: `template` rendered as HTML with `status` (200 for a
+/// page, 400 for a form shown again with its errors, 403/404 for refusals). A template that
+/// fails to render is an [`AppError`] (the 500 page, logged), never a half page.
+pub fn html(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
+    Ok(html_body(status, template.render()?))
+}
+
+/// [`html`] for a body already rendered (a page built from several templates).
+pub fn html_body(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+/// 200, or 400 when the page shows a form again with errors.
+pub fn ok_or_bad_request(has_errors: bool) -> StatusCode {
+    if has_errors {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
     }
 }
 

@@ -2,93 +2,17 @@
 //! kept, as deform's sequences need), checkboxes, id lists, and the field rules the original
 //! applies (usernames, e-mail, lengths, languages) with its messages.
 
-use serde::Deserialize;
+use crate::routes::form::shorten;
+pub use crate::routes::form::{bool_param, is_true, Fields};
 
 use crate::auth::login::valid_username;
 use crate::models::user::USER_NAME_FOR_SYSTEM;
-
-/// A form body as `(name, value)` pairs (`web::Form<Fields>`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Fields(pub Vec<(String, String)>);
 
 /// The name of one item of deform's group sequence (`__start__=group_ids:sequence`).
 pub const GROUP_ITEM: &str = "group_id_sequence";
 
 /// Languages the original offers, with their labels.
 pub const LANGUAGES: [(&str, &str); 2] = [("en_GB", "English (UK)"), ("da_DK", "Dansk")];
-
-impl Fields {
-    /// The first value of `name`, or "".
-    pub fn text(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    }
-
-    /// Whether `name` was sent at all (a pressed button).
-    pub fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == name)
-    }
-
-    /// A checkbox: ticked when sent with a true value (deform sends `true`); absent = false.
-    pub fn checked(&self, name: &str) -> bool {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .any(|(_, v)| is_true(v))
-    }
-
-    /// Every value of `name` as integers; a non-number gives the original's message.
-    pub fn ints(&self, name: &str) -> Result<Vec<i32>, String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| {
-                v.trim()
-                    .parse::<i32>()
-                    .map_err(|_| format!("\"{}\" is not a number", shorten(v)))
-            })
-            .collect()
-    }
-
-    /// The CSRF token field.
-    pub fn csrf(&self) -> &str {
-        self.text("csrf_token")
-    }
-
-    /// The new password's confirmation (deform's `new_password-confirm`, or
-    /// `new_password_confirm`).
-    pub fn password_confirm(&self) -> &str {
-        match self.text("new_password-confirm") {
-            "" => self.text("new_password_confirm"),
-            v => v,
-        }
-    }
-}
-
-/// The original's boolean words (`true/t/1/yes/y`, and a checkbox's `on`).
-pub fn is_true(v: &str) -> bool {
-    matches!(
-        v.trim().to_ascii_lowercase().as_str(),
-        "true" | "t" | "1" | "yes" | "y" | "on"
-    )
-}
-
-/// The original's boolean query parameter: true/false words, anything else → `default`.
-pub fn bool_param(v: Option<&str>, default: bool) -> bool {
-    match v.map(|s| s.trim().to_ascii_lowercase()) {
-        Some(s) if matches!(s.as_str(), "true" | "t" | "1" | "yes" | "y" | "on") => true,
-        Some(s) if matches!(s.as_str(), "false" | "f" | "0" | "no" | "n") => false,
-        _ => default,
-    }
-}
-
-/// At most 40 characters of `v`, for echoing bad input in a message.
-fn shorten(v: &str) -> String {
-    v.chars().take(40).collect()
-}
 
 /// The username rules (§0.4), after deform's whitespace strip.
 pub fn check_username(username: &str) -> Result<(), String> {
