@@ -15,27 +15,14 @@ use camcops_web::db::schema::{
 use camcops_web::models::idnum::IdNumDefinition;
 use camcops_web::models::lockout;
 use camcops_web::models::user::User;
-use camcops_web::session::{CamcopsSession, FormState};
+use camcops_web::session::CamcopsSession;
 
-use crate::helpers::{csrf_from, location, new_client, TestApp};
+use crate::accounts::{code, form_state, set_totp, user_row, whoami, wrong_code};
+use crate::helpers::{csrf_from, location, new_client, unescape, TestApp};
 use crate::testdb::backend_test;
 
 const PW: &str = "correct horse battery";
 const NEW_PW: &str = "plum-tractor-violin-42";
-
-/// Undoes askama's HTML escaping for text comparisons.
-fn unescape(s: &str) -> String {
-    s.replace("&#x27;", "'")
-        .replace("&#39;", "'")
-        .replace("&quot;", "\"")
-        .replace("&#34;", "\"")
-        .replace("&lt;", "<")
-        .replace("&#60;", "<")
-        .replace("&#62;", ">")
-        .replace("&#38;", "&")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
 
 /// A new browser logged in as `username` (a user without MFA).
 async fn browser(app: &TestApp, username: &str, pw: &str) -> reqwest::Client {
@@ -82,42 +69,6 @@ async fn post_raw(
     (status, loc, unescape(&r.text().await.unwrap()))
 }
 
-fn user_row(app: &TestApp, uid: i32) -> User {
-    User::find(&mut app.conn(), uid).unwrap().unwrap()
-}
-
-/// The wizard state of the user's (human) session.
-fn form_state(app: &TestApp, uid: i32) -> FormState {
-    let fs: Option<String> = sess::table
-        .filter(sess::user_id.eq(uid))
-        .filter(sess::is_api_session.eq(false))
-        .select(sess::form_state)
-        .first(&mut app.conn())
-        .unwrap();
-    FormState::from_column(fs.as_deref())
-}
-
-fn now_ts(app: &TestApp) -> i64 {
-    app.clock().now().and_utc().timestamp()
-}
-
-/// The current TOTP code by the app's clock.
-fn code(app: &TestApp, secret: &str) -> String {
-    mfa::current_code(secret, now_ts(app)).unwrap()
-}
-
-/// A code that is not valid around the app's current time.
-fn wrong_code(app: &TestApp, secret: &str) -> String {
-    let t = now_ts(app);
-    let near: Vec<String> = (-3..=3)
-        .map(|k| mfa::current_code(secret, t + 30 * k).unwrap())
-        .collect();
-    (0..1000)
-        .map(|i| format!("{:06}", 123_456 + i))
-        .find(|c| !near.contains(c))
-        .unwrap()
-}
-
 /// The secret shown as text on the TOTP set-up page.
 fn key_on_page(body: &str) -> String {
     let start = body
@@ -131,24 +82,8 @@ fn hashedpw(app: &TestApp, uid: i32) -> String {
     user_row(app, uid).hashedpw
 }
 
-fn set_totp(app: &TestApp, uid: i32) -> String {
-    let secret = mfa::new_secret();
-    User::set_mfa(&mut app.conn(), uid, "totp", Some(&secret), 0).unwrap();
-    secret
-}
-
 fn totp_allowed(s: &mut camcops_web::config::Settings) {
     s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::Totp];
-}
-
-/// Who the browser is logged in as (from the main menu's user bar), if anyone.
-async fn whoami(app: &TestApp, c: &reqwest::Client) -> Option<String> {
-    let (status, _, body) = get(app, c, "/view_own_user_info").await;
-    if status != 200 {
-        return None;
-    }
-    let i = body.find("Logged in as <strong>")? + "Logged in as <strong>".len();
-    Some(body[i..i + body[i..].find("</strong>")?].to_string())
 }
 
 backend_test! {

@@ -337,9 +337,14 @@ pub async fn post_with(
 /// `html` with askama's character references turned back into the characters (for
 /// comparing page text with messages).
 pub fn unescape(html: &str) -> String {
-    html.replace("&#39;", "'")
+    html.replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
         .replace("&#34;", "\"")
+        .replace("&lt;", "<")
         .replace("&#60;", "<")
+        .replace("&gt;", ">")
         .replace("&#62;", ">")
+        .replace("&amp;", "&")
         .replace("&#38;", "&")
 }

@@ -11,11 +11,10 @@ use diesel::prelude::*;
 
 use camcops_web::auth::mfa;
 use camcops_web::config::{MfaMethod, Settings};
-use camcops_web::db::schema::{
-    _security_audit as au, _security_login_failures as lf, _security_users as u,
-};
+use camcops_web::db::schema::_security_users as u;
 use camcops_web::models::user::User;
 
+use crate::accounts::{audits_like, failures, login_page, whoami};
 use crate::helpers::{csrf_from, location, new_client, unescape, TestApp};
 use crate::mail_server::MailServer;
 use crate::testdb::backend_test;
@@ -50,22 +49,6 @@ fn counter(app: &TestApp, uid: i32) -> i32 {
         .hotp_counter
 }
 
-fn failures(app: &TestApp) -> i64 {
-    lf::table
-        .filter(lf::username.eq("alice"))
-        .count()
-        .get_result(&mut app.conn())
-        .unwrap()
-}
-
-fn audits_like(app: &TestApp, pattern: &str) -> i64 {
-    au::table
-        .filter(au::details.like(pattern))
-        .count()
-        .get_result(&mut app.conn())
-        .unwrap()
-}
-
 /// The password step: (status, body, CSRF token of the page).
 async fn password_step(app: &TestApp, c: &reqwest::Client) -> (u16, String, Option<String>) {
     let r = app.login_with(c, "alice", PW).await;
@@ -87,27 +70,6 @@ async fn post_login(
     c.post(app.url("/login")).form(&form).send().await.unwrap()
 }
 
-async fn logged_in(app: &TestApp, c: &reqwest::Client) -> bool {
-    c.get(app.url("/view_own_user_info"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        == 200
-}
-
-async fn flash(app: &TestApp, c: &reqwest::Client) -> String {
-    unescape(
-        &c.get(app.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-}
-
 backend_test! {
     /// hotp_sms: the code of the counter the password step left in the database logs in; the
     /// counter then moves on, so the same code (replayed from another browser) is refused and
@@ -126,7 +88,7 @@ backend_test! {
         let code = mfa::hotp(&secret, 1).unwrap();
         let r = post_login(&app, &c, &token.unwrap(), &[("one_time_password", &code)]).await;
         assert_eq!((r.status().as_u16(), location(&r)), (303, "/".to_string()));
-        assert!(logged_in(&app, &c).await);
+        assert!(whoami(&app, &c).await.is_some());
         assert_eq!(counter(&app, alice), 2, "the used code's counter is spent");
         // Replay from another browser (its own password step sends code 3).
         let other = new_client();
@@ -134,18 +96,18 @@ backend_test! {
         assert_eq!(counter(&app, alice), 3);
         let r = post_login(&app, &other, &token.unwrap(), &[("one_time_password", &code)]).await;
         assert_eq!(location(&r), "/login?redirect_url=%2F");
-        assert!(flash(&app, &other).await.contains("You entered an invalid code. Please try again."));
-        assert!(!logged_in(&app, &other).await);
-        assert_eq!(failures(&app), 1);
+        assert!(login_page(&app, &other).await.contains("You entered an invalid code. Please try again."));
+        assert!(!whoami(&app, &other).await.is_some());
+        assert_eq!(failures(&app, "alice"), 1);
         // An expired code (MFA_TIMEOUT_S is 600 s by default) is a failed login.
         let (_, _, token) = password_step(&app, &other).await;
         let fresh = mfa::hotp(&secret, i64::from(counter(&app, alice))).unwrap();
         app.clock().advance(chrono::Duration::seconds(601));
         let r = post_login(&app, &other, &token.unwrap(), &[("one_time_password", &fresh)]).await;
         assert_eq!(location(&r), "/login?redirect_url=%2F");
-        assert!(flash(&app, &other).await.contains("Your code expired. Please try again."));
-        assert_eq!(failures(&app), 2);
-        assert!(!logged_in(&app, &other).await);
+        assert!(login_page(&app, &other).await.contains("Your code expired. Please try again."));
+        assert_eq!(failures(&app, "alice"), 2);
+        assert!(!whoami(&app, &other).await.is_some());
     }
 
     /// "Send a new code": a new counter and code each time (the old code no longer works), at
@@ -169,12 +131,12 @@ backend_test! {
         assert!(unescape(&r.text().await.unwrap()).contains("Too many codes have been sent."));
         assert_eq!(counter(&app, alice), 3, "no fourth code");
         assert_eq!(audits_like(&app, "Second-factor code sent by sms to user alice"), 3);
-        assert_eq!(failures(&app), 0, "asking for codes is no failed login");
+        assert_eq!(failures(&app, "alice"), 0, "asking for codes is no failed login");
         let last = mfa::hotp(&secret, 3).unwrap();
         assert_ne!(first, last);
         let r = post_login(&app, &c, &token, &[("one_time_password", &last)]).await;
         assert_eq!(location(&r), "/");
-        assert!(logged_in(&app, &c).await);
+        assert!(whoami(&app, &c).await.is_some());
     }
 
     /// An e-mail or SMS user without an address or number gets a clear message, not a 500;
@@ -190,10 +152,10 @@ backend_test! {
             let c = new_client();
             let (status, _, _) = password_step(&app, &c).await;
             assert_eq!(status, 303, "{method}");
-            assert!(flash(&app, &c).await.contains(message), "{method}");
-            assert!(!logged_in(&app, &c).await);
+            assert!(login_page(&app, &c).await.contains(message), "{method}");
+            assert!(!whoami(&app, &c).await.is_some());
         }
-        assert_eq!(failures(&app), 0);
+        assert_eq!(failures(&app, "alice"), 0);
     }
 
     /// hotp_email through a real SMTP server: the code read from the delivered message logs
@@ -224,7 +186,7 @@ backend_test! {
         assert_eq!(code, mfa::hotp(&secret, i64::from(counter(&app, alice))).unwrap());
         let r = post_login(&app, &c, &token.unwrap(), &[("one_time_password", &code)]).await;
         assert_eq!(location(&r), "/");
-        assert!(logged_in(&app, &c).await);
+        assert!(whoami(&app, &c).await.is_some());
         // The mail server goes away.
         server.stop();
         for _ in 0..2 {
@@ -234,9 +196,9 @@ backend_test! {
             assert!(r.headers().get("retry-after").is_some());
             let body = unescape(&r.text().await.unwrap());
             assert!(body.contains("The code could not be sent. Please try again"), "{body}");
-            assert!(!logged_in(&app, &d).await);
+            assert!(!whoami(&app, &d).await.is_some());
         }
-        assert_eq!(failures(&app), 0, "no lockout counted");
+        assert_eq!(failures(&app, "alice"), 0, "no lockout counted");
         assert_eq!(audits_like(&app, "Second-factor code could not be sent to user alice%"), 2);
     }
 }

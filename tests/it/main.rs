@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod account_pages;
+mod accounts;
 mod admin_input;
 mod admin_pages;
 mod admin_races;

@@ -12,13 +12,10 @@ use diesel::prelude::*;
 
 use camcops_web::auth::mfa;
 use camcops_web::config::{MfaMethod, Settings};
-use camcops_web::db::schema::{
-    _security_audit as au, _security_login_failures as lf, _security_users as u,
-    _security_webviewer_sessions as sess,
-};
+use camcops_web::db::schema::_security_users as u;
 use camcops_web::models::user::User;
-use camcops_web::session::FormState;
 
+use crate::accounts::{audits_like, failures, form_state, user_row};
 use crate::helpers::{csrf_from, location, new_client, unescape, TestApp};
 use crate::mail_server::{MailMessage, MailServer};
 use crate::testdb::backend_test;
@@ -30,10 +27,6 @@ const CODE_SUBJECT: &str = "CamCOPS authentication";
 
 fn sms_settings(s: &mut Settings) {
     s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::Totp, MfaMethod::HotpSms];
-}
-
-fn user_row(app: &TestApp, uid: i32) -> User {
-    User::find(&mut app.conn(), uid).unwrap().unwrap()
 }
 
 /// (method, secret, counter, e-mail, phone) as stored.
@@ -49,33 +42,6 @@ fn mfa_columns(
         r.email,
         r.phone_number,
     )
-}
-
-fn failures(app: &TestApp, name: &str) -> i64 {
-    lf::table
-        .filter(lf::username.eq(name))
-        .count()
-        .get_result(&mut app.conn())
-        .unwrap()
-}
-
-fn audits_like(app: &TestApp, pattern: &str) -> i64 {
-    au::table
-        .filter(au::details.like(pattern))
-        .count()
-        .get_result(&mut app.conn())
-        .unwrap()
-}
-
-/// The wizard state of the user's (human) session.
-fn form_state(app: &TestApp, uid: i32) -> FormState {
-    let fs: Option<String> = sess::table
-        .filter(sess::user_id.eq(uid))
-        .filter(sess::is_api_session.eq(false))
-        .select(sess::form_state)
-        .first(&mut app.conn())
-        .unwrap();
-    FormState::from_column(fs.as_deref())
 }
 
 async fn get(app: &TestApp, c: &reqwest::Client, path: &str) -> (u16, String, String) {

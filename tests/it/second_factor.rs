@@ -5,12 +5,12 @@
 
 use diesel::prelude::*;
 
-use camcops_web::auth::mfa;
 use camcops_web::config::{MfaMethod, Settings};
-use camcops_web::db::schema::{_security_audit as au, _security_login_failures as lf};
+use camcops_web::db::schema::_security_audit as au;
 use camcops_web::models::totp_step;
 use camcops_web::models::user::User;
 
+use crate::accounts::{code, failures, login_page, set_totp, whoami, wrong_code};
 use crate::helpers::{csrf_from, location, new_client, unescape, TestApp};
 use crate::testdb::backend_test;
 
@@ -20,36 +20,6 @@ const THRESHOLD: i64 = 4;
 fn settings(s: &mut Settings) {
     s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::Totp];
     s.lockout_threshold = THRESHOLD;
-}
-
-fn set_totp(app: &TestApp, uid: i32) -> String {
-    let secret = mfa::new_secret();
-    User::set_mfa(&mut app.conn(), uid, "totp", Some(&secret), 0).unwrap();
-    secret
-}
-
-fn code(app: &TestApp, secret: &str) -> String {
-    mfa::current_code(secret, app.clock().now().and_utc().timestamp()).unwrap()
-}
-
-/// A code that is not valid around the app's current time.
-fn wrong_code(app: &TestApp, secret: &str) -> String {
-    let t = app.clock().now().and_utc().timestamp();
-    let near: Vec<String> = (-3..=3)
-        .map(|k| mfa::current_code(secret, t + 30 * k).unwrap())
-        .collect();
-    (0..1000)
-        .map(|i| format!("{:06}", 123_456 + i))
-        .find(|c| !near.contains(c))
-        .unwrap()
-}
-
-fn failures(app: &TestApp, username: &str) -> i64 {
-    lf::table
-        .filter(lf::username.eq(username))
-        .count()
-        .get_result(&mut app.conn())
-        .unwrap()
 }
 
 fn failure_audits(app: &TestApp, username: &str) -> i64 {
@@ -84,28 +54,6 @@ async fn post_code(app: &TestApp, c: &reqwest::Client, token: &str, code: &str) 
     (r.status().as_u16(), location(&r))
 }
 
-async fn whoami(app: &TestApp, c: &reqwest::Client) -> Option<String> {
-    let r = c.get(app.url("/view_own_user_info")).send().await.unwrap();
-    if r.status() != 200 {
-        return None;
-    }
-    let body = r.text().await.unwrap();
-    let i = body.find("Logged in as <strong>")? + "Logged in as <strong>".len();
-    Some(body[i..i + body[i..].find("</strong>")?].to_string())
-}
-
-async fn flash(app: &TestApp, c: &reqwest::Client) -> String {
-    unescape(
-        &c.get(app.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-}
-
 backend_test! {
     /// Wrong codes at the login's code step are failed logins (counted and audited); at the
     /// threshold the account locks, and then the right code is refused too, both in a
@@ -126,17 +74,17 @@ backend_test! {
             assert_eq!(failures(&app, "alice"), i, "guess {i} counted");
             assert_eq!(failure_audits(&app, "alice"), i, "guess {i} audited");
         }
-        let page = flash(&app, &guesser).await;
+        let page = login_page(&app, &guesser).await;
         assert!(page.contains("Account locked until"), "{page}");
         // The right code now gets nobody in.
         let (status, loc) = post_code(&app, &waiting, &waiting_token, &code(&app, &secret)).await;
         assert_eq!((status, loc.as_str()), (303, "/login?redirect_url=%2F"));
-        assert!(flash(&app, &waiting).await.contains("Account locked until"));
+        assert!(login_page(&app, &waiting).await.contains("Account locked until"));
         assert_eq!(whoami(&app, &waiting).await, None);
         // Back at the password step, the lockout refuses the right password.
         let r = app.login_with(&guesser, "alice", PW).await;
         assert_eq!(r.status(), 303);
-        assert!(flash(&app, &guesser).await.contains("Account locked until"));
+        assert!(login_page(&app, &guesser).await.contains("Account locked until"));
         assert_eq!(totp_step::last_step(&mut app.conn(), alice).unwrap(), None, "no code accepted");
         assert_eq!(failures(&app, "alice"), THRESHOLD, "locked attempts try nothing");
     }
@@ -156,7 +104,7 @@ backend_test! {
         let second = new_client();
         let t = password_step(&app, &second).await;
         assert_eq!(post_code(&app, &second, &t, &used).await, (303, "/login?redirect_url=%2F".to_string()));
-        assert!(flash(&app, &second).await.contains("You entered an invalid code. Please try again."));
+        assert!(login_page(&app, &second).await.contains("You entered an invalid code. Please try again."));
         assert_eq!(whoami(&app, &second).await, None);
         assert_eq!((failures(&app, "alice"), failure_audits(&app, "alice")), (1, 1));
         app.clock().advance(chrono::Duration::seconds(30));
