@@ -4,11 +4,12 @@
 //! the password, ends the user's other sessions and returns to the main menu. The wizard state
 //! lives in `form_state`.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::page::{see_other, PageCtx};
+use super::page::{html, see_other, PageCtx};
 use super::step_up::{self, Shown};
 use crate::auth::principal::AuthUser;
 use crate::auth::{login, password, second_factor, users};
@@ -85,12 +86,6 @@ struct TokenPage {
     ctx: PageCtx,
 }
 
-fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body)
-}
-
 /// Whether the user's logins (and this wizard) need a TOTP code.
 fn has_totp(user: &AuthUser) -> bool {
     user.user.mfa_method == "totp"
@@ -128,17 +123,16 @@ async fn save(state: &AppState, li: &LoggedIn, fs: FormState) -> Result<(), AppE
 
 fn render_step(li: &LoggedIn, step: &str, error: Option<&str>) -> Result<HttpResponse, AppError> {
     let ctx = PageCtx::new(&li.cs);
-    let body = if step == STEP_MFA {
-        TokenPage { ctx }.render()?
+    if step == STEP_MFA {
+        html(StatusCode::OK, &TokenPage { ctx })
     } else {
-        ChangePage {
+        let page = ChangePage {
             ctx,
             error,
             min_length: password::MINIMUM_PASSWORD_LENGTH,
-        }
-        .render()?
-    };
-    Ok(html(body))
+        };
+        html(StatusCode::OK, &page)
+    }
 }
 
 /// A failure: wizard finished, flash (danger), 303 to the main menu.

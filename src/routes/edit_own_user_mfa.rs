@@ -7,12 +7,13 @@
 //! before an MFA change; the original asks for nothing): TOTP users on the method page, users
 //! whose codes are sent in a first step that sends them one. Wrong codes count as failed logins.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use super::own_user_info::mfa_description;
-use super::page::{see_other, PageCtx};
+use super::page::{html, ok_or_bad_request, see_other, PageCtx};
 use super::step_up::{self, Shown};
 use crate::auth::mfa;
 use crate::auth::second_factor::{self, Checked, Pending, Sent};
@@ -130,12 +131,6 @@ struct TotpPage<'a> {
     error: Option<&'a str>,
 }
 
-fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body)
-}
-
 fn render_method(
     state: &AppState,
     li: &LoggedIn,
@@ -168,7 +163,7 @@ fn render_method(
         needs_code: active_totp(li).is_some(),
         error,
     };
-    Ok(html(page.render()?))
+    html(StatusCode::OK, &page)
 }
 
 fn render_totp(li: &LoggedIn, secret: &str, error: Option<&str>) -> Result<HttpResponse, AppError> {
@@ -185,7 +180,7 @@ fn render_totp(li: &LoggedIn, secret: &str, error: Option<&str>) -> Result<HttpR
         key: secret,
         error,
     };
-    Ok(html(page.render()?))
+    html(StatusCode::OK, &page)
 }
 
 async fn save(state: &AppState, li: &LoggedIn, fs: FormState) -> Result<(), AppError> {
@@ -437,7 +432,7 @@ fn render_contact(
             u.email.as_deref(),
         )
     };
-    let body = ContactPage {
+    let page = ContactPage {
         ctx: PageCtx::new(&li.cs),
         title,
         field,
@@ -445,16 +440,8 @@ fn render_contact(
         input_type,
         value: value.or(stored).unwrap_or(""),
         error,
-    }
-    .render()?;
-    let status = if error.is_some() {
-        actix_web::http::StatusCode::BAD_REQUEST
-    } else {
-        actix_web::http::StatusCode::OK
     };
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    html(ok_or_bad_request(error.is_some()), &page)
 }
 
 /// The pending method's address or number: checked, then a fresh secret is made and its

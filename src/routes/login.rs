@@ -1,11 +1,12 @@
 //! `/login` (§4.2): the username/password step, then a TOTP step when the user has TOTP;
 //! lockout, generic failures, redirect to a same-site path.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::page::{safe_redirect, see_other, PageCtx};
+use super::page::{html, safe_redirect, see_other, PageCtx};
 use crate::auth::login::{self as svc, GENERIC_FAILURE};
 use crate::auth::readiness::{self, Policy, Reason};
 use crate::auth::second_factor::{self, Checked, Sent};
@@ -90,13 +91,7 @@ fn token_page(
         notice,
         can_resend: sent_to.is_some(),
     };
-    Ok(html(page.render()?))
-}
-
-fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body)
+    html(StatusCode::OK, &page)
 }
 
 fn autocomplete(state: &AppState) -> &'static str {
@@ -125,7 +120,7 @@ pub async fn login_form(
         error: None,
         autocomplete: autocomplete(&state),
     };
-    Ok(html(page.render()?))
+    html(StatusCode::OK, &page)
 }
 
 /// A failure: flash (danger), wizard finished, 303 back to the login page.
@@ -183,7 +178,7 @@ async fn password_step(
             error: Some(error),
             autocomplete: autocomplete(&state),
         };
-        Ok(html(page.render()?))
+        html(StatusCode::OK, &page)
     };
     if form.username == USER_NAME_FOR_SYSTEM {
         return rerender("Cannot use system username 'system'");

@@ -1,11 +1,12 @@
 //! `/logout`: GET shows a one-button form; POST (CSRF) ends the session server-side, audits
 //! it, clears the cookie and site data, and says so.
 
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::page::PageCtx;
+use super::page::{html, PageCtx};
 use crate::db::run_db;
 use crate::error::AppError;
 use crate::models::audit::{audit, AuditSource};
@@ -36,9 +37,7 @@ pub async fn logout_form(li: LoggedIn) -> Result<HttpResponse, AppError> {
     let page = LogoutPage {
         ctx: PageCtx::new(&li.cs),
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(StatusCode::OK, &page)
 }
 
 /// `POST /logout`: audit "Logout", then user NULL and token "" on the row (§2.8).
@@ -80,8 +79,10 @@ pub async fn log_out(
             flashes: Vec::new(),
         },
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Clear-Site-Data", "\"cache\", \"cookies\", \"storage\""))
-        .body(page.render()?))
+    let mut res = html(StatusCode::OK, &page)?;
+    res.headers_mut().insert(
+        header::HeaderName::from_static("clear-site-data"),
+        header::HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""),
+    );
+    Ok(res)
 }

@@ -7,7 +7,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::page::PageCtx;
+use super::page::{html, ok_or_bad_request, PageCtx};
 use crate::auth::{login, recovery};
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
@@ -61,14 +61,7 @@ async fn render(
         codes,
         error,
     };
-    let status = if error.is_some() {
-        actix_web::http::StatusCode::BAD_REQUEST
-    } else {
-        actix_web::http::StatusCode::OK
-    };
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(ok_or_bad_request(error.is_some()), &page)
 }
 
 /// `GET /mfa_recovery_codes`: how many codes are left, and the form to make new ones.

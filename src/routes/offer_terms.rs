@@ -2,11 +2,12 @@
 //! other page sends a user who has not agreed (or agreed before the terms last changed) here
 //! first. Unlike the original the POST needs the CSRF token, and agreeing is audited.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::page::{see_other, PageCtx};
+use super::page::{html, see_other, PageCtx};
 use crate::auth::terms::{agreed_at, must_agree};
 use crate::db::run_db;
 use crate::error::AppError;
@@ -35,9 +36,7 @@ pub async fn offer_terms_form(li: LoggedIn) -> Result<HttpResponse, AppError> {
         ctx: PageCtx::new(&li.cs),
         agreed: !must_agree(li.user.user.when_agreed_terms_of_use.as_deref()),
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(StatusCode::OK, &page)
 }
 
 /// `POST /offer_terms`: stores the time of agreeing (as CamCOPS stores it), then 303 to `/`.

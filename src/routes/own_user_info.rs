@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::NaiveDateTime;
 
-use super::page::PageCtx;
+use super::page::{html, PageCtx};
 use crate::config::MfaMethod;
 use crate::db::run_db_read;
 use crate::error::AppError;
@@ -125,7 +126,5 @@ pub async fn view_own_user_info(
         mfa_method: mfa_description(&u.mfa_method),
         locked_out,
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(StatusCode::OK, &page)
 }

@@ -3,10 +3,11 @@
 //! the page is merely shown again while that code is live, at most
 //! [`second_factor::MAX_SENDS_PER_STEP`] times per step (and the hourly limit per user).
 
+use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 
-use super::page::PageCtx;
+use super::page::{html, PageCtx};
 use crate::auth::second_factor::{self, Sent};
 use crate::error::AppError;
 use crate::models::user::User;
@@ -50,17 +51,14 @@ pub fn render(
     instructions: &str,
     notice: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
-    let body = CodePage {
+    let page = CodePage {
         ctx: PageCtx::new(&li.cs),
         action,
         title,
         instructions,
         notice,
-    }
-    .render()?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    };
+    html(StatusCode::OK, &page)
 }
 
 /// Whether `fs` (of `route`) is an unfinished code step at `step` with a code already sent:
