@@ -7,8 +7,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
+use super::form::Fields;
 use super::page::{html, see_other, PageCtx};
 use super::step_up::{self, Shown};
 use crate::auth::principal::AuthUser;
@@ -40,37 +40,6 @@ pub const CODE_EXPIRED: &str = second_factor::CODE_EXPIRED;
 pub const OLD_INCORRECT: &str = "Old password incorrect";
 /// The two new passwords differ (deform's wording).
 pub const MISMATCH: &str = "Password did not match confirm";
-
-/// Fields of `POST /change_own_password` (the original's names; deform's
-/// `new_password-confirm` is accepted as well as `new_password_confirm`).
-#[derive(Deserialize, Default)]
-pub struct ChangeOwnPasswordForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    one_time_password: String,
-    #[serde(default)]
-    old_password: String,
-    #[serde(default)]
-    new_password: String,
-    #[serde(default)]
-    new_password_confirm: String,
-    #[serde(default, rename = "new_password-confirm")]
-    new_password_confirm_deform: String,
-    /// "Send a new code" at the code step (codes by e-mail or text message).
-    #[serde(default)]
-    resend: String,
-}
-
-impl ChangeOwnPasswordForm {
-    fn confirm(&self) -> &str {
-        if self.new_password_confirm.is_empty() {
-            &self.new_password_confirm_deform
-        } else {
-            &self.new_password_confirm
-        }
-    }
-}
 
 #[derive(Template)]
 #[template(path = "change_own_password.html")]
@@ -179,13 +148,15 @@ pub async fn change_own_password_form(
 }
 
 /// `POST /change_own_password`: runs the current step (a POST without state starts at the
-/// first step, as the original).
+/// first step, as the original). Fields (the original's names): `one_time_password`,
+/// `resend`, `old_password`, `new_password` and its confirmation (deform's
+/// `new_password-confirm`, or `new_password_confirm`).
 pub async fn change_own_password(
     state: web::Data<AppState>,
     li: LoggedIn,
-    form: web::Form<ChangeOwnPasswordForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(&form.csrf_token)?;
+    li.cs.check_csrf(form.csrf())?;
     let mut fs = li.cs.session.form_state.clone();
     fs.resume(ROUTE);
     match effective_step(&fs, &li.user) {
@@ -198,18 +169,19 @@ async fn mfa_step(
     state: &AppState,
     li: &LoggedIn,
     mut fs: FormState,
-    form: &ChangeOwnPasswordForm,
+    form: &Fields,
 ) -> Result<HttpResponse, AppError> {
-    if sends_codes(&li.user) && (!form.resend.is_empty() || fs.codes.is_none()) {
+    let resend = !form.text("resend").is_empty();
+    if sends_codes(&li.user) && (resend || fs.codes.is_none()) {
         // A code is checked only once this step has sent one.
         fs.step = Some(STEP_MFA.into());
-        return sent_code_page(state, li, fs, !form.resend.is_empty(), None).await;
+        return sent_code_page(state, li, fs, resend, None).await;
     }
     // A code here is a login attempt: counted, audited, refused while locked.
     let checked = second_factor::check_code(
         state,
         &li.user.user,
-        &form.one_time_password,
+        form.text("one_time_password"),
         fs.mfa_time,
         &li.cs.client_ip,
     )
@@ -258,16 +230,17 @@ async fn change_step(
     state: &AppState,
     li: &LoggedIn,
     mut fs: FormState,
-    form: &ChangeOwnPasswordForm,
+    form: &Fields,
 ) -> Result<HttpResponse, AppError> {
     let rerender = |error: &str| render_step(li, STEP_CHANGE, Some(error));
-    if form.old_password.is_empty() {
+    let (old_password, new_password) = (form.text("old_password"), form.text("new_password"));
+    if old_password.is_empty() {
         return rerender("Please enter your old password.");
     }
-    if form.new_password != form.confirm() {
+    if new_password != form.password_confirm() {
         return rerender(MISMATCH);
     }
-    if let Err(e) = password::validate_new_password(&form.new_password, Some(&form.old_password)) {
+    if let Err(e) = password::validate_new_password(new_password, Some(old_password)) {
         return rerender(&e);
     }
     let username = li.user.user.username.clone();
@@ -276,7 +249,7 @@ async fn change_step(
     }
     // bcrypt off the async workers, outside any transaction.
     let stored = li.user.user.hashedpw.clone();
-    let (old, new) = (form.old_password.clone(), form.new_password.clone());
+    let (old, new) = (old_password.to_owned(), new_password.to_owned());
     let cost = state.settings.bcrypt_cost;
     let counter = state.bcrypt_verifications.clone();
     let hashed = run_hashing(move || -> anyhow::Result<Option<String>> {

@@ -10,8 +10,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
+use super::form::Fields;
 use super::own_user_info::mfa_description;
 use super::page::{html, ok_or_bad_request, see_other, PageCtx};
 use super::step_up::{self, Shown};
@@ -68,27 +68,6 @@ const ALL_CHOICES: [(MfaMethod, &str); 4] = [
     (MfaMethod::HotpSms, "Send me a code by text message"),
     (MfaMethod::NoMfa, "Disable multi-factor authentication"),
 ];
-
-/// Fields of `POST /edit_own_user_mfa` (the original's names; its hidden `mfa_secret_key`
-/// is deliberately not read).
-#[derive(Deserialize, Default)]
-pub struct EditMfaForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    mfa_method: String,
-    #[serde(default)]
-    one_time_password: String,
-    /// The address for codes by e-mail.
-    #[serde(default)]
-    email: String,
-    /// The number for codes by text message.
-    #[serde(default)]
-    phone_number: String,
-    /// "Send a new code" at a code step.
-    #[serde(default)]
-    resend: String,
-}
 
 /// One radio button.
 struct Choice {
@@ -262,13 +241,15 @@ pub async fn edit_own_user_mfa_form(
 }
 
 /// `POST /edit_own_user_mfa`: runs the current step (a POST without state starts at the
-/// first step).
+/// first step). Fields (the original's names): `mfa_method`, `one_time_password`, `email`,
+/// `phone_number`, `resend` ("Send a new code"); its hidden `mfa_secret_key` is deliberately
+/// not read.
 pub async fn edit_own_user_mfa(
     state: web::Data<AppState>,
     li: LoggedIn,
-    form: web::Form<EditMfaForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(&form.csrf_token)?;
+    li.cs.check_csrf(form.csrf())?;
     let mut fs = li.cs.session.form_state.clone();
     fs.resume(ROUTE);
     let passed = fs.mfa_user_id == Some(li.user.id());
@@ -326,16 +307,17 @@ async fn current_step(
     state: &AppState,
     li: &LoggedIn,
     mut fs: FormState,
-    form: &EditMfaForm,
+    form: &Fields,
 ) -> Result<HttpResponse, AppError> {
-    if !form.resend.is_empty() || fs.codes.is_none() {
+    let resend = !form.text("resend").is_empty();
+    if resend || fs.codes.is_none() {
         // A code is checked only once this step has sent one.
-        return current_code_page(state, li, fs, !form.resend.is_empty(), None).await;
+        return current_code_page(state, li, fs, resend, None).await;
     }
     let checked = second_factor::check_code(
         state,
         &li.user.user,
-        &form.one_time_password,
+        form.text("one_time_password"),
         fs.mfa_time,
         &li.cs.client_ip,
     )
@@ -358,10 +340,10 @@ async fn method_step(
     state: &AppState,
     li: &LoggedIn,
     mut fs: FormState,
-    form: &EditMfaForm,
+    form: &Fields,
 ) -> Result<HttpResponse, AppError> {
-    let chosen =
-        MfaMethod::parse(&form.mfa_method).filter(|m| state.settings.mfa_methods.contains(m));
+    let chosen = MfaMethod::parse(form.text("mfa_method"))
+        .filter(|m| state.settings.mfa_methods.contains(m));
     let chosen = match chosen {
         None => return render_method(state, li, Some(NOT_ALLOWED)),
         Some(m) if !m.is_offered(&state.settings) => {
@@ -375,7 +357,7 @@ async fn method_step(
         let checked = second_factor::check_code(
             state,
             &li.user.user,
-            &form.one_time_password,
+            form.text("one_time_password"),
             None,
             &li.cs.client_ip,
         )
@@ -451,7 +433,7 @@ async fn contact_step(
     state: &AppState,
     li: &LoggedIn,
     fs: FormState,
-    form: &EditMfaForm,
+    form: &Fields,
 ) -> Result<HttpResponse, AppError> {
     let Some(method) = fs
         .pending
@@ -461,9 +443,9 @@ async fn contact_step(
         return render_method(state, li, Some(NOT_ALLOWED));
     };
     let (channel, typed) = if method == MfaMethod::HotpSms {
-        (Channel::Sms, form.phone_number.as_str())
+        (Channel::Sms, form.text("phone_number"))
     } else {
-        (Channel::Email, form.email.as_str())
+        (Channel::Email, form.text("email"))
     };
     // Shown again only when it is sensible text (not oversized, no control characters).
     let echo = Some(typed)
@@ -557,7 +539,7 @@ async fn confirm_step(
     state: &web::Data<AppState>,
     li: &LoggedIn,
     mut fs: FormState,
-    form: &EditMfaForm,
+    form: &Fields,
 ) -> Result<HttpResponse, AppError> {
     let method = fs
         .pending
@@ -579,7 +561,7 @@ async fn confirm_step(
         secret,
         counter,
     };
-    if !form.resend.is_empty() {
+    if !form.text("resend").is_empty() {
         let sent = fs.codes.as_ref().map_or(1, |c| c.count);
         return send_pending(state, li, fs, pending, sent, method, None).await;
     }
@@ -587,7 +569,7 @@ async fn confirm_step(
         state,
         &li.user.user,
         &pending,
-        &form.one_time_password,
+        form.text("one_time_password"),
         fs.mfa_time,
         &li.cs.client_ip,
     )
@@ -665,11 +647,11 @@ async fn totp_step(
     state: &AppState,
     li: &LoggedIn,
     fs: FormState,
-    form: &EditMfaForm,
+    form: &Fields,
     secret: String,
 ) -> Result<HttpResponse, AppError> {
     let now = state.clock.now().and_utc().timestamp();
-    if !mfa::verify_totp(&secret, &form.one_time_password, now) {
+    if !mfa::verify_totp(&secret, form.text("one_time_password"), now) {
         return render_totp(li, &secret, Some(BAD_CODE));
     }
     store(state, li, fs, MfaMethod::Totp, Some(secret), SUCCESS).await

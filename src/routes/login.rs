@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::form::Fields;
 use super::page::{html, safe_redirect, see_other, PageCtx};
 use crate::auth::login::{self as svc, GENERIC_FAILURE};
 use crate::auth::readiness::{self, Policy, Reason};
@@ -26,24 +27,6 @@ const ROUTE: &str = "login";
 #[derive(Deserialize)]
 pub struct LoginQuery {
     redirect_url: Option<String>,
-}
-
-/// Fields of `POST /login` (the original's names).
-#[derive(Deserialize, Default)]
-pub struct LoginForm {
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    one_time_password: String,
-    #[serde(default)]
-    redirect_url: String,
-    #[serde(default)]
-    csrf_token: String,
-    /// "Send a new code" at the code step (codes by e-mail or text message).
-    #[serde(default)]
-    resend: String,
 }
 
 #[derive(Template)]
@@ -148,10 +131,10 @@ async fn fail(
 pub async fn login(
     state: web::Data<AppState>,
     cs: CurrentSession,
-    form: web::Form<LoginForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    cs.check_csrf(&form.csrf_token)?;
-    let redirect_url = safe_redirect(Some(&form.redirect_url), "/")?;
+    cs.check_csrf(form.csrf())?;
+    let redirect_url = safe_redirect(Some(form.text("redirect_url")), "/")?;
     let mut fs = cs.session.form_state.clone();
     fs.enter(ROUTE, false);
     if fs.step_or("password") == "mfa" && !fs.finished {
@@ -163,15 +146,18 @@ pub async fn login(
 async fn password_step(
     state: web::Data<AppState>,
     cs: CurrentSession,
-    form: LoginForm,
+    form: Fields,
     redirect_url: String,
 ) -> Result<HttpResponse, AppError> {
+    // The original's fields: `username`, `password` (and at the code step
+    // `one_time_password`, `resend`).
+    let (form_username, form_password) = (form.text("username"), form.text("password"));
     let rerender = |error: &str| -> Result<HttpResponse, AppError> {
         let page = LoginPage {
             ctx: PageCtx::new(&cs),
             redirect_url: &redirect_url,
-            username: if form.username.chars().count() <= 191 {
-                &form.username
+            username: if form_username.chars().count() <= 191 {
+                form_username
             } else {
                 ""
             },
@@ -180,22 +166,22 @@ async fn password_step(
         };
         html(StatusCode::OK, &page)
     };
-    if form.username == USER_NAME_FOR_SYSTEM {
+    if form_username == USER_NAME_FOR_SYSTEM {
         return rerender("Cannot use system username 'system'");
     }
-    if !svc::valid_username(&form.username) {
+    if !svc::valid_username(form_username) {
         return rerender("Please enter a valid username (letters, digits and , _ - { } only).");
     }
-    if form.password.is_empty() {
+    if form_password.is_empty() {
         return rerender("Please enter your password.");
     }
-    if form.password.len() > 1024 {
+    if form_password.len() > 1024 {
         return rerender(GENERIC_FAILURE);
     }
     // An address that has used up its failure budget tries no password at all (429).
     throttle::check(&state, &cs.client_ip)?;
     let now = state.clock.now();
-    let username = form.username.clone();
+    let username = form_username.to_owned();
     // Three reads that need no common snapshot (the write phase below decides): no
     // transaction, so no BEGIN/COMMIT round trips.
     let found = run_db_conn(&state.pool, move |conn| {
@@ -212,12 +198,12 @@ async fn password_step(
     let account = found
         .user
         .as_ref()
-        .map_or_else(|| form.username.clone(), |u| u.user.username.clone());
+        .map_or_else(|| form_username.to_owned(), |u| u.user.username.clone());
     if let Some(until) = found.locked_until {
         refused(&state, &cs, &account, &reasons, now).await?;
         return fail(&state, &cs, &redirect_url, &svc::locked_message(until)).await;
     }
-    let (ok, upgraded) = svc::check_password(&state, found.user.as_ref(), &form.password).await?;
+    let (ok, upgraded) = svc::check_password(&state, found.user.as_ref(), form_password).await?;
     let user = match (ok, found.user) {
         (true, Some(u)) => u,
         (_, known) => {
@@ -225,7 +211,7 @@ async fn password_step(
                 state.settings.lockout_threshold,
                 state.settings.lockout_duration_increment_minutes,
             );
-            let username = form.username.clone();
+            let username = form_username.to_owned();
             let ip = cs.client_ip.clone();
             let mut session = cs.session.clone();
             let outcome = run_db(&state.pool, move |conn| {
@@ -336,7 +322,7 @@ async fn refused(
 async fn mfa_step(
     state: web::Data<AppState>,
     cs: CurrentSession,
-    form: LoginForm,
+    form: Fields,
     redirect_url: String,
 ) -> Result<HttpResponse, AppError> {
     // Wrong codes count towards the client address's failed-login budget: beyond it, 429.
@@ -352,7 +338,7 @@ async fn mfa_step(
     let Some(user) = user else {
         return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
     };
-    if !form.resend.is_empty() && second_factor::sends_codes(&user.user.mfa_method) {
+    if !form.text("resend").is_empty() && second_factor::sends_codes(&user.user.mfa_method) {
         return resend(&state, &cs, &user.user, &redirect_url).await;
     }
     // Every code is a login attempt: lockout first, a wrong or expired code is a failed
@@ -360,7 +346,7 @@ async fn mfa_step(
     let checked = second_factor::check_login_code(
         &state,
         &user.user,
-        &form.one_time_password,
+        form.text("one_time_password"),
         fs.mfa_time,
         &cs.client_ip,
     )

@@ -4,21 +4,14 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
+use super::form::Fields;
 use super::page::{html, PageCtx};
 use crate::db::run_db;
 use crate::error::AppError;
 use crate::models::audit::{audit, AuditSource};
 use crate::session::extract::{CurrentSession, LoggedIn};
 use crate::state::AppState;
-
-/// Fields of `POST /logout`.
-#[derive(Deserialize)]
-pub struct LogoutForm {
-    #[serde(default)]
-    csrf_token: String,
-}
 
 #[derive(Template)]
 #[template(path = "logout.html")]
@@ -44,9 +37,9 @@ pub async fn logout_form(li: LoggedIn) -> Result<HttpResponse, AppError> {
 pub async fn log_out(
     state: web::Data<AppState>,
     cs: CurrentSession,
-    form: web::Form<LogoutForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    cs.check_csrf(&form.csrf_token)?;
+    cs.check_csrf(form.csrf())?;
     if let Some(user) = cs.user.clone() {
         let now = state.clock.now();
         let ip = cs.client_ip.clone();

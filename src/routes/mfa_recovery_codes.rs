@@ -5,8 +5,8 @@
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
+use super::form::Fields;
 use super::page::{html, ok_or_bad_request, PageCtx};
 use crate::auth::{login, recovery};
 use crate::db::{run_db, run_db_read};
@@ -20,15 +20,6 @@ pub const NO_SECOND_FACTOR: &str =
     "Recovery codes are for accounts with multi-factor authentication. Set it up first.";
 /// Wrong current password.
 pub const WRONG_PASSWORD: &str = "Password incorrect";
-
-/// Fields of `POST /mfa_recovery_codes`.
-#[derive(Deserialize, Default)]
-pub struct RecoveryCodesForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    password: String,
-}
 
 #[derive(Template)]
 #[template(path = "mfa_recovery_codes.html")]
@@ -76,9 +67,11 @@ pub async fn recovery_codes_form(
 pub async fn make_recovery_codes(
     state: web::Data<AppState>,
     li: LoggedIn,
-    form: web::Form<RecoveryCodesForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(&form.csrf_token)?;
+    li.cs.check_csrf(form.csrf())?;
+    // The one field: the current `password`.
+    let password = form.text("password");
     if !has_second_factor(&li) {
         return render(&state, &li, Vec::new(), Some(NO_SECOND_FACTOR)).await;
     }
@@ -86,10 +79,10 @@ pub async fn make_recovery_codes(
     if let Some(locked) = login::reauth_locked(&state, &username).await? {
         return render(&state, &li, Vec::new(), Some(&locked)).await;
     }
-    if form.password.is_empty() || form.password.len() > 1024 {
+    if password.is_empty() || password.len() > 1024 {
         return render(&state, &li, Vec::new(), Some(WRONG_PASSWORD)).await;
     }
-    let (ok, _) = login::check_password(&state, Some(&li.user), &form.password).await?;
+    let (ok, _) = login::check_password(&state, Some(&li.user), password).await?;
     if !ok {
         let now = state.clock.now();
         let locked = login::failed_login(

@@ -5,8 +5,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
+use super::form::Fields;
 use super::page::{html, see_other, PageCtx};
 use crate::auth::terms::{agreed_at, must_agree};
 use crate::db::run_db;
@@ -15,13 +15,6 @@ use crate::models::audit::{audit, AuditSource};
 use crate::models::user::User;
 use crate::session::extract::LoggedIn;
 use crate::state::AppState;
-
-/// Fields of `POST /offer_terms`.
-#[derive(Deserialize)]
-pub struct TermsForm {
-    #[serde(default)]
-    csrf_token: String,
-}
 
 #[derive(Template)]
 #[template(path = "offer_terms.html")]
@@ -43,9 +36,9 @@ pub async fn offer_terms_form(li: LoggedIn) -> Result<HttpResponse, AppError> {
 pub async fn agree_terms(
     state: web::Data<AppState>,
     li: LoggedIn,
-    form: web::Form<TermsForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(&form.csrf_token)?;
+    li.cs.check_csrf(form.csrf())?;
     let now = state.clock.now();
     let uid = li.user.id();
     let ip = li.cs.client_ip.clone();
