@@ -4,6 +4,7 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::QueryResult;
 
+use super::own_account::audit_own;
 use super::password;
 use super::principal::AuthUser;
 use super::readiness::{self, Reason};
@@ -213,16 +214,7 @@ pub fn complete_web_login(
     }
     session.form_state.finish();
     session.login(conn, user.id, now)?;
-    audit(
-        conn,
-        now,
-        AuditSource::Webviewer,
-        Some(remote_addr),
-        Some(user.id),
-        None,
-        "Login",
-    )?;
-    Ok(())
+    audit_own(conn, now, remote_addr, user.id, "Login")
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ pub mod capability;
 pub mod fresh;
 pub mod login;
 pub mod mfa;
+pub mod own_account;
 pub mod password;
 pub mod principal;
 pub mod readiness;

@@ -10,11 +10,12 @@ use diesel::prelude::*;
 
 use super::login;
 use super::mfa;
+use super::own_account::audit_own;
 use crate::db::schema::_security_audit;
 use crate::db::{run_db, run_db_conn, run_db_read};
 use crate::error::AppError;
 use crate::messaging::{self, Channel};
-use crate::models::audit::{audit, AuditSource};
+use crate::models::audit::AuditSource;
 use crate::models::totp_step;
 use crate::models::user::User;
 use crate::state::AppState;
@@ -82,20 +83,46 @@ pub async fn check_code(
     issued_at: Option<i64>,
     remote_addr: &str,
 ) -> Result<Checked, AppError> {
-    // A locked account tries nothing: not even the right code gets in.
-    if let Some(locked) = login::reauth_locked(state, &user.username).await? {
-        return Ok(Checked::Locked(locked));
-    }
-    let now = state.clock.now();
-    if expired(state.settings.mfa_timeout_s, issued_at, now) {
-        let locked = fail(state, user, remote_addr, now).await?;
-        return Ok(Checked::Expired(locked));
-    }
+    let now = match before_check(state, user, issued_at, remote_addr).await? {
+        Ok(now) => now,
+        Err(refused) => return Ok(refused),
+    };
     let ok = match user.mfa_method.as_str() {
         "totp" => check_totp(state, user, code, now).await?,
         "hotp_email" | "hotp_sms" => check_hotp(state, user.id, code).await?,
         _ => false,
     };
+    verdict(state, user, remote_addr, now, ok).await
+}
+
+/// What every code check does before looking at the code: a locked account tries nothing
+/// (not even the right code gets in), and a step that began at `issued_at` and has expired is
+/// a failed login. `Ok(now)` when the code is to be checked, else the outcome.
+async fn before_check(
+    state: &AppState,
+    user: &User,
+    issued_at: Option<i64>,
+    remote_addr: &str,
+) -> Result<Result<NaiveDateTime, Checked>, AppError> {
+    if let Some(locked) = login::reauth_locked(state, &user.username).await? {
+        return Ok(Err(Checked::Locked(locked)));
+    }
+    let now = state.clock.now();
+    if expired(state.settings.mfa_timeout_s, issued_at, now) {
+        let locked = fail(state, user, remote_addr, now).await?;
+        return Ok(Err(Checked::Expired(locked)));
+    }
+    Ok(Ok(now))
+}
+
+/// The outcome of a checked code: accepted, or a failed login ([`Checked::Wrong`]).
+async fn verdict(
+    state: &AppState,
+    user: &User,
+    remote_addr: &str,
+    now: NaiveDateTime,
+    ok: bool,
+) -> Result<Checked, AppError> {
     if ok {
         return Ok(Checked::Accepted);
     }
@@ -117,10 +144,11 @@ pub async fn check_login_code(
     if !super::recovery::looks_like_code(code) {
         return check_code(state, user, code, issued_at, remote_addr).await;
     }
-    if let Some(locked) = login::reauth_locked(state, &user.username).await? {
-        return Ok(Checked::Locked(locked));
-    }
-    let now = state.clock.now();
+    // A recovery code does not expire with the step: only the lockout comes first.
+    let now = match before_check(state, user, None, remote_addr).await? {
+        Ok(now) => now,
+        Err(refused) => return Ok(refused),
+    };
     let (uid, name, ip, typed) = (
         user.id,
         user.username.clone(),
@@ -133,23 +161,14 @@ pub async fn check_login_code(
         }
         let left = super::recovery::remaining(conn, uid)?;
         let details = format!("Login with an MFA recovery code by user {name} ({left} left)");
-        audit(
-            conn,
-            now,
-            AuditSource::Webviewer,
-            Some(&ip),
-            Some(uid),
-            None,
-            &details,
-        )?;
+        audit_own(conn, now, &ip, uid, &details)?;
         Ok(true)
     })
     .await?;
     if used {
         return Ok(Checked::Recovered);
     }
-    let locked = fail(state, user, remote_addr, now).await?;
-    Ok(Checked::Wrong(locked))
+    verdict(state, user, remote_addr, now, false).await
 }
 
 async fn fail(
@@ -375,15 +394,7 @@ async fn deliver(
         Err(e) => format!("{SEND_AUDIT_PREFIX} could not be sent to user {username}: {e}"),
     };
     run_db(&state.pool, move |conn| {
-        Ok(audit(
-            conn,
-            now,
-            AuditSource::Webviewer,
-            Some(&ip),
-            Some(uid),
-            None,
-            &details,
-        )?)
+        Ok(audit_own(conn, now, &ip, uid, &details)?)
     })
     .await?;
     if result.is_err() {
@@ -454,19 +465,12 @@ pub async fn check_pending_code(
     issued_at: Option<i64>,
     remote_addr: &str,
 ) -> Result<Checked, AppError> {
-    if let Some(locked) = login::reauth_locked(state, &user.username).await? {
-        return Ok(Checked::Locked(locked));
-    }
-    let now = state.clock.now();
-    if expired(state.settings.mfa_timeout_s, issued_at, now) {
-        let locked = fail(state, user, remote_addr, now).await?;
-        return Ok(Checked::Expired(locked));
-    }
-    if mfa::verify_hotp(&pending.secret, code, i64::from(pending.counter)) {
-        return Ok(Checked::Accepted);
-    }
-    let locked = fail(state, user, remote_addr, now).await?;
-    Ok(Checked::Wrong(locked))
+    let now = match before_check(state, user, issued_at, remote_addr).await? {
+        Ok(now) => now,
+        Err(refused) => return Ok(refused),
+    };
+    let ok = mfa::verify_hotp(&pending.secret, code, i64::from(pending.counter));
+    verdict(state, user, remote_addr, now, ok).await
 }
 
 /// The 503 page when a code could not be sent: try again later (`Retry-After`).

@@ -10,7 +10,7 @@ use askama::Template;
 
 use super::form::Fields;
 use super::page::{html, see_other, PageCtx};
-use super::step_up::{self, Shown};
+use super::step_up;
 use crate::auth::principal::AuthUser;
 use crate::auth::{login, password, second_factor, users};
 use crate::blocking::run_hashing;
@@ -25,7 +25,7 @@ use crate::state::AppState;
 const ROUTE: &str = "change_own_password";
 const STEP_MFA: &str = "mfa";
 const STEP_CHANGE: &str = "change_password";
-const FAILURE_URL: &str = "/";
+const ACTION: &str = "/change_own_password";
 
 /// Flashed (success) after the change.
 pub const CHANGED: &str = "You have changed your password. If you store your password in your \
@@ -84,12 +84,6 @@ fn effective_step(fs: &FormState, user: &AuthUser) -> &'static str {
     }
 }
 
-async fn save(state: &AppState, li: &LoggedIn, fs: FormState) -> Result<(), AppError> {
-    let mut session = li.cs.session.clone();
-    session.form_state = fs;
-    run_db(&state.pool, move |conn| Ok(session.save_form_state(conn)?)).await
-}
-
 fn render_step(li: &LoggedIn, step: &str, error: Option<&str>) -> Result<HttpResponse, AppError> {
     let ctx = PageCtx::new(&li.cs);
     if step == STEP_MFA {
@@ -104,19 +98,6 @@ fn render_step(li: &LoggedIn, step: &str, error: Option<&str>) -> Result<HttpRes
     }
 }
 
-/// A failure: wizard finished, flash (danger), 303 to the main menu.
-async fn fail(
-    state: &AppState,
-    li: &LoggedIn,
-    mut fs: FormState,
-    message: &str,
-) -> Result<HttpResponse, AppError> {
-    fs.finish();
-    save(state, li, fs).await?;
-    li.cs.cookie.flash("danger", message);
-    Ok(see_other(FAILURE_URL))
-}
-
 /// `GET /change_own_password`: starts the wizard at its first step.
 pub async fn change_own_password_form(
     state: web::Data<AppState>,
@@ -124,11 +105,7 @@ pub async fn change_own_password_form(
 ) -> Result<HttpResponse, AppError> {
     let mut fs = li.cs.session.form_state.clone();
     if sends_codes(&li.user) {
-        // Showing the page again while its code is live sends nothing.
-        if !step_up::has_live_step(&fs, ROUTE, STEP_MFA) {
-            fs.enter(ROUTE, true);
-            fs.step = Some(STEP_MFA.into());
-        }
+        step_up::enter_code_step(&mut fs, ROUTE, STEP_MFA);
         if li.user.user.must_change_password() {
             li.cs.cookie.flash("danger", EXPIRED);
         }
@@ -140,7 +117,7 @@ pub async fn change_own_password_form(
     if step == STEP_MFA {
         fs.mfa_time = Some(state.clock.now().and_utc().timestamp());
     }
-    save(&state, &li, fs).await?;
+    step_up::save(&state, &li, fs).await?;
     if li.user.user.must_change_password() {
         li.cs.cookie.flash("danger", EXPIRED);
     }
@@ -177,52 +154,31 @@ async fn mfa_step(
         fs.step = Some(STEP_MFA.into());
         return sent_code_page(state, li, fs, resend, None).await;
     }
-    // A code here is a login attempt: counted, audited, refused while locked.
-    let checked = second_factor::check_code(
-        state,
-        &li.user.user,
-        form.text("one_time_password"),
-        fs.mfa_time,
-        &li.cs.client_ip,
-    )
-    .await?;
-    if let Some(message) = checked.message() {
-        return fail(state, li, fs, message).await;
+    let code = form.text("one_time_password");
+    if let Some(failed) = step_up::pass_code_step(state, li, fs, code, STEP_CHANGE).await? {
+        return Ok(failed);
     }
-    fs.step = Some(STEP_CHANGE.into());
-    fs.mfa_user_id = Some(li.user.id());
-    fs.mfa_time = None;
-    save(state, li, fs).await?;
     render_step(li, STEP_CHANGE, None)
 }
 
-/// The code step of a user whose codes are sent: sends one (see [`step_up::ensure_code`]),
-/// saves the wizard and shows the page.
+/// The code step of a user whose codes are sent (see [`step_up::sent_code_page`]); nothing
+/// to send to ends the wizard.
 async fn sent_code_page(
     state: &AppState,
     li: &LoggedIn,
-    mut fs: FormState,
+    fs: FormState,
     resend: bool,
     error: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
-    let shown =
-        step_up::ensure_code(state, &li.user.user, &mut fs, &li.cs.client_ip, resend).await?;
-    let to = fs.codes.as_ref().map(|c| c.to.clone());
-    save(state, li, fs.clone()).await?;
     let title = if li.user.user.mfa_method == "hotp_sms" {
         "Authenticate via SMS"
     } else {
         "Authenticate via e-mail"
     };
-    match shown {
-        Shown::Sent(to, notice) => {
-            step_up::render(li, "/change_own_password", title, &to, error.or(notice))
-        }
-        Shown::Refused(message) => match to {
-            Some(to) => step_up::render(li, "/change_own_password", title, &to, Some(message)),
-            None => fail(state, li, fs, message).await,
-        },
-        Shown::Failed => Ok(second_factor::not_sent_response()),
+    let page = (ACTION, title);
+    match step_up::sent_code_page(state, li, fs, resend, page, error).await? {
+        Ok(page) => Ok(page),
+        Err((message, fs)) => step_up::abandon(state, li, fs, message).await,
     }
 }
 

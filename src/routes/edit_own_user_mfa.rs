@@ -14,19 +14,20 @@ use askama::Template;
 use super::form::Fields;
 use super::own_user_info::mfa_description;
 use super::page::{html, ok_or_bad_request, see_other, PageCtx};
-use super::step_up::{self, Shown};
+use super::step_up;
 use crate::auth::mfa;
+use crate::auth::own_account::audit_own;
 use crate::auth::second_factor::{self, Checked, Pending, Sent};
 use crate::config::MfaMethod;
-use crate::db::run_db;
+use crate::db::{run_db, DbConnection};
 use crate::error::AppError;
 use crate::messaging::{phone, send_notice, Channel, Notice};
-use crate::models::audit::{audit, AuditSource};
 use crate::models::user::User;
 use crate::session::extract::LoggedIn;
 use crate::session::form_state::PendingMethod;
 use crate::session::FormState;
 use crate::state::AppState;
+use diesel::QueryResult;
 
 const ROUTE: &str = "edit_own_user_mfa";
 const STEP_METHOD: &str = "mfa_method";
@@ -162,22 +163,15 @@ fn render_totp(li: &LoggedIn, secret: &str, error: Option<&str>) -> Result<HttpR
     html(StatusCode::OK, &page)
 }
 
-async fn save(state: &AppState, li: &LoggedIn, fs: FormState) -> Result<(), AppError> {
-    let mut session = li.cs.session.clone();
-    session.form_state = fs;
-    run_db(&state.pool, move |conn| Ok(session.save_form_state(conn)?)).await
-}
-
-/// Stores the method (and secret) on the user, audits it, finishes the wizard, flashes
-/// `message` and returns to the main menu.
-async fn store(
+/// Stores a verified method on the user with `set` (in the same unit), audits it and finishes
+/// the wizard.
+async fn write_method(
     state: &AppState,
     li: &LoggedIn,
     mut fs: FormState,
     method: MfaMethod,
-    secret: Option<String>,
-    message: &str,
-) -> Result<HttpResponse, AppError> {
+    set: impl FnOnce(&mut DbConnection, i32) -> QueryResult<usize> + Send + 'static,
+) -> Result<(), AppError> {
     let now = state.clock.now();
     let (uid, username, ip) = (
         li.user.id(),
@@ -188,19 +182,27 @@ async fn store(
     fs.finish();
     session.form_state = fs;
     run_db(&state.pool, move |conn| {
-        User::set_mfa(conn, uid, method.as_str(), secret.as_deref(), 0)?;
+        set(conn, uid)?;
         let details = format!("MFA method set to {} for user {username}", method.as_str());
-        audit(
-            conn,
-            now,
-            AuditSource::Webviewer,
-            Some(&ip),
-            Some(uid),
-            None,
-            &details,
-        )?;
+        audit_own(conn, now, &ip, uid, &details)?;
         session.save_form_state(conn)?;
         Ok(())
+    })
+    .await
+}
+
+/// Stores the method (and secret) on the user, audits it, finishes the wizard, flashes
+/// `message` and returns to the main menu.
+async fn store(
+    state: &AppState,
+    li: &LoggedIn,
+    fs: FormState,
+    method: MfaMethod,
+    secret: Option<String>,
+    message: &str,
+) -> Result<HttpResponse, AppError> {
+    write_method(state, li, fs, method, move |conn, uid| {
+        User::set_mfa(conn, uid, method.as_str(), secret.as_deref(), 0)
     })
     .await?;
     let notice = if method == MfaMethod::NoMfa {
@@ -228,15 +230,12 @@ pub async fn edit_own_user_mfa_form(
 ) -> Result<HttpResponse, AppError> {
     let mut fs = li.cs.session.form_state.clone();
     if needs_sent_code(&li) {
-        if !step_up::has_live_step(&fs, ROUTE, STEP_CURRENT) {
-            fs.enter(ROUTE, true);
-            fs.step = Some(STEP_CURRENT.into());
-        }
+        step_up::enter_code_step(&mut fs, ROUTE, STEP_CURRENT);
         return current_code_page(&state, &li, fs, false, None).await;
     }
     fs.enter(ROUTE, true);
     fs.step = Some(STEP_METHOD.into());
-    save(&state, &li, fs).await?;
+    step_up::save(&state, &li, fs).await?;
     render_method(&state, &li, None)
 }
 
@@ -274,30 +273,22 @@ fn needs_sent_code(li: &LoggedIn) -> bool {
     second_factor::sends_codes(&li.user.user.mfa_method)
 }
 
-/// The current-code step: sends (or re-sends) a code by the user's method and shows the page.
+/// The current-code step: sends (or re-sends) a code by the user's method and shows the page
+/// (see [`step_up::sent_code_page`]); nothing to send to goes back to the main menu.
 async fn current_code_page(
     state: &AppState,
     li: &LoggedIn,
-    mut fs: FormState,
+    fs: FormState,
     resend: bool,
     error: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
-    let shown =
-        step_up::ensure_code(state, &li.user.user, &mut fs, &li.cs.client_ip, resend).await?;
-    let to = fs.codes.as_ref().map(|c| c.to.clone());
-    save(state, li, fs).await?;
-    let title = "Confirm it is you";
-    let action = "/edit_own_user_mfa";
-    match shown {
-        Shown::Sent(to, notice) => step_up::render(li, action, title, &to, error.or(notice)),
-        Shown::Refused(message) => match to {
-            Some(to) => step_up::render(li, action, title, &to, Some(message)),
-            None => {
-                li.cs.cookie.flash("danger", message);
-                Ok(see_other("/"))
-            }
-        },
-        Shown::Failed => Ok(second_factor::not_sent_response()),
+    let page = ("/edit_own_user_mfa", "Confirm it is you");
+    match step_up::sent_code_page(state, li, fs, resend, page, error).await? {
+        Ok(page) => Ok(page),
+        Err((message, _)) => {
+            li.cs.cookie.flash("danger", message);
+            Ok(see_other("/"))
+        }
     }
 }
 
@@ -306,7 +297,7 @@ async fn current_code_page(
 async fn current_step(
     state: &AppState,
     li: &LoggedIn,
-    mut fs: FormState,
+    fs: FormState,
     form: &Fields,
 ) -> Result<HttpResponse, AppError> {
     let resend = !form.text("resend").is_empty();
@@ -314,25 +305,10 @@ async fn current_step(
         // A code is checked only once this step has sent one.
         return current_code_page(state, li, fs, resend, None).await;
     }
-    let checked = second_factor::check_code(
-        state,
-        &li.user.user,
-        form.text("one_time_password"),
-        fs.mfa_time,
-        &li.cs.client_ip,
-    )
-    .await?;
-    if let Some(message) = checked.message() {
-        fs.finish();
-        save(state, li, fs).await?;
-        li.cs.cookie.flash("danger", message);
-        return Ok(see_other("/"));
+    let code = form.text("one_time_password");
+    if let Some(failed) = step_up::pass_code_step(state, li, fs, code, STEP_METHOD).await? {
+        return Ok(failed);
     }
-    fs.step = Some(STEP_METHOD.into());
-    fs.mfa_user_id = Some(li.user.id());
-    fs.mfa_time = None;
-    fs.codes = None;
-    save(state, li, fs).await?;
     render_method(state, li, None)
 }
 
@@ -373,7 +349,7 @@ async fn method_step(
             let secret = mfa::new_secret();
             fs.step = Some(STEP_TOTP.into());
             fs.pending_secret = Some(secret.clone());
-            save(state, li, fs).await?;
+            step_up::save(state, li, fs).await?;
             render_totp(li, &secret, None)
         }
         MfaMethod::HotpEmail | MfaMethod::HotpSms => {
@@ -382,7 +358,7 @@ async fn method_step(
                 method: chosen.as_str().into(),
                 ..PendingMethod::default()
             }));
-            save(state, li, fs).await?;
+            step_up::save(state, li, fs).await?;
             render_contact(li, chosen, None, None)
         }
         MfaMethod::NoMfa => store(state, li, fs, MfaMethod::NoMfa, None, DISABLED).await,
@@ -507,7 +483,7 @@ async fn send_pending(
                 count: sent + 1,
                 to: instructions.clone(),
             }));
-            save(state, li, fs).await?;
+            step_up::save(state, li, fs).await?;
             let notice = (sent > 0).then_some("A new code has been sent.");
             confirm_page(li, Some(&instructions), notice)
         }
@@ -538,7 +514,7 @@ fn confirm_page(
 async fn confirm_step(
     state: &web::Data<AppState>,
     li: &LoggedIn,
-    mut fs: FormState,
+    fs: FormState,
     form: &Fields,
 ) -> Result<HttpResponse, AppError> {
     let method = fs
@@ -575,12 +551,8 @@ async fn confirm_step(
     )
     .await?;
     if checked.locked() {
-        fs.finish();
-        save(state, li, fs).await?;
-        li.cs
-            .cookie
-            .flash("danger", checked.message().unwrap_or(BAD_CODE).to_owned());
-        return Ok(see_other("/"));
+        let message = checked.message().unwrap_or(BAD_CODE);
+        return step_up::abandon(state, li, fs, message).await;
     }
     if let Some(message) = checked.message() {
         let instructions = fs.codes.as_ref().map(|c| c.to.clone());
@@ -594,34 +566,13 @@ async fn confirm_step(
 async fn store_sending(
     state: &web::Data<AppState>,
     li: &LoggedIn,
-    mut fs: FormState,
+    fs: FormState,
     method: MfaMethod,
     pending: Pending,
 ) -> Result<HttpResponse, AppError> {
-    let now = state.clock.now();
-    let (uid, username, ip) = (
-        li.user.id(),
-        li.user.user.username.clone(),
-        li.cs.client_ip.clone(),
-    );
-    let mut session = li.cs.session.clone();
-    fs.finish();
-    session.form_state = fs;
     let (secret, to, counter) = (pending.secret, pending.to.clone(), pending.counter + 1);
-    run_db(&state.pool, move |conn| {
-        User::set_mfa_sending_to(conn, uid, method.as_str(), &secret, counter, &to)?;
-        let details = format!("MFA method set to {} for user {username}", method.as_str());
-        audit(
-            conn,
-            now,
-            AuditSource::Webviewer,
-            Some(&ip),
-            Some(uid),
-            None,
-            &details,
-        )?;
-        session.save_form_state(conn)?;
-        Ok(())
+    write_method(state, li, fs, method, move |conn, uid| {
+        User::set_mfa_sending_to(conn, uid, method.as_str(), &secret, counter, &to)
     })
     .await?;
     // The notice goes to the address on file before the change, and to the new one.

@@ -19,6 +19,7 @@ use crate::models::audit::AuditSource;
 use crate::models::user::USER_NAME_FOR_SYSTEM;
 use crate::session::extract::CurrentSession;
 use crate::session::form_state::SentCodes;
+use crate::session::CamcopsSession;
 use crate::state::AppState;
 
 const ROUTE: &str = "login";
@@ -113,11 +114,7 @@ async fn fail(
     redirect_url: &str,
     message: &str,
 ) -> Result<HttpResponse, AppError> {
-    let mut session = cs.session.clone();
-    if session.id.is_some() {
-        session.form_state.finish();
-        run_db(&state.pool, move |conn| Ok(session.save_form_state(conn)?)).await?;
-    }
+    fail_quietly(state, cs).await?;
     cs.cookie.flash("danger", message);
     Ok(HttpResponse::SeeOther()
         .insert_header((
@@ -287,12 +284,7 @@ async fn password_step(
                 to: to.clone(),
             })
         });
-        let saved = run_db(&state.pool, move |conn| {
-            session.save_form_state(conn)?;
-            Ok(session)
-        })
-        .await?;
-        cs.remember(&saved);
+        save_and_remember(&state, &cs, session).await?;
         let sent = sent_to.as_ref().map(|(_, i)| i.as_str());
         return token_page(&cs, &redirect_url, &method, sent, None);
     }
@@ -396,12 +388,7 @@ async fn resend(
                 count: sent + 1,
                 to: instructions.clone(),
             }));
-            let saved = run_db(&state.pool, move |conn| {
-                session.save_form_state(conn)?;
-                Ok(session)
-            })
-            .await?;
-            cs.remember(&saved);
+            save_and_remember(state, cs, session).await?;
             token_page(
                 cs,
                 redirect_url,
@@ -417,6 +404,21 @@ async fn resend(
     }
 }
 
+/// Saves the wizard state of `session` and makes it this request's session.
+async fn save_and_remember(
+    state: &AppState,
+    cs: &CurrentSession,
+    mut session: CamcopsSession,
+) -> Result<(), AppError> {
+    let saved = run_db(&state.pool, move |conn| {
+        session.save_form_state(conn)?;
+        Ok(session)
+    })
+    .await?;
+    cs.remember(&saved);
+    Ok(())
+}
+
 /// Ends the wizard without a message (the response says what happened).
 async fn fail_quietly(state: &AppState, cs: &CurrentSession) -> Result<(), AppError> {
     let mut session = cs.session.clone();
@@ -430,7 +432,7 @@ async fn fail_quietly(state: &AppState, cs: &CurrentSession) -> Result<(), AppEr
 async fn finish_login(
     state: &AppState,
     cs: &CurrentSession,
-    mut session: crate::session::CamcopsSession,
+    mut session: CamcopsSession,
     user: crate::models::user::User,
     upgraded: Option<String>,
     redirect_url: &str,

@@ -7,9 +7,9 @@ use askama::Template;
 
 use super::form::Fields;
 use super::page::{html, PageCtx};
+use crate::auth::own_account::audit_own;
 use crate::db::run_db;
 use crate::error::AppError;
-use crate::models::audit::{audit, AuditSource};
 use crate::session::extract::{CurrentSession, LoggedIn};
 use crate::state::AppState;
 
@@ -45,15 +45,7 @@ pub async fn log_out(
         let ip = cs.client_ip.clone();
         let mut session = cs.session.clone();
         run_db(&state.pool, move |conn| {
-            audit(
-                conn,
-                now,
-                AuditSource::Webviewer,
-                Some(&ip),
-                Some(user.id()),
-                None,
-                "Logout",
-            )?;
+            audit_own(conn, now, &ip, user.id(), "Logout")?;
             session.logout(conn)?;
             Ok(())
         })

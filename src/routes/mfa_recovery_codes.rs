@@ -8,10 +8,11 @@ use askama::Template;
 
 use super::form::Fields;
 use super::page::{html, ok_or_bad_request, PageCtx};
+use crate::auth::own_account::audit_own;
 use crate::auth::{login, recovery};
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
-use crate::models::audit::{audit, AuditSource};
+use crate::models::audit::AuditSource;
 use crate::session::extract::LoggedIn;
 use crate::state::AppState;
 
@@ -99,15 +100,8 @@ pub async fn make_recovery_codes(
     let (uid, ip, now) = (li.user.id(), li.cs.client_ip.clone(), state.clock.now());
     let codes = run_db(&state.pool, move |conn| {
         let codes = recovery::make_set(conn, uid, now)?;
-        audit(
-            conn,
-            now,
-            AuditSource::Webviewer,
-            Some(&ip),
-            Some(uid),
-            None,
-            &format!("MFA recovery codes made for user {username} (older codes void)"),
-        )?;
+        let details = format!("MFA recovery codes made for user {username} (older codes void)");
+        audit_own(conn, now, &ip, uid, &details)?;
         Ok(codes)
     })
     .await?;

@@ -8,11 +8,10 @@ use askama::Template;
 
 use super::form::Fields;
 use super::page::{html, see_other, PageCtx};
-use crate::auth::terms::{agreed_at, must_agree};
+use crate::auth::own_account;
+use crate::auth::terms::must_agree;
 use crate::db::run_db;
 use crate::error::AppError;
-use crate::models::audit::{audit, AuditSource};
-use crate::models::user::User;
 use crate::session::extract::LoggedIn;
 use crate::state::AppState;
 
@@ -39,21 +38,9 @@ pub async fn agree_terms(
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
     li.cs.check_csrf(form.csrf())?;
-    let now = state.clock.now();
-    let uid = li.user.id();
-    let ip = li.cs.client_ip.clone();
+    let (now, uid, ip) = (state.clock.now(), li.user.id(), li.cs.client_ip.clone());
     run_db(&state.pool, move |conn| {
-        User::set_agreed_terms(conn, uid, &agreed_at(now))?;
-        audit(
-            conn,
-            now,
-            AuditSource::Webviewer,
-            Some(&ip),
-            Some(uid),
-            None,
-            "Agreed to terms of use",
-        )?;
-        Ok(())
+        Ok(own_account::agree_terms(conn, now, &ip, uid)?)
     })
     .await?;
     Ok(see_other("/"))
