@@ -11,6 +11,8 @@ pub mod readiness;
 pub mod recovery;
 pub mod second_factor;
 pub mod terms;
+#[cfg(test)]
+mod test_users;
 pub mod throttle;
 pub mod user_admin;
 pub mod users;

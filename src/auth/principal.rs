@@ -194,24 +194,10 @@ mod tests {
 
     fn user(superuser: bool) -> User {
         User {
-            id: 1,
-            username: "u".into(),
-            fullname: None,
-            email: None,
-            phone_number: None,
-            hashedpw: String::new(),
-            mfa_secret_key: None,
-            mfa_method: "no_mfa".into(),
-            hotp_counter: 0,
-            last_login_at_utc: None,
-            last_password_change_utc: None,
             superuser: Some(superuser),
-            must_change_password: None,
             when_agreed_terms_of_use: Some("2026-12-01T12:00:00.000000+00:00".into()),
             upload_group_id: Some(1),
-            language: None,
-            auto_generated: false,
-            single_patient_pk: None,
+            ..crate::auth::test_users::user(1, "u")
         }
     }
 
