@@ -79,18 +79,19 @@ impl AuthUser {
 
     /// Ids of the groups the user administers (not meaningful for superusers: they administer all).
     pub fn groupadmin_group_ids(&self) -> Vec<i32> {
-        self.memberships
-            .iter()
-            .filter(|m| flag(m.groupadmin))
-            .filter_map(|m| m.group_id)
-            .collect()
+        self.group_ids_where(|m| m.groupadmin)
     }
 
     /// Groups where the user sees all patients unfiltered.
     pub fn view_all_when_unfiltered_group_ids(&self) -> Vec<i32> {
+        self.group_ids_where(|m| m.view_all_patients_when_unfiltered)
+    }
+
+    /// Ids of the groups whose membership has `which` flag set.
+    fn group_ids_where(&self, which: impl Fn(&Membership) -> Option<bool>) -> Vec<i32> {
         self.memberships
             .iter()
-            .filter(|m| flag(m.view_all_patients_when_unfiltered))
+            .filter(|m| flag(which(m)))
             .filter_map(|m| m.group_id)
             .collect()
     }

@@ -12,7 +12,7 @@ use super::form::Fields;
 use super::page::{html, see_other, PageCtx};
 use super::step_up;
 use crate::auth::principal::AuthUser;
-use crate::auth::{login, password, second_factor, users};
+use crate::auth::{login, password, second_factor, user_commands};
 use crate::blocking::run_hashing;
 use crate::db::run_db;
 use crate::error::AppError;
@@ -233,7 +233,7 @@ async fn change_step(
     fs.finish();
     session.form_state = fs;
     let ended = run_db(&state.pool, move |conn| {
-        let ended = users::set_password(
+        let ended = user_commands::set_password(
             conn,
             uid,
             &username,

@@ -9,7 +9,8 @@ use askama::Template;
 use chrono::NaiveDateTime;
 
 use super::page::{html, PageCtx};
-use crate::config::MfaMethod;
+/// Moved to `auth::mfa`; kept here for the admin MFA page until it imports the new place.
+pub use crate::auth::mfa::mfa_description;
 use crate::db::run_db_read;
 use crate::error::AppError;
 use crate::models::group::Group;
@@ -60,17 +61,6 @@ pub fn show_time(t: Option<NaiveDateTime>) -> String {
             .format("%Y-%m-%d %H:%M:%S %z")
             .to_string(),
         None => "(never)".into(),
-    }
-}
-
-/// What a user's `mfa_method` means, in words.
-pub fn mfa_description(method: &str) -> &'static str {
-    match MfaMethod::parse(method) {
-        Some(MfaMethod::NoMfa) => "None",
-        Some(MfaMethod::Totp) => "Authentication app (TOTP)",
-        Some(MfaMethod::HotpEmail) => "Code by e-mail (HOTP)",
-        Some(MfaMethod::HotpSms) => "Code by text message (HOTP)",
-        None => "Unknown",
     }
 }
 

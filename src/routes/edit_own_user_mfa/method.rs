@@ -7,12 +7,11 @@ use askama::Template;
 
 use super::{sending::render_contact, BAD_CODE, SUCCESS};
 use super::{store, DISABLED, NEED_CODE, NOT_ALLOWED, NOT_AVAILABLE, STEP_CONTACT, STEP_TOTP};
-use crate::auth::mfa;
+use crate::auth::mfa::{self, mfa_description};
 use crate::auth::second_factor::{self, Checked};
 use crate::config::MfaMethod;
 use crate::error::AppError;
 use crate::routes::form::Fields;
-use crate::routes::own_user_info::mfa_description;
 use crate::routes::page::{html, PageCtx};
 use crate::routes::step_up;
 use crate::session::extract::LoggedIn;

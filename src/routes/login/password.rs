@@ -86,23 +86,13 @@ pub(super) async fn password_step(
     let user = match (ok, found.user) {
         (true, Some(u)) => u,
         (_, known) => {
-            let (threshold, inc) = (
-                state.settings.lockout_threshold,
-                state.settings.lockout_duration_increment_minutes,
-            );
+            let policy = svc::LockoutPolicy::of(&state.settings);
             let username = form_username.to_owned();
             let ip = cs.client_ip.clone();
             let mut session = cs.session.clone();
             let outcome = run_db(&state.pool, move |conn| {
-                let outcome = svc::record_failure(
-                    conn,
-                    &username,
-                    now,
-                    threshold,
-                    inc,
-                    AuditSource::Webviewer,
-                    &ip,
-                )?;
+                let source = AuditSource::Webviewer;
+                let outcome = svc::record_failure(conn, &username, now, policy, source, &ip)?;
                 session.logout(conn)?;
                 Ok(outcome)
             })
