@@ -4,7 +4,7 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::QueryResult;
 
-use super::own_account::audit_own;
+use super::own_account::{audit_own, audit_web};
 use super::password;
 use super::principal::AuthUser;
 use super::readiness::{self, Reason};
@@ -178,15 +178,8 @@ pub fn record_refusal(
     now: NaiveDateTime,
     remote_addr: &str,
 ) -> QueryResult<()> {
-    audit(
-        conn,
-        now,
-        AuditSource::Webviewer,
-        Some(remote_addr),
-        None,
-        None,
-        &readiness::refusal_audit_text(username, reasons),
-    )
+    let details = readiness::refusal_audit_text(username, reasons);
+    audit_web(conn, now, remote_addr, None, &details)
 }
 
 /// The password-expiry rule run at web login (`set_password_change_flag_if_necessary`).

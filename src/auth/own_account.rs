@@ -19,15 +19,20 @@ pub fn audit_own(
     user_id: i32,
     details: &str,
 ) -> QueryResult<()> {
-    audit(
-        conn,
-        now,
-        AuditSource::Webviewer,
-        Some(remote_addr),
-        Some(user_id),
-        None,
-        details,
-    )
+    audit_web(conn, now, remote_addr, Some(user_id), details)
+}
+
+/// An audit row from the web viewer at `remote_addr`, by `user_id` when known (a refused
+/// login has none).
+pub fn audit_web(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    remote_addr: &str,
+    user_id: Option<i32>,
+    details: &str,
+) -> QueryResult<()> {
+    let source = AuditSource::Webviewer;
+    audit(conn, now, source, Some(remote_addr), user_id, None, details)
 }
 
 /// The user agrees the terms of use now (stored as CamCOPS stores it), audited.

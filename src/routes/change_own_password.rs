@@ -133,9 +133,7 @@ pub async fn change_own_password(
     li: LoggedIn,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(form.csrf())?;
-    let mut fs = li.cs.session.form_state.clone();
-    fs.resume(ROUTE);
+    let fs = step_up::resume(&li, &form, ROUTE)?;
     match effective_step(&fs, &li.user) {
         STEP_MFA => mfa_step(&state, &li, fs, &form).await,
         _ => change_step(&state, &li, fs, &form).await,

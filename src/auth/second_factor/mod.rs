@@ -87,57 +87,13 @@ pub async fn check_code(
     issued_at: Option<i64>,
     remote_addr: &str,
 ) -> Result<Checked, AppError> {
-    let now = match before_check(state, user, issued_at, remote_addr).await? {
-        Ok(now) => now,
-        Err(refused) => return Ok(refused),
-    };
-    let ok = match user.mfa_method.as_str() {
-        "totp" => check_totp(state, user, code, now).await?,
-        "hotp_email" | "hotp_sms" => check_hotp(state, user.id, code).await?,
-        _ => false,
-    };
-    verdict(state, user, remote_addr, now, ok).await
-}
-
-/// What every code check does before looking at the code: a locked account tries nothing
-/// (not even the right code gets in), and a step that began at `issued_at` and has expired is
-/// a failed login. `Ok(now)` when the code is to be checked, else the outcome.
-async fn before_check(
-    state: &AppState,
-    user: &User,
-    issued_at: Option<i64>,
-    remote_addr: &str,
-) -> Result<Result<NaiveDateTime, Checked>, AppError> {
-    if let Some(locked) = login::reauth_locked(state, &user.username).await? {
-        return Ok(Err(Checked::Locked(locked)));
-    }
-    let now = state.clock.now();
-    if expired(state.settings.mfa_timeout_s, issued_at, now) {
-        let locked = fail(state, user, remote_addr, now).await?;
-        return Ok(Err(Checked::Expired(locked)));
-    }
-    Ok(Ok(now))
-}
-
-/// The outcome of a checked code: accepted, or a failed login ([`Checked::Wrong`]).
-async fn verdict(
-    state: &AppState,
-    user: &User,
-    remote_addr: &str,
-    now: NaiveDateTime,
-    ok: bool,
-) -> Result<Checked, AppError> {
-    if ok {
-        return Ok(Checked::Accepted);
-    }
-    let locked = fail(state, user, remote_addr, now).await?;
-    Ok(Checked::Wrong(locked))
+    check(state, user, code, Against::Method, issued_at, remote_addr).await
 }
 
 /// The login's code step: a recovery code (see `auth::recovery`; twelve letters and digits,
 /// never six digits) is accepted once in place of the method's code, with the same rules as a
-/// code (lockout first, a wrong one is a failed login); anything else goes to [`check_code`].
-/// Step-up pages take only the method's code.
+/// code (lockout first, a wrong one is a failed login; it does not expire with the step);
+/// anything else goes to [`check_code`]. Step-up pages take only the method's code.
 pub async fn check_login_code(
     state: &AppState,
     user: &User,
@@ -148,18 +104,82 @@ pub async fn check_login_code(
     if !super::recovery::looks_like_code(code) {
         return check_code(state, user, code, issued_at, remote_addr).await;
     }
-    // A recovery code does not expire with the step: only the lockout comes first.
-    let now = match before_check(state, user, None, remote_addr).await? {
-        Ok(now) => now,
-        Err(refused) => return Ok(refused),
+    check(state, user, code, Against::Recovery, None, remote_addr).await
+}
+
+/// Checks a code for a method being set up: as [`check_code`] (lockout first; a wrong or
+/// expired code is a failed login), against the pending secret and counter.
+pub async fn check_pending_code(
+    state: &AppState,
+    user: &User,
+    pending: &Pending,
+    code: &str,
+    issued_at: Option<i64>,
+    remote_addr: &str,
+) -> Result<Checked, AppError> {
+    let against = Against::Pending(pending);
+    check(state, user, code, against, issued_at, remote_addr).await
+}
+
+/// What a code is checked against.
+#[derive(Debug, Clone, Copy)]
+enum Against<'a> {
+    /// The user's own method.
+    Method,
+    /// A method being set up.
+    Pending(&'a Pending),
+    /// The user's recovery codes (audited when one is used).
+    Recovery,
+}
+
+/// The one code check: a locked account tries nothing (not even the right code gets in); a
+/// step that began at `issued_at` and has expired, or a wrong code, is a failed login; a
+/// right code is used up.
+async fn check(
+    state: &AppState,
+    user: &User,
+    code: &str,
+    against: Against<'_>,
+    issued_at: Option<i64>,
+    remote_addr: &str,
+) -> Result<Checked, AppError> {
+    if let Some(locked) = login::reauth_locked(state, &user.username).await? {
+        return Ok(Checked::Locked(locked));
+    }
+    let now = state.clock.now();
+    if expired(state.settings.mfa_timeout_s, issued_at, now) {
+        let locked = fail(state, user, remote_addr, now).await?;
+        return Ok(Checked::Expired(locked));
+    }
+    let ok = match (against, user.mfa_method.as_str()) {
+        (Against::Pending(p), _) => mfa::verify_hotp(&p.secret, code, i64::from(p.counter)),
+        (Against::Recovery, _) => use_recovery_code(state, user, code, remote_addr, now).await?,
+        (Against::Method, "totp") => check_totp(state, user, code, now).await?,
+        (Against::Method, "hotp_email" | "hotp_sms") => check_hotp(state, user.id, code).await?,
+        (Against::Method, _) => false,
     };
+    match (ok, against) {
+        (true, Against::Recovery) => Ok(Checked::Recovered),
+        (true, _) => Ok(Checked::Accepted),
+        (false, _) => Ok(Checked::Wrong(fail(state, user, remote_addr, now).await?)),
+    }
+}
+
+/// Uses up one of the user's recovery codes, if `typed` is one, with its audit row.
+async fn use_recovery_code(
+    state: &AppState,
+    user: &User,
+    typed: &str,
+    remote_addr: &str,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
     let (uid, name, ip, typed) = (
         user.id,
         user.username.clone(),
         remote_addr.to_owned(),
-        code.to_owned(),
+        typed.to_owned(),
     );
-    let used = run_db(&state.pool, move |conn| {
+    run_db(&state.pool, move |conn| {
         if !super::recovery::consume(conn, uid, &typed, now)? {
             return Ok(false);
         }
@@ -168,11 +188,7 @@ pub async fn check_login_code(
         audit_own(conn, now, &ip, uid, &details)?;
         Ok(true)
     })
-    .await?;
-    if used {
-        return Ok(Checked::Recovered);
-    }
-    verdict(state, user, remote_addr, now, false).await
+    .await
 }
 
 async fn fail(
@@ -242,24 +258,6 @@ async fn check_hotp(state: &AppState, user_id: i32, code: &str) -> Result<bool, 
         Ok(User::advance_hotp_counter(conn, user_id, fresh.hotp_counter)? == 1)
     })
     .await
-}
-
-/// Checks a code for a method being set up: as [`check_code`] (lockout first; a wrong or
-/// expired code is a failed login), against the pending secret and counter.
-pub async fn check_pending_code(
-    state: &AppState,
-    user: &User,
-    pending: &Pending,
-    code: &str,
-    issued_at: Option<i64>,
-    remote_addr: &str,
-) -> Result<Checked, AppError> {
-    let now = match before_check(state, user, issued_at, remote_addr).await? {
-        Ok(now) => now,
-        Err(refused) => return Ok(refused),
-    };
-    let ok = mfa::verify_hotp(&pending.secret, code, i64::from(pending.counter));
-    verdict(state, user, remote_addr, now, ok).await
 }
 
 #[cfg(test)]

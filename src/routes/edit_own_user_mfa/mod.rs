@@ -147,9 +147,7 @@ pub async fn edit_own_user_mfa(
     li: LoggedIn,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(form.csrf())?;
-    let mut fs = li.cs.session.form_state.clone();
-    fs.resume(ROUTE);
+    let mut fs = step_up::resume(&li, &form, ROUTE)?;
     let passed = fs.mfa_user_id == Some(li.user.id());
     if needs_sent_code(&li) && !passed {
         if fs.step.as_deref() != Some(STEP_CURRENT) {
