@@ -2,6 +2,8 @@
 //! message) for a current code: a code is sent when the step is first shown, not again when
 //! the page is merely shown again while that code is live, at most
 //! [`second_factor::MAX_SENDS_PER_STEP`] times per step (and the hourly limit per user).
+//! Also the wizard plumbing the own-account wizards (change own password, edit own MFA) share:
+//! `resume`, `save`, `abandon`, and `pass_code_step` (a right current code moves the wizard on).
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
