@@ -1,7 +1,8 @@
 //! `AppError`: every way a request can fail, mapped to a status and an HTML error page that
 //! never shows internal text.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
@@ -199,13 +200,15 @@ pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
     }
     .render()
     .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
-    let mut res = HttpResponse::build(status);
-    res.content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"));
+    // The body is rendered here (a failure falls back to plain words, never to another
+    // error), so the page goes out through `html_body`, not `page::html`.
+    let mut res = crate::routes::page::html_body(status, body);
+    let headers = res.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        res.insert_header((header::RETRY_AFTER, RETRY_AFTER_S.to_string()));
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
     }
-    res.body(body)
+    res
 }
 
 impl ResponseError for AppError {

@@ -6,24 +6,8 @@ use crate::models::user::User;
 
 fn user(id: i32, name: &str, superuser: bool) -> User {
     User {
-        id,
-        username: name.into(),
-        fullname: None,
-        email: None,
-        phone_number: None,
-        hashedpw: String::new(),
-        mfa_secret_key: None,
-        mfa_method: "no_mfa".into(),
-        hotp_counter: 0,
-        last_login_at_utc: None,
-        last_password_change_utc: None,
         superuser: Some(superuser),
-        must_change_password: None,
-        when_agreed_terms_of_use: None,
-        upload_group_id: None,
-        language: None,
-        auto_generated: false,
-        single_patient_pk: None,
+        ..crate::auth::test_users::user(id, name)
     }
 }
 

@@ -4,11 +4,13 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::QueryResult;
 
+use super::own_account::{audit_own, audit_web};
 use super::password;
 use super::principal::AuthUser;
 use super::readiness::{self, Reason};
 use super::throttle;
 use crate::blocking::run_hashing;
+use crate::config::Settings;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::audit::{audit, AuditSource};
@@ -71,14 +73,9 @@ pub async fn failed_login(
     now: NaiveDateTime,
 ) -> Result<Option<String>, AppError> {
     let (name, ip) = (username.to_owned(), remote_addr.to_owned());
-    let (threshold, minutes) = (
-        state.settings.lockout_threshold,
-        state.settings.lockout_duration_increment_minutes,
-    );
+    let policy = LockoutPolicy::of(&state.settings);
     let outcome = run_db(&state.pool, move |conn| {
-        Ok(record_failure(
-            conn, &name, now, threshold, minutes, source, &ip,
-        )?)
+        Ok(record_failure(conn, &name, now, policy, source, &ip)?)
     })
     .await?;
     state
@@ -123,34 +120,47 @@ pub fn lookup(
     Ok(LoginLookup { locked_until, user })
 }
 
+/// The lockout settings: every `threshold`-th failure locks the username for k ×
+/// `increment_minutes` (`LOCKOUT_THRESHOLD`, `LOCKOUT_DURATION_INCREMENT_MINUTES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failures per lockout step.
+    pub threshold: i64,
+    /// Minutes added per lockout step.
+    pub increment_minutes: i64,
+}
+
+impl LockoutPolicy {
+    /// The policy of these settings.
+    pub fn of(settings: &Settings) -> LockoutPolicy {
+        LockoutPolicy {
+            threshold: settings.lockout_threshold,
+            increment_minutes: settings.lockout_duration_increment_minutes,
+        }
+    }
+}
+
 /// Records a failed login (audit, failure row, maybe a lockout, and its audit).
 pub fn record_failure(
     conn: &mut DbConnection,
     username: &str,
     now: NaiveDateTime,
-    threshold: i64,
-    increment_minutes: i64,
+    policy: LockoutPolicy,
     source: AuditSource,
     remote_addr: &str,
 ) -> QueryResult<lockout::FailureOutcome> {
-    audit(
-        conn,
-        now,
-        source,
-        Some(remote_addr),
-        None,
-        None,
-        &format!("Failed login as user: {username}"),
-    )?;
+    let note = |conn: &mut DbConnection, details: &str| {
+        audit(conn, now, source, Some(remote_addr), None, None, details)
+    };
+    note(conn, &format!("Failed login as user: {username}"))?;
+    let LockoutPolicy {
+        threshold,
+        increment_minutes,
+    } = policy;
     let outcome = lockout::record_failure(conn, username, now, threshold, increment_minutes)?;
     if let Some(minutes) = outcome.locked_for_minutes {
-        audit(
+        note(
             conn,
-            now,
-            source,
-            Some(remote_addr),
-            None,
-            None,
             &format!("Account {username} locked out for {minutes} minutes"),
         )?;
         log::warn!("Account {username} locked out for {minutes} minutes");
@@ -168,15 +178,8 @@ pub fn record_refusal(
     now: NaiveDateTime,
     remote_addr: &str,
 ) -> QueryResult<()> {
-    audit(
-        conn,
-        now,
-        AuditSource::Webviewer,
-        Some(remote_addr),
-        None,
-        None,
-        &readiness::refusal_audit_text(username, reasons),
-    )
+    let details = readiness::refusal_audit_text(username, reasons);
+    audit_web(conn, now, remote_addr, None, &details)
 }
 
 /// The password-expiry rule run at web login (`set_password_change_flag_if_necessary`).
@@ -213,16 +216,7 @@ pub fn complete_web_login(
     }
     session.form_state.finish();
     session.login(conn, user.id, now)?;
-    audit(
-        conn,
-        now,
-        AuditSource::Webviewer,
-        Some(remote_addr),
-        Some(user.id),
-        None,
-        "Login",
-    )?;
-    Ok(())
+    audit_own(conn, now, remote_addr, user.id, "Login")
 }
 
 #[cfg(test)]

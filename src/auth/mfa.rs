@@ -7,6 +7,19 @@ use qrcode::QrCode;
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
+use crate::config::MfaMethod;
+
+/// What a user's `mfa_method` means, in words (own account page, user pages, MFA pages).
+pub fn mfa_description(method: &str) -> &'static str {
+    match MfaMethod::parse(method) {
+        Some(MfaMethod::NoMfa) => "None",
+        Some(MfaMethod::Totp) => "Authentication app (TOTP)",
+        Some(MfaMethod::HotpEmail) => "Code by e-mail (HOTP)",
+        Some(MfaMethod::HotpSms) => "Code by text message (HOTP)",
+        None => "Unknown",
+    }
+}
+
 /// A fresh random base32 secret (32 characters, as pyotp's `random_base32`).
 pub fn new_secret() -> String {
     Secret::generate_secret()

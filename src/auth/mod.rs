@@ -4,12 +4,19 @@ pub mod capability;
 pub mod fresh;
 pub mod login;
 pub mod mfa;
+pub mod own_account;
 pub mod password;
 pub mod principal;
 pub mod readiness;
 pub mod recovery;
 pub mod second_factor;
 pub mod terms;
+#[cfg(test)]
+mod test_users;
 pub mod throttle;
 pub mod user_admin;
-pub mod users;
+pub mod user_commands;
+
+/// The old name of [`user_commands`], kept for the callers outside `auth/` (the CLI, the user
+/// list page) until they move to the new one.
+pub use self::user_commands as users;

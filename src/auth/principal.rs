@@ -79,18 +79,19 @@ impl AuthUser {
 
     /// Ids of the groups the user administers (not meaningful for superusers: they administer all).
     pub fn groupadmin_group_ids(&self) -> Vec<i32> {
-        self.memberships
-            .iter()
-            .filter(|m| flag(m.groupadmin))
-            .filter_map(|m| m.group_id)
-            .collect()
+        self.group_ids_where(|m| m.groupadmin)
     }
 
     /// Groups where the user sees all patients unfiltered.
     pub fn view_all_when_unfiltered_group_ids(&self) -> Vec<i32> {
+        self.group_ids_where(|m| m.view_all_patients_when_unfiltered)
+    }
+
+    /// Ids of the groups whose membership has `which` flag set.
+    fn group_ids_where(&self, which: impl Fn(&Membership) -> Option<bool>) -> Vec<i32> {
         self.memberships
             .iter()
-            .filter(|m| flag(m.view_all_patients_when_unfiltered))
+            .filter(|m| flag(which(m)))
             .filter_map(|m| m.group_id)
             .collect()
     }
@@ -194,24 +195,10 @@ mod tests {
 
     fn user(superuser: bool) -> User {
         User {
-            id: 1,
-            username: "u".into(),
-            fullname: None,
-            email: None,
-            phone_number: None,
-            hashedpw: String::new(),
-            mfa_secret_key: None,
-            mfa_method: "no_mfa".into(),
-            hotp_counter: 0,
-            last_login_at_utc: None,
-            last_password_change_utc: None,
             superuser: Some(superuser),
-            must_change_password: None,
             when_agreed_terms_of_use: Some("2026-12-01T12:00:00.000000+00:00".into()),
             upload_group_id: Some(1),
-            language: None,
-            auto_generated: false,
-            single_patient_pk: None,
+            ..crate::auth::test_users::user(1, "u")
         }
     }
 

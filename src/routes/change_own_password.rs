@@ -4,14 +4,15 @@
 //! the password, ends the user's other sessions and returns to the main menu. The wizard state
 //! lives in `form_state`.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
-use super::page::{see_other, PageCtx};
-use super::step_up::{self, Shown};
+use super::form::Fields;
+use super::page::{html, see_other, PageCtx};
+use super::step_up;
 use crate::auth::principal::AuthUser;
-use crate::auth::{login, password, second_factor, users};
+use crate::auth::{login, password, second_factor, user_commands};
 use crate::blocking::run_hashing;
 use crate::db::run_db;
 use crate::error::AppError;
@@ -24,7 +25,7 @@ use crate::state::AppState;
 const ROUTE: &str = "change_own_password";
 const STEP_MFA: &str = "mfa";
 const STEP_CHANGE: &str = "change_password";
-const FAILURE_URL: &str = "/";
+const ACTION: &str = "/change_own_password";
 
 /// Flashed (success) after the change.
 pub const CHANGED: &str = "You have changed your password. If you store your password in your \
@@ -40,37 +41,6 @@ pub const OLD_INCORRECT: &str = "Old password incorrect";
 /// The two new passwords differ (deform's wording).
 pub const MISMATCH: &str = "Password did not match confirm";
 
-/// Fields of `POST /change_own_password` (the original's names; deform's
-/// `new_password-confirm` is accepted as well as `new_password_confirm`).
-#[derive(Deserialize, Default)]
-pub struct ChangeOwnPasswordForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    one_time_password: String,
-    #[serde(default)]
-    old_password: String,
-    #[serde(default)]
-    new_password: String,
-    #[serde(default)]
-    new_password_confirm: String,
-    #[serde(default, rename = "new_password-confirm")]
-    new_password_confirm_deform: String,
-    /// "Send a new code" at the code step (codes by e-mail or text message).
-    #[serde(default)]
-    resend: String,
-}
-
-impl ChangeOwnPasswordForm {
-    fn confirm(&self) -> &str {
-        if self.new_password_confirm.is_empty() {
-            &self.new_password_confirm_deform
-        } else {
-            &self.new_password_confirm
-        }
-    }
-}
-
 #[derive(Template)]
 #[template(path = "change_own_password.html")]
 struct ChangePage<'a> {
@@ -83,12 +53,6 @@ struct ChangePage<'a> {
 #[template(path = "change_own_password_token.html")]
 struct TokenPage {
     ctx: PageCtx,
-}
-
-fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body)
 }
 
 /// Whether the user's logins (and this wizard) need a TOTP code.
@@ -120,38 +84,18 @@ fn effective_step(fs: &FormState, user: &AuthUser) -> &'static str {
     }
 }
 
-async fn save(state: &AppState, li: &LoggedIn, fs: FormState) -> Result<(), AppError> {
-    let mut session = li.cs.session.clone();
-    session.form_state = fs;
-    run_db(&state.pool, move |conn| Ok(session.save_form_state(conn)?)).await
-}
-
 fn render_step(li: &LoggedIn, step: &str, error: Option<&str>) -> Result<HttpResponse, AppError> {
     let ctx = PageCtx::new(&li.cs);
-    let body = if step == STEP_MFA {
-        TokenPage { ctx }.render()?
+    if step == STEP_MFA {
+        html(StatusCode::OK, &TokenPage { ctx })
     } else {
-        ChangePage {
+        let page = ChangePage {
             ctx,
             error,
             min_length: password::MINIMUM_PASSWORD_LENGTH,
-        }
-        .render()?
-    };
-    Ok(html(body))
-}
-
-/// A failure: wizard finished, flash (danger), 303 to the main menu.
-async fn fail(
-    state: &AppState,
-    li: &LoggedIn,
-    mut fs: FormState,
-    message: &str,
-) -> Result<HttpResponse, AppError> {
-    fs.finish();
-    save(state, li, fs).await?;
-    li.cs.cookie.flash("danger", message);
-    Ok(see_other(FAILURE_URL))
+        };
+        html(StatusCode::OK, &page)
+    }
 }
 
 /// `GET /change_own_password`: starts the wizard at its first step.
@@ -161,11 +105,7 @@ pub async fn change_own_password_form(
 ) -> Result<HttpResponse, AppError> {
     let mut fs = li.cs.session.form_state.clone();
     if sends_codes(&li.user) {
-        // Showing the page again while its code is live sends nothing.
-        if !step_up::has_live_step(&fs, ROUTE, STEP_MFA) {
-            fs.enter(ROUTE, true);
-            fs.step = Some(STEP_MFA.into());
-        }
+        step_up::enter_code_step(&mut fs, ROUTE, STEP_MFA);
         if li.user.user.must_change_password() {
             li.cs.cookie.flash("danger", EXPIRED);
         }
@@ -177,7 +117,7 @@ pub async fn change_own_password_form(
     if step == STEP_MFA {
         fs.mfa_time = Some(state.clock.now().and_utc().timestamp());
     }
-    save(&state, &li, fs).await?;
+    step_up::save(&state, &li, fs).await?;
     if li.user.user.must_change_password() {
         li.cs.cookie.flash("danger", EXPIRED);
     }
@@ -185,15 +125,15 @@ pub async fn change_own_password_form(
 }
 
 /// `POST /change_own_password`: runs the current step (a POST without state starts at the
-/// first step, as the original).
+/// first step, as the original). Fields (the original's names): `one_time_password`,
+/// `resend`, `old_password`, `new_password` and its confirmation (deform's
+/// `new_password-confirm`, or `new_password_confirm`).
 pub async fn change_own_password(
     state: web::Data<AppState>,
     li: LoggedIn,
-    form: web::Form<ChangeOwnPasswordForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(&form.csrf_token)?;
-    let mut fs = li.cs.session.form_state.clone();
-    fs.resume(ROUTE);
+    let fs = step_up::resume(&li, &form, ROUTE)?;
     match effective_step(&fs, &li.user) {
         STEP_MFA => mfa_step(&state, &li, fs, &form).await,
         _ => change_step(&state, &li, fs, &form).await,
@@ -204,59 +144,39 @@ async fn mfa_step(
     state: &AppState,
     li: &LoggedIn,
     mut fs: FormState,
-    form: &ChangeOwnPasswordForm,
+    form: &Fields,
 ) -> Result<HttpResponse, AppError> {
-    if sends_codes(&li.user) && (!form.resend.is_empty() || fs.codes.is_none()) {
+    let resend = !form.text("resend").is_empty();
+    if sends_codes(&li.user) && (resend || fs.codes.is_none()) {
         // A code is checked only once this step has sent one.
         fs.step = Some(STEP_MFA.into());
-        return sent_code_page(state, li, fs, !form.resend.is_empty(), None).await;
+        return sent_code_page(state, li, fs, resend, None).await;
     }
-    // A code here is a login attempt: counted, audited, refused while locked.
-    let checked = second_factor::check_code(
-        state,
-        &li.user.user,
-        &form.one_time_password,
-        fs.mfa_time,
-        &li.cs.client_ip,
-    )
-    .await?;
-    if let Some(message) = checked.message() {
-        return fail(state, li, fs, message).await;
+    let code = form.text("one_time_password");
+    if let Some(failed) = step_up::pass_code_step(state, li, fs, code, STEP_CHANGE).await? {
+        return Ok(failed);
     }
-    fs.step = Some(STEP_CHANGE.into());
-    fs.mfa_user_id = Some(li.user.id());
-    fs.mfa_time = None;
-    save(state, li, fs).await?;
     render_step(li, STEP_CHANGE, None)
 }
 
-/// The code step of a user whose codes are sent: sends one (see [`step_up::ensure_code`]),
-/// saves the wizard and shows the page.
+/// The code step of a user whose codes are sent (see [`step_up::sent_code_page`]); nothing
+/// to send to ends the wizard.
 async fn sent_code_page(
     state: &AppState,
     li: &LoggedIn,
-    mut fs: FormState,
+    fs: FormState,
     resend: bool,
     error: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
-    let shown =
-        step_up::ensure_code(state, &li.user.user, &mut fs, &li.cs.client_ip, resend).await?;
-    let to = fs.codes.as_ref().map(|c| c.to.clone());
-    save(state, li, fs.clone()).await?;
     let title = if li.user.user.mfa_method == "hotp_sms" {
         "Authenticate via SMS"
     } else {
         "Authenticate via e-mail"
     };
-    match shown {
-        Shown::Sent(to, notice) => {
-            step_up::render(li, "/change_own_password", title, &to, error.or(notice))
-        }
-        Shown::Refused(message) => match to {
-            Some(to) => step_up::render(li, "/change_own_password", title, &to, Some(message)),
-            None => fail(state, li, fs, message).await,
-        },
-        Shown::Failed => Ok(second_factor::not_sent_response()),
+    let page = (ACTION, title);
+    match step_up::sent_code_page(state, li, fs, resend, page, error).await? {
+        Ok(page) => Ok(page),
+        Err((message, fs)) => step_up::abandon(state, li, fs, message).await,
     }
 }
 
@@ -264,16 +184,17 @@ async fn change_step(
     state: &AppState,
     li: &LoggedIn,
     mut fs: FormState,
-    form: &ChangeOwnPasswordForm,
+    form: &Fields,
 ) -> Result<HttpResponse, AppError> {
     let rerender = |error: &str| render_step(li, STEP_CHANGE, Some(error));
-    if form.old_password.is_empty() {
+    let (old_password, new_password) = (form.text("old_password"), form.text("new_password"));
+    if old_password.is_empty() {
         return rerender("Please enter your old password.");
     }
-    if form.new_password != form.confirm() {
+    if new_password != form.password_confirm() {
         return rerender(MISMATCH);
     }
-    if let Err(e) = password::validate_new_password(&form.new_password, Some(&form.old_password)) {
+    if let Err(e) = password::validate_new_password(new_password, Some(old_password)) {
         return rerender(&e);
     }
     let username = li.user.user.username.clone();
@@ -282,7 +203,7 @@ async fn change_step(
     }
     // bcrypt off the async workers, outside any transaction.
     let stored = li.user.user.hashedpw.clone();
-    let (old, new) = (form.old_password.clone(), form.new_password.clone());
+    let (old, new) = (old_password.to_owned(), new_password.to_owned());
     let cost = state.settings.bcrypt_cost;
     let counter = state.bcrypt_verifications.clone();
     let hashed = run_hashing(move || -> anyhow::Result<Option<String>> {
@@ -310,7 +231,7 @@ async fn change_step(
     fs.finish();
     session.form_state = fs;
     let ended = run_db(&state.pool, move |conn| {
-        let ended = users::set_password(
+        let ended = user_commands::set_password(
             conn,
             uid,
             &username,

@@ -1,9 +1,10 @@
 //! `/`: the main menu (§4.4), with the links the user's permissions allow.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::page::PageCtx;
+use super::page::{html, PageCtx};
 use crate::error::AppError;
 use crate::session::extract::HappyUser;
 use crate::state::AppState;
@@ -33,7 +34,5 @@ pub async fn main_menu(
         superuser: li.user.is_superuser(),
         now,
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(StatusCode::OK, &page)
 }

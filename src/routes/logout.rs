@@ -1,23 +1,17 @@
 //! `/logout`: GET shows a one-button form; POST (CSRF) ends the session server-side, audits
 //! it, clears the cookie and site data, and says so.
 
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
-use super::page::PageCtx;
+use super::form::Fields;
+use super::page::{html, PageCtx};
+use crate::auth::own_account::audit_own;
 use crate::db::run_db;
 use crate::error::AppError;
-use crate::models::audit::{audit, AuditSource};
 use crate::session::extract::{CurrentSession, LoggedIn};
 use crate::state::AppState;
-
-/// Fields of `POST /logout`.
-#[derive(Deserialize)]
-pub struct LogoutForm {
-    #[serde(default)]
-    csrf_token: String,
-}
 
 #[derive(Template)]
 #[template(path = "logout.html")]
@@ -36,32 +30,22 @@ pub async fn logout_form(li: LoggedIn) -> Result<HttpResponse, AppError> {
     let page = LogoutPage {
         ctx: PageCtx::new(&li.cs),
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(StatusCode::OK, &page)
 }
 
 /// `POST /logout`: audit "Logout", then user NULL and token "" on the row (§2.8).
 pub async fn log_out(
     state: web::Data<AppState>,
     cs: CurrentSession,
-    form: web::Form<LogoutForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    cs.check_csrf(&form.csrf_token)?;
+    cs.check_csrf(form.csrf())?;
     if let Some(user) = cs.user.clone() {
         let now = state.clock.now();
         let ip = cs.client_ip.clone();
         let mut session = cs.session.clone();
         run_db(&state.pool, move |conn| {
-            audit(
-                conn,
-                now,
-                AuditSource::Webviewer,
-                Some(&ip),
-                Some(user.id()),
-                None,
-                "Logout",
-            )?;
+            audit_own(conn, now, &ip, user.id(), "Logout")?;
             session.logout(conn)?;
             Ok(())
         })
@@ -80,8 +64,10 @@ pub async fn log_out(
             flashes: Vec::new(),
         },
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Clear-Site-Data", "\"cache\", \"cookies\", \"storage\""))
-        .body(page.render()?))
+    let mut res = html(StatusCode::OK, &page)?;
+    res.headers_mut().insert(
+        header::HeaderName::from_static("clear-site-data"),
+        header::HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""),
+    );
+    Ok(res)
 }

@@ -5,13 +5,14 @@
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
-use super::page::PageCtx;
+use super::form::Fields;
+use super::page::{html, ok_or_bad_request, PageCtx};
+use crate::auth::own_account::audit_own;
 use crate::auth::{login, recovery};
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
-use crate::models::audit::{audit, AuditSource};
+use crate::models::audit::AuditSource;
 use crate::session::extract::LoggedIn;
 use crate::state::AppState;
 
@@ -20,15 +21,6 @@ pub const NO_SECOND_FACTOR: &str =
     "Recovery codes are for accounts with multi-factor authentication. Set it up first.";
 /// Wrong current password.
 pub const WRONG_PASSWORD: &str = "Password incorrect";
-
-/// Fields of `POST /mfa_recovery_codes`.
-#[derive(Deserialize, Default)]
-pub struct RecoveryCodesForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    password: String,
-}
 
 #[derive(Template)]
 #[template(path = "mfa_recovery_codes.html")]
@@ -61,14 +53,7 @@ async fn render(
         codes,
         error,
     };
-    let status = if error.is_some() {
-        actix_web::http::StatusCode::BAD_REQUEST
-    } else {
-        actix_web::http::StatusCode::OK
-    };
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(ok_or_bad_request(error.is_some()), &page)
 }
 
 /// `GET /mfa_recovery_codes`: how many codes are left, and the form to make new ones.
@@ -83,9 +68,11 @@ pub async fn recovery_codes_form(
 pub async fn make_recovery_codes(
     state: web::Data<AppState>,
     li: LoggedIn,
-    form: web::Form<RecoveryCodesForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(&form.csrf_token)?;
+    li.cs.check_csrf(form.csrf())?;
+    // The one field: the current `password`.
+    let password = form.text("password");
     if !has_second_factor(&li) {
         return render(&state, &li, Vec::new(), Some(NO_SECOND_FACTOR)).await;
     }
@@ -93,10 +80,10 @@ pub async fn make_recovery_codes(
     if let Some(locked) = login::reauth_locked(&state, &username).await? {
         return render(&state, &li, Vec::new(), Some(&locked)).await;
     }
-    if form.password.is_empty() || form.password.len() > 1024 {
+    if password.is_empty() || password.len() > 1024 {
         return render(&state, &li, Vec::new(), Some(WRONG_PASSWORD)).await;
     }
-    let (ok, _) = login::check_password(&state, Some(&li.user), &form.password).await?;
+    let (ok, _) = login::check_password(&state, Some(&li.user), password).await?;
     if !ok {
         let now = state.clock.now();
         let locked = login::failed_login(
@@ -113,15 +100,8 @@ pub async fn make_recovery_codes(
     let (uid, ip, now) = (li.user.id(), li.cs.client_ip.clone(), state.clock.now());
     let codes = run_db(&state.pool, move |conn| {
         let codes = recovery::make_set(conn, uid, now)?;
-        audit(
-            conn,
-            now,
-            AuditSource::Webviewer,
-            Some(&ip),
-            Some(uid),
-            None,
-            &format!("MFA recovery codes made for user {username} (older codes void)"),
-        )?;
+        let details = format!("MFA recovery codes made for user {username} (older codes void)");
+        audit_own(conn, now, &ip, uid, &details)?;
         Ok(codes)
     })
     .await?;

@@ -2,25 +2,18 @@
 //! other page sends a user who has not agreed (or agreed before the terms last changed) here
 //! first. Unlike the original the POST needs the CSRF token, and agreeing is audited.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
-use super::page::{see_other, PageCtx};
-use crate::auth::terms::{agreed_at, must_agree};
+use super::form::Fields;
+use super::page::{html, see_other, PageCtx};
+use crate::auth::own_account;
+use crate::auth::terms::must_agree;
 use crate::db::run_db;
 use crate::error::AppError;
-use crate::models::audit::{audit, AuditSource};
-use crate::models::user::User;
 use crate::session::extract::LoggedIn;
 use crate::state::AppState;
-
-/// Fields of `POST /offer_terms`.
-#[derive(Deserialize)]
-pub struct TermsForm {
-    #[serde(default)]
-    csrf_token: String,
-}
 
 #[derive(Template)]
 #[template(path = "offer_terms.html")]
@@ -35,33 +28,19 @@ pub async fn offer_terms_form(li: LoggedIn) -> Result<HttpResponse, AppError> {
         ctx: PageCtx::new(&li.cs),
         agreed: !must_agree(li.user.user.when_agreed_terms_of_use.as_deref()),
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(StatusCode::OK, &page)
 }
 
 /// `POST /offer_terms`: stores the time of agreeing (as CamCOPS stores it), then 303 to `/`.
 pub async fn agree_terms(
     state: web::Data<AppState>,
     li: LoggedIn,
-    form: web::Form<TermsForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(&form.csrf_token)?;
-    let now = state.clock.now();
-    let uid = li.user.id();
-    let ip = li.cs.client_ip.clone();
+    li.cs.check_csrf(form.csrf())?;
+    let (now, uid, ip) = (state.clock.now(), li.user.id(), li.cs.client_ip.clone());
     run_db(&state.pool, move |conn| {
-        User::set_agreed_terms(conn, uid, &agreed_at(now))?;
-        audit(
-            conn,
-            now,
-            AuditSource::Webviewer,
-            Some(&ip),
-            Some(uid),
-            None,
-            "Agreed to terms of use",
-        )?;
-        Ok(())
+        Ok(own_account::agree_terms(conn, now, &ip, uid)?)
     })
     .await?;
     Ok(see_other("/"))

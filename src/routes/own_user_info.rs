@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::NaiveDateTime;
 
-use super::page::PageCtx;
-use crate::config::MfaMethod;
+use super::page::{html, PageCtx};
+/// Moved to `auth::mfa`; kept here for the admin MFA page until it imports the new place.
+pub use crate::auth::mfa::mfa_description;
 use crate::db::run_db_read;
 use crate::error::AppError;
 use crate::models::group::Group;
@@ -59,17 +61,6 @@ pub fn show_time(t: Option<NaiveDateTime>) -> String {
             .format("%Y-%m-%d %H:%M:%S %z")
             .to_string(),
         None => "(never)".into(),
-    }
-}
-
-/// What a user's `mfa_method` means, in words.
-pub fn mfa_description(method: &str) -> &'static str {
-    match MfaMethod::parse(method) {
-        Some(MfaMethod::NoMfa) => "None",
-        Some(MfaMethod::Totp) => "Authentication app (TOTP)",
-        Some(MfaMethod::HotpEmail) => "Code by e-mail (HOTP)",
-        Some(MfaMethod::HotpSms) => "Code by text message (HOTP)",
-        None => "Unknown",
     }
 }
 
@@ -125,7 +116,5 @@ pub async fn view_own_user_info(
         mfa_method: mfa_description(&u.mfa_method),
         locked_out,
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(StatusCode::OK, &page)
 }

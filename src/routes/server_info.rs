@@ -1,11 +1,12 @@
 //! `/view_server_info` (§4.7): ID number definitions, the "Recent activity" session counts
 //! (§2.10) and the session timeout rules.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::Duration;
 
-use super::page::PageCtx;
+use super::page::{html, PageCtx};
 use crate::db::run_db_read;
 use crate::error::AppError;
 use crate::models::idnum::IdNumDefinition;
@@ -84,7 +85,5 @@ pub async fn view_server_info(
         timeout_minutes: state.settings.session_timeout_minutes,
         max_lifetime_minutes: state.settings.session_max_lifetime_minutes,
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(StatusCode::OK, &page)
 }

@@ -2,12 +2,17 @@
 //! message) for a current code: a code is sent when the step is first shown, not again when
 //! the page is merely shown again while that code is live, at most
 //! [`second_factor::MAX_SENDS_PER_STEP`] times per step (and the hourly limit per user).
+//! Also the wizard plumbing the own-account wizards (change own password, edit own MFA) share:
+//! `resume`, `save`, `abandon`, and `pass_code_step` (a right current code moves the wizard on).
 
+use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 
-use super::page::PageCtx;
+use super::form::Fields;
+use super::page::{html, see_other, PageCtx};
 use crate::auth::second_factor::{self, Sent};
+use crate::db::run_db;
 use crate::error::AppError;
 use crate::models::user::User;
 use crate::session::extract::LoggedIn;
@@ -50,17 +55,102 @@ pub fn render(
     instructions: &str,
     notice: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
-    let body = CodePage {
+    let page = CodePage {
         ctx: PageCtx::new(&li.cs),
         action,
         title,
         instructions,
         notice,
+    };
+    html(StatusCode::OK, &page)
+}
+
+/// The start of a wizard's POST: the CSRF check, then the wizard state of `route` (a fresh
+/// one when the session's state belongs to another route).
+pub fn resume(li: &LoggedIn, form: &Fields, route: &str) -> Result<FormState, AppError> {
+    li.cs.check_csrf(form.csrf())?;
+    let mut fs = li.cs.session.form_state.clone();
+    fs.resume(route);
+    Ok(fs)
+}
+
+/// Saves the wizard state `fs` on the user's session.
+pub async fn save(state: &AppState, li: &LoggedIn, fs: FormState) -> Result<(), AppError> {
+    let mut session = li.cs.session.clone();
+    session.form_state = fs;
+    run_db(&state.pool, move |conn| Ok(session.save_form_state(conn)?)).await
+}
+
+/// A wizard that cannot go on: finished and saved, `message` flashed (danger), 303 to the
+/// main menu.
+pub async fn abandon(
+    state: &AppState,
+    li: &LoggedIn,
+    mut fs: FormState,
+    message: &str,
+) -> Result<HttpResponse, AppError> {
+    fs.finish();
+    save(state, li, fs).await?;
+    li.cs.cookie.flash("danger", message);
+    Ok(see_other("/"))
+}
+
+/// Starts the code step `step` of `route` in `fs`, unless it is already under way with a
+/// live code (showing the page again then sends nothing).
+pub fn enter_code_step(fs: &mut FormState, route: &str, step: &str) {
+    if !has_live_step(fs, route, step) {
+        fs.enter(route, true);
+        fs.step = Some(step.into());
     }
-    .render()?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+}
+
+/// The code step's page for a user whose codes are sent: makes sure a code is on its way
+/// ([`ensure_code`]), saves the wizard and shows the [`CodePage`] posting to `action`
+/// (`error` above the form, else the send's notice). `Err(message)` when no code could be
+/// asked for and none was sent before (the caller decides where to go).
+pub async fn sent_code_page(
+    state: &AppState,
+    li: &LoggedIn,
+    mut fs: FormState,
+    resend: bool,
+    (action, title): (&str, &str),
+    error: Option<&str>,
+) -> Result<Result<HttpResponse, (&'static str, FormState)>, AppError> {
+    let shown = ensure_code(state, &li.user.user, &mut fs, &li.cs.client_ip, resend).await?;
+    let to = fs.codes.as_ref().map(|c| c.to.clone());
+    save(state, li, fs.clone()).await?;
+    let page = match (shown, to) {
+        (Shown::Sent(to, notice), _) => render(li, action, title, &to, error.or(notice))?,
+        (Shown::Refused(message), Some(to)) => render(li, action, title, &to, Some(message))?,
+        (Shown::Refused(message), None) => return Ok(Err((message, fs))),
+        (Shown::Failed, _) => second_factor::not_sent_response(),
+    };
+    Ok(Ok(page))
+}
+
+/// Checks the current code of the user's own second factor (a login attempt: counted,
+/// audited, refused while locked, see [`second_factor::check_code`]). Right: the wizard moves
+/// to `next`, marked as passed by this user, and is saved (`Ok(None)`). Wrong: the wizard is
+/// [`abandon`]ed (`Ok(Some(response))`).
+pub async fn pass_code_step(
+    state: &AppState,
+    li: &LoggedIn,
+    mut fs: FormState,
+    code: &str,
+    next: &str,
+) -> Result<Option<HttpResponse>, AppError> {
+    let checked =
+        second_factor::check_code(state, &li.user.user, code, fs.mfa_time, &li.cs.client_ip)
+            .await?;
+    if let Some(message) = checked.message() {
+        return abandon(state, li, fs, message).await.map(Some);
+    }
+    fs.step = Some(next.into());
+    fs.mfa_user_id = Some(li.user.id());
+    fs.mfa_time = None;
+    fs.codes = None;
+    save(state, li, fs).await?;
+    Ok(None)
 }
 
 /// Whether `fs` (of `route`) is an unfinished code step at `step` with a code already sent:

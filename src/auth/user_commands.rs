@@ -1,5 +1,7 @@
-//! User administration used by the CLI and the admin pages: make a superuser, reset a
-//! password, unlock. A password change or disabling ends the user's other sessions.
+//! The account commands shared by the command line and the pages: make a superuser, set or
+//! reset a password, unlock (`enable_user`). A password change ends the user's other
+//! sessions. What only the user-admin pages write (each audited with the acting
+//! administrator) is in `user_admin.rs`.
 
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
@@ -24,15 +26,7 @@ pub fn make_superuser(
         diesel::update(u::table.find(existing.id))
             .set(u::superuser.eq(Some(true)))
             .execute(conn)?;
-        set_password(
-            conn,
-            existing.id,
-            username,
-            hash,
-            now,
-            None,
-            AuditSource::Console,
-        )?;
+        console_set_password(conn, existing.id, username, hash, now)?;
         return Ok((existing.id, false));
     }
     let id = User::insert(
@@ -89,6 +83,25 @@ pub fn set_password(
     Ok(ended)
 }
 
+/// [`set_password`] from the command line: every session of the user ends.
+fn console_set_password(
+    conn: &mut DbConnection,
+    user_id: i32,
+    username: &str,
+    hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    set_password(
+        conn,
+        user_id,
+        username,
+        hash,
+        now,
+        None,
+        AuditSource::Console,
+    )
+}
+
 /// `reset_password`: sets the password and unlocks the account. None if no such user.
 pub fn reset_password(
     conn: &mut DbConnection,
@@ -99,15 +112,7 @@ pub fn reset_password(
     let Some(user) = User::find_by_username(conn, username)? else {
         return Ok(None);
     };
-    let ended = set_password(
-        conn,
-        user.id,
-        username,
-        hash,
-        now,
-        None,
-        AuditSource::Console,
-    )?;
+    let ended = console_set_password(conn, user.id, username, hash, now)?;
     lockout::enable_user(conn, username)?;
     Ok(Some(ended))
 }
