@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
 use super::users::{Acting, Missing};
 use super::{admin_or_login, local_time, parse_id, post_only, see_other, MAX_ROWS};
@@ -19,6 +18,7 @@ use crate::error::AppError;
 use crate::models::audit::{audit, AuditSource};
 use crate::models::group::Membership;
 use crate::models::user::User;
+use crate::routes::form::Fields;
 use crate::routes::page::PageCtx;
 use crate::session::extract::{CurrentSession, GroupAdmin};
 use crate::session::model::{
@@ -30,24 +30,6 @@ use crate::state::AppState;
 pub const MADE_ELSEWHERE: &str = "made by CamCOPS (no creation time)";
 
 const PAGE: &str = "/view_sessions";
-
-/// Fields of `POST /end_session`.
-#[derive(Deserialize)]
-pub struct EndSessionForm {
-    #[serde(default)]
-    session_id: String,
-    #[serde(default)]
-    csrf_token: String,
-}
-
-/// Fields of `POST /end_user_sessions`.
-#[derive(Deserialize)]
-pub struct EndUserSessionsForm {
-    #[serde(default)]
-    user_id: String,
-    #[serde(default)]
-    csrf_token: String,
-}
 
 /// One row of the sessions table.
 struct SessionLine {
@@ -213,11 +195,11 @@ fn logged_out(cs: &CurrentSession) -> HttpResponse {
 pub async fn end_session(
     state: web::Data<AppState>,
     admin: Result<GroupAdmin, AppError>,
-    form: web::Form<EndSessionForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
     let GroupAdmin(li) = admin_or_login(admin, PAGE)?;
-    li.cs.check_csrf(&form.csrf_token)?;
-    let session_id = parse_id("session_id", &form.session_id)?;
+    li.cs.check_csrf(form.csrf())?;
+    let session_id = parse_id("session_id", form.text("session_id"))?;
     // Whose session it is, read first so that the write unit can lock that user's row before
     // it reads anything; the unit then checks the row is still theirs and live.
     let owner = run_db_read(&state.pool, move |conn| {
@@ -280,11 +262,11 @@ pub async fn end_session(
 pub async fn end_user_sessions(
     state: web::Data<AppState>,
     admin: Result<GroupAdmin, AppError>,
-    form: web::Form<EndUserSessionsForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
     let GroupAdmin(li) = admin_or_login(admin, PAGE)?;
-    li.cs.check_csrf(&form.csrf_token)?;
-    let user_id = parse_id("user_id", &form.user_id)?;
+    li.cs.check_csrf(form.csrf())?;
+    let user_id = parse_id("user_id", form.text("user_id"))?;
     let policy = state.policy;
     let mut acting = Acting::new(&li, &state);
     let (username, n) = run_db(&state.pool, move |conn| {

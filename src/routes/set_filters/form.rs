@@ -8,6 +8,7 @@ use super::hidden::HiddenCriteria;
 use crate::models::idnum::{IdNumDefinition, VALIDATION_UK_NHS_NUMBER};
 use crate::models::task_filter::{IdNumReference, TaskFilter};
 use crate::models::task_registry;
+use crate::routes::form::Fields;
 
 /// Longest surname or forename (the columns are 255 characters).
 pub const MAX_NAME_CHARS: usize = 255;
@@ -56,30 +57,6 @@ pub struct FilterForm {
     pub group_ids: Vec<String>,
 }
 
-fn first(pairs: &[(String, String)], name: &str) -> String {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
-
-fn all(pairs: &[(String, String)], name: &str) -> Vec<String> {
-    pairs
-        .iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .collect()
-}
-
-fn truthy(v: &str) -> bool {
-    matches!(
-        v.trim().to_ascii_lowercase().as_str(),
-        "true" | "t" | "1" | "yes" | "y" | "on"
-    )
-}
-
 /// Formats a filter time for a `datetime-local` input, in the server's local time.
 pub fn local_input(dt: &DateTime<FixedOffset>) -> String {
     let local = dt.with_timezone(&Local).naive_local();
@@ -92,39 +69,30 @@ pub fn local_input(dt: &DateTime<FixedOffset>) -> String {
 
 impl FilterForm {
     /// Reads the fields of a submission (unknown fields are ignored).
-    pub fn from_pairs(pairs: &[(String, String)]) -> FilterForm {
-        let which: Vec<String> = pairs
-            .iter()
-            .filter(|(k, _)| k == "which_idnum")
-            .map(|(_, v)| v.clone())
-            .collect();
-        let values: Vec<String> = pairs
-            .iter()
-            .filter(|(k, _)| k == "idnum_value")
-            .map(|(_, v)| v.clone())
-            .collect();
+    pub fn from_fields(f: &Fields) -> FilterForm {
+        let which = f.values("which_idnum");
+        let values = f.values("idnum_value");
         let rows = which.len().max(values.len());
         let idnums = (0..rows)
             .map(|i| {
-                (
-                    which.get(i).cloned().unwrap_or_default(),
-                    values.get(i).cloned().unwrap_or_default(),
-                )
+                let at = |v: &[&str]| v.get(i).copied().unwrap_or_default().to_owned();
+                (at(&which), at(&values))
             })
             .collect();
+        let text = |name: &str| f.text(name).to_owned();
         FilterForm {
-            surname: first(pairs, "surname"),
-            forename: first(pairs, "forename"),
-            dob: first(pairs, "dob"),
-            sex: first(pairs, "sex"),
+            surname: text("surname"),
+            forename: text("forename"),
+            dob: text("dob"),
+            sex: text("sex"),
             idnums,
-            complete_only: pairs.iter().any(|(k, v)| k == "complete_only" && truthy(v)),
-            tasks: all(pairs, "tasks"),
-            start_datetime: first(pairs, "start_datetime"),
-            end_datetime: first(pairs, "end_datetime"),
-            device_ids: all(pairs, "device_ids"),
-            user_ids: all(pairs, "user_ids"),
-            group_ids: all(pairs, "group_ids"),
+            complete_only: f.checked("complete_only"),
+            tasks: f.all("tasks"),
+            start_datetime: text("start_datetime"),
+            end_datetime: text("end_datetime"),
+            device_ids: f.all("device_ids"),
+            user_ids: f.all("user_ids"),
+            group_ids: f.all("group_ids"),
         }
     }
 

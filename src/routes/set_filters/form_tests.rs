@@ -2,10 +2,12 @@
 
 use super::*;
 
-fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+fn pairs(v: &[(&str, &str)]) -> Fields {
+    Fields(
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
 }
 
 fn choices() -> FilterChoices {
@@ -31,7 +33,7 @@ fn choices() -> FilterChoices {
 }
 
 fn check(v: &[(&str, &str)]) -> Result<TaskFilter, Vec<String>> {
-    FilterForm::from_pairs(&pairs(v)).validate(&choices(), &TaskFilter::default())
+    FilterForm::from_fields(&pairs(v)).validate(&choices(), &TaskFilter::default())
 }
 
 #[test]

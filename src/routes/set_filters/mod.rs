@@ -13,6 +13,7 @@ use askama::Template;
 
 use self::form::{FilterChoices, FilterForm, SEX_CHOICES};
 use self::hidden::HiddenCriteria;
+use super::form::Fields;
 use super::page::{safe_redirect, PageCtx};
 use super::view_tasks::session_filter_id;
 use crate::auth::principal::AuthUser;
@@ -27,8 +28,6 @@ use crate::models::user::User;
 use crate::session::extract::HappyUser;
 use crate::state::AppState;
 
-/// Largest form body accepted.
-pub const BODY_LIMIT: usize = 64 * 1024;
 const DEFAULT_REDIRECT: &str = "/view_tasks";
 /// ID number rows always offered (a browser without JavaScript cannot add rows).
 const MIN_IDNUM_ROWS: usize = 3;
@@ -177,16 +176,15 @@ pub fn load_choices(conn: &mut DbConnection, user: &AuthUser) -> Result<FilterCh
     })
 }
 
-fn redirect_param(pairs: &[(String, String)]) -> Option<&str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == "redirect_url")
-        .map(|(_, v)| v.as_str())
-}
-
-fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, AppError> {
+/// The query string's fields (the same reader as a form body).
+fn query_fields(req: &HttpRequest) -> Result<Fields, AppError> {
     serde_urlencoded::from_str(req.query_string())
         .map_err(|_| AppError::BadRequest("The address has bad query parameters.".into()))
+}
+
+/// The `redirect_url` field, when sent.
+fn redirect_param(f: &Fields) -> Option<&str> {
+    f.has("redirect_url").then(|| f.text("redirect_url"))
 }
 
 /// `GET /set_filters`: the current filter in the form.
@@ -195,7 +193,7 @@ pub async fn set_filters_form(
     state: web::Data<AppState>,
     HappyUser(li): HappyUser,
 ) -> Result<HttpResponse, AppError> {
-    let query = query_pairs(&req)?;
+    let query = query_fields(&req)?;
     let redirect_url = safe_redirect(redirect_param(&query), DEFAULT_REDIRECT)?;
     let filter_id = session_filter_id(&state, &li.cs).await?;
     let user = li.user.clone();
@@ -228,26 +226,14 @@ pub async fn set_filters(
     req: HttpRequest,
     state: web::Data<AppState>,
     HappyUser(li): HappyUser,
-    body: web::Bytes,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    if body.len() > BODY_LIMIT {
-        return Err(AppError::PayloadTooLarge);
-    }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| {
-        AppError::BadRequest("The form could not be read. Go back and try again.".into())
-    })?;
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    li.cs.check_csrf(field("csrf_token").unwrap_or(""))?;
-    let query = query_pairs(&req)?;
-    let raw_redirect = field("redirect_url").or_else(|| redirect_param(&query));
+    li.cs.check_csrf(form.csrf())?;
+    let query = query_fields(&req)?;
+    let raw_redirect = redirect_param(&form).or_else(|| redirect_param(&query));
     let redirect_url = safe_redirect(raw_redirect, DEFAULT_REDIRECT)?;
-    if field("set_filters").is_some() {
-        let form = FilterForm::from_pairs(&pairs);
+    if form.has("set_filters") {
+        let form = FilterForm::from_fields(&form);
         let mut session = li.cs.session.clone();
         let user = li.user.clone();
         let form2 = form.clone();
@@ -285,7 +271,7 @@ pub async fn set_filters(
                 .respond()
             }
         }
-    } else if field("clear_filters").is_some() {
+    } else if form.has("clear_filters") {
         if let Some(fid) = li.cs.session.task_filter_id {
             run_db(&state.pool, move |conn| {
                 TaskFilter::clear_stored(conn, fid)?;

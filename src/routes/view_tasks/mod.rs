@@ -7,9 +7,9 @@ pub mod pager;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
 use self::pager::{parse_params, parse_rows_per_page, session_page_size, PagerItem};
+use super::form::Fields;
 use super::page::PageCtx;
 use crate::auth::principal::AuthUser;
 use crate::config::TaskViewUrl;
@@ -22,16 +22,6 @@ use crate::session::extract::{CurrentSession, HappyUser};
 use crate::state::AppState;
 
 const PATH: &str = "/view_tasks";
-
-/// Fields of `POST /view_tasks` (the original's names).
-#[derive(Deserialize)]
-pub struct ViewTasksForm {
-    #[serde(default)]
-    csrf_token: String,
-    rows_per_page: Option<String>,
-    submit_tpp: Option<String>,
-    refresh_tasks: Option<String>,
-}
 
 /// One task row, ready to show.
 struct TaskLine {
@@ -250,11 +240,11 @@ pub async fn view_tasks_post(
     req: HttpRequest,
     state: web::Data<AppState>,
     HappyUser(li): HappyUser,
-    form: web::Form<ViewTasksForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(&form.csrf_token)?;
-    let target = if form.submit_tpp.is_some() {
-        let n = parse_rows_per_page(form.rows_per_page.as_deref().unwrap_or(""))?;
+    li.cs.check_csrf(form.csrf())?;
+    let target = if form.has("submit_tpp") {
+        let n = parse_rows_per_page(form.text("rows_per_page"))?;
         let n = i32::try_from(n)
             .map_err(|_| AppError::BadRequest("Bad 'rows_per_page' parameter.".into()))?;
         let mut session = li.cs.session.clone();
@@ -268,7 +258,7 @@ pub async fn view_tasks_post(
             li.cs.remember(&session);
         }
         PATH.to_owned()
-    } else if form.refresh_tasks.is_some() {
+    } else if form.has("refresh_tasks") {
         // Keep the page's own parameters, after checking they are sane.
         parse_params(req.query_string())?;
         match req.query_string() {

@@ -8,12 +8,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::edit::{audit_group, check_csrf, pressed, Actor, Pairs};
+use super::edit::{audit_group, Actor};
 use super::{find_group, superuser_or_login, GroupIdQuery, PAGE};
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::group::Group;
 use crate::models::group_admin::DeleteRefusal;
+use crate::routes::form::Fields;
 use crate::routes::page::{see_other, PageCtx};
 use crate::session::extract::Superuser;
 use crate::state::AppState;
@@ -78,27 +79,26 @@ pub async fn delete_group(
     state: web::Data<AppState>,
     su: Result<Superuser, AppError>,
     query: web::Query<GroupIdQuery>,
-    form: Pairs,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
     let back = query.id().map(|id| format!("/delete_group?group_id={id}"));
     let Superuser(li) = superuser_or_login(su, back.as_deref().unwrap_or(PAGE))?;
-    check_csrf(&li.cs, &form)?;
+    li.cs.check_csrf(form.csrf())?;
     let id = query.id()?;
-    if pressed(&form, "cancel") {
+    if form.has("cancel") {
         return Ok(see_other(PAGE));
     }
-    let hidden = form
-        .iter()
-        .find(|(k, _)| k == "group_id")
-        .map(|(_, v)| v.trim());
+    let hidden = form.has("group_id").then(|| form.text("group_id").trim());
     if hidden != Some(id.to_string().as_str()) {
         return Err(AppError::BadRequest(
             "The form's group_id does not match the group being deleted.".into(),
         ));
     }
+    // Only these four words (not every word of `Fields::checked`), as before.
     let confirmed = form
+        .all("confirm")
         .iter()
-        .any(|(k, v)| k == "confirm" && matches!(v.trim(), "true" | "on" | "1" | "yes"));
+        .any(|v| matches!(v.as_str(), "true" | "on" | "1" | "yes"));
     let (cs, now) = (Actor::of(&li.cs, &state), state.clock.now());
     let outcome = run_db(&state.pool, move |conn| {
         cs.lock(conn, &[id], PAGE)?;

@@ -16,30 +16,13 @@ use crate::models::audit::{audit_about, AuditSource};
 use crate::models::group::{Group, NewGroup};
 use crate::models::group_admin::GroupFields;
 use crate::models::ip_use::IpUseFlags;
+use crate::routes::form::Fields;
 use crate::routes::page::{see_other, PageCtx};
 use crate::session::extract::{CurrentSession, Superuser};
 use crate::state::AppState;
 
 /// The table audit rows about groups name.
 pub const GROUPS_TABLE: &str = "_security_groups";
-
-/// A form submission as name/value pairs.
-pub type Pairs = web::Form<Vec<(String, String)>>;
-
-/// Whether the submission pressed `name`.
-pub fn pressed(pairs: &[(String, String)], name: &str) -> bool {
-    pairs.iter().any(|(k, _)| k == name)
-}
-
-/// Checks the submission's CSRF token.
-pub fn check_csrf(cs: &CurrentSession, pairs: &[(String, String)]) -> Result<(), AppError> {
-    let token = pairs
-        .iter()
-        .find(|(k, _)| k == "csrf_token")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
-    cs.check_csrf(token)
-}
 
 /// Who changes a group: the logged-in superuser and their address (for the audit row).
 #[derive(Debug, Clone)]
@@ -143,14 +126,14 @@ pub async fn add_group_form(Superuser(li): Superuser) -> Result<HttpResponse, Ap
 pub async fn add_group(
     state: web::Data<AppState>,
     su: Result<Superuser, AppError>,
-    form: Pairs,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
     let Superuser(li) = superuser_or_login(su, "/add_group")?;
-    check_csrf(&li.cs, &form)?;
-    if pressed(&form, "cancel") {
+    li.cs.check_csrf(form.csrf())?;
+    if form.has("cancel") {
         return Ok(see_other(PAGE));
     }
-    let f = GroupForm::from_pairs(&form);
+    let f = GroupForm::from_fields(&form);
     let (cs, now, name) = (Actor::of(&li.cs, &state), state.clock.now(), f.name.clone());
     let errors = run_db(&state.pool, move |conn| {
         cs.lock(conn, &[], PAGE)?;
@@ -351,25 +334,22 @@ pub async fn edit_group(
     state: web::Data<AppState>,
     su: Result<Superuser, AppError>,
     query: web::Query<GroupIdQuery>,
-    form: Pairs,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
     let back = query.id().map(|id| format!("/edit_group?group_id={id}"));
     let Superuser(li) = superuser_or_login(su, back.as_deref().unwrap_or(PAGE))?;
-    check_csrf(&li.cs, &form)?;
+    li.cs.check_csrf(form.csrf())?;
     let id = query.id()?;
-    if pressed(&form, "cancel") {
+    if form.has("cancel") {
         return Ok(see_other(PAGE));
     }
-    let hidden = form
-        .iter()
-        .find(|(k, _)| k == "group_id")
-        .map(|(_, v)| v.trim());
+    let hidden = form.has("group_id").then(|| form.text("group_id").trim());
     if hidden.is_some_and(|h| h != id.to_string()) {
         return Err(AppError::BadRequest(
             "The form's group_id does not match the group being edited.".into(),
         ));
     }
-    let mut f = GroupForm::from_pairs(&form);
+    let mut f = GroupForm::from_fields(&form);
     f.upload_policy = f.upload_policy.trim().to_owned();
     f.finalize_policy = f.finalize_policy.trim().to_owned();
     let (cs, now, f2) = (Actor::of(&li.cs, &state), state.clock.now(), f.clone());

@@ -7,7 +7,7 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::{check_username, Fields, GROUP_ITEM};
+use super::form::{check_username, GROUP_ITEM};
 use super::{check_new_password, group_choices, Acting, Errors, GroupChoice, LIST};
 use crate::auth::capability::{self, GRANT_SUPERUSER};
 use crate::auth::fresh::Need;
@@ -19,6 +19,7 @@ use crate::error::AppError;
 use crate::models::group::Group;
 use crate::models::user::User;
 use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::form::Fields;
 use crate::routes::page::PageCtx;
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;

@@ -11,7 +11,6 @@ use askama::Template;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rand::Rng;
 
-use super::form::Fields;
 use super::{target_for, Acting, Missing, UserIdQuery, LIST};
 use crate::auth::capability::{self, Action, DELETE_RECORDS};
 use crate::auth::fresh::Need;
@@ -20,6 +19,7 @@ use crate::auth::user_admin;
 use crate::db::{run_db, DbConnection};
 use crate::error::AppError;
 use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::form::Fields;
 use crate::routes::page::PageCtx;
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;

@@ -5,7 +5,7 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::{self, check_email, check_language, check_length, check_username, Fields};
+use super::form::{self, check_email, check_language, check_length, check_username};
 use super::{group_choices, target_for, Acting, Errors, GroupChoice, Missing, UserIdQuery, LIST};
 use crate::auth::capability::{self, Action, GRANT_SUPERUSER, OWN_SUPERUSER};
 use crate::auth::principal::AuthUser;
@@ -16,6 +16,7 @@ use crate::messaging::phone;
 use crate::models::group::Group;
 use crate::models::user::{User, UserDetails};
 use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::form::Fields;
 use crate::routes::page::PageCtx;
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;

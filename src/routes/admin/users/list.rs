@@ -9,9 +9,7 @@ use std::collections::HashMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::NaiveDateTime;
-use serde::Deserialize;
 
-use super::form::bool_param;
 use super::status::{self, Status};
 use super::{Missing, LIST};
 use crate::auth::capability::{self, Action};
@@ -27,19 +25,11 @@ use crate::models::lockout;
 use crate::models::task_index::TaskPage;
 use crate::models::user::User;
 use crate::routes::admin::{admin_or_login, local_time, parse_id, post_only, see_other};
+use crate::routes::form::{bool_param, Fields};
 use crate::routes::page::PageCtx;
 use crate::routes::view_tasks::pager::{self, PagerItem, DEFAULT_ROWS_PER_PAGE};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
-
-/// Fields of `POST /unlock_user` (the original's `user_id`).
-#[derive(Deserialize)]
-pub struct UnlockForm {
-    #[serde(default)]
-    user_id: String,
-    #[serde(default)]
-    csrf_token: String,
-}
 
 /// One group of a user in the list.
 struct GroupCell {
@@ -253,11 +243,11 @@ pub async fn view_all_users(
 pub async fn unlock_user(
     state: web::Data<AppState>,
     admin: Result<GroupAdmin, AppError>,
-    form: web::Form<UnlockForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
     let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(&form.csrf_token)?;
-    let user_id = parse_id("user_id", &form.user_id)?;
+    li.cs.check_csrf(form.csrf())?;
+    let user_id = parse_id("user_id", form.text("user_id"))?;
     let mut acting = super::Acting::new(&li, &state);
     let username = run_db(&state.pool, move |conn| {
         let target = acting.lock_target(conn, user_id, Missing::NoSuchUser, Action::Unlock)?;

@@ -7,7 +7,6 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::form::Fields;
 use super::{allow, load_target, Acting, Missing, LIST};
 use crate::auth::capability::{self, Action, GRANT_GROUPADMIN, NOT_YOUR_GROUP};
 use crate::auth::fresh::Need;
@@ -17,6 +16,7 @@ use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::{Group, Membership, MembershipFlags};
 use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::form::Fields;
 use crate::routes::page::PageCtx;
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;

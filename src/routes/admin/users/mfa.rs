@@ -6,7 +6,6 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::Fields;
 use super::{
     needs_code, reauthenticate, send_own_code, target_for, Acting, Missing, UserIdQuery, LIST,
 };
@@ -16,6 +15,7 @@ use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
 use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::form::Fields;
 use crate::routes::own_user_info::mfa_description;
 use crate::routes::page::PageCtx;
 use crate::session::extract::GroupAdmin;

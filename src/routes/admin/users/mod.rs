@@ -32,6 +32,7 @@ use crate::config::MfaMethod;
 use crate::db::DbConnection;
 use crate::error::AppError;
 use crate::routes::admin::see_other;
+use crate::routes::form::Fields;
 use crate::session::extract::LoggedIn;
 use crate::state::AppState;
 
@@ -100,7 +101,7 @@ pub struct UserIdQuery {
 impl UserIdQuery {
     /// The target's id: from the query string, else from the form body (the original merges
     /// both, query first); missing or not an integer → 400 `missing` message.
-    pub fn id(&self, form: Option<&form::Fields>, missing: Missing) -> Result<i32, AppError> {
+    pub fn id(&self, form: Option<&Fields>, missing: Missing) -> Result<i32, AppError> {
         let raw = self
             .user_id
             .as_deref()
@@ -300,7 +301,7 @@ impl Errors {
 }
 
 /// The new-password rules (§0.4) on a form's `new_password` and its confirmation.
-pub fn check_new_password(f: &form::Fields) -> Result<(), String> {
+pub fn check_new_password(f: &Fields) -> Result<(), String> {
     let new = f.text("new_password");
     if new.is_empty() {
         return Err("Required".into());
@@ -381,7 +382,7 @@ const STEP_OWN_CODE: &str = "own_code";
 pub async fn reauthenticate(
     state: &AppState,
     li: &LoggedIn,
-    f: &form::Fields,
+    f: &Fields,
 ) -> Result<Option<HttpResponse>, AppError> {
     if !needs_code(li) {
         return Ok(None);

@@ -4,7 +4,6 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::Fields;
 use super::{target_for, Acting, Missing, UserIdQuery, LIST};
 use crate::auth::capability::Action;
 use crate::auth::principal::AuthUser;
@@ -13,6 +12,7 @@ use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::Group;
 use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::form::Fields;
 use crate::routes::page::PageCtx;
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
