@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
@@ -19,7 +20,7 @@ use crate::models::audit::{audit, AuditSource};
 use crate::models::group::Membership;
 use crate::models::user::User;
 use crate::routes::form::Fields;
-use crate::routes::page::PageCtx;
+use crate::routes::page::{html, PageCtx};
 use crate::session::extract::{CurrentSession, GroupAdmin};
 use crate::session::model::{
     end_session as delete_session, end_user_sessions as delete_user_sessions, find_row, list_active,
@@ -111,17 +112,17 @@ pub async fn view_sessions(
             .collect::<Vec<_>>())
     })
     .await?;
-    let page = SessionsPage {
-        ctx: PageCtx::new(&li.cs),
-        truncated: sessions.len() >= MAX_ROWS,
-        sessions,
-        superuser,
-        timeout_minutes: state.settings.session_timeout_minutes,
-        max_rows: MAX_ROWS,
-    };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(
+        StatusCode::OK,
+        &SessionsPage {
+            ctx: PageCtx::new(&li.cs),
+            truncated: sessions.len() >= MAX_ROWS,
+            sessions,
+            superuser,
+            timeout_minutes: state.settings.session_timeout_minutes,
+            max_rows: MAX_ROWS,
+        },
+    )
 }
 
 /// The users of `ids` whose sessions `me` may see (the capability matrix, on their memberships).

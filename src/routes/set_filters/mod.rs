@@ -7,14 +7,14 @@
 pub mod form;
 pub mod hidden;
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use self::form::{FilterChoices, FilterForm, SEX_CHOICES};
 use self::hidden::HiddenCriteria;
 use super::form::Fields;
-use super::page::{safe_redirect, PageCtx};
+use super::page::{html, safe_redirect, PageCtx};
 use super::view_tasks::session_filter_id;
 use crate::auth::principal::AuthUser;
 use crate::db::{run_db, run_db_read, DbConnection};
@@ -143,12 +143,6 @@ impl SetFiltersPage {
             hidden: hidden.lines(),
         }
     }
-
-    fn respond(&self) -> Result<HttpResponse, AppError> {
-        Ok(HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body(self.render()?))
-    }
 }
 
 /// What `user` may choose: every device; users (superuser: all; else the users of the groups
@@ -202,16 +196,18 @@ pub async fn set_filters_form(
         Ok((filter, load_choices(conn, &user)?))
     })
     .await?;
-    SetFiltersPage::build(
-        PageCtx::new(&li.cs),
-        redirect_url,
-        Vec::new(),
-        FilterForm::from_filter(&filter),
-        &choices,
-        li.user.is_superuser(),
-        &HiddenCriteria::of(&filter, &choices),
+    html(
+        StatusCode::OK,
+        &SetFiltersPage::build(
+            PageCtx::new(&li.cs),
+            redirect_url,
+            Vec::new(),
+            FilterForm::from_filter(&filter),
+            &choices,
+            li.user.is_superuser(),
+            &HiddenCriteria::of(&filter, &choices),
+        ),
     )
-    .respond()
 }
 
 /// Outcome of a "Set filters" unit.
@@ -259,16 +255,18 @@ pub async fn set_filters(
                 .finish()),
             SetOutcome::Invalid(invalid) => {
                 let (errors, choices, hidden) = *invalid;
-                SetFiltersPage::build(
-                    PageCtx::new(&li.cs),
-                    redirect_url,
-                    errors,
-                    form,
-                    &choices,
-                    li.user.is_superuser(),
-                    &hidden,
+                html(
+                    StatusCode::OK,
+                    &SetFiltersPage::build(
+                        PageCtx::new(&li.cs),
+                        redirect_url,
+                        errors,
+                        form,
+                        &choices,
+                        li.user.is_superuser(),
+                        &hidden,
+                    ),
                 )
-                .respond()
             }
         }
     } else if form.has("clear_filters") {

@@ -4,13 +4,13 @@
 
 pub mod pager;
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use self::pager::{parse_params, parse_rows_per_page, session_page_size, PagerItem};
 use super::form::Fields;
-use super::page::PageCtx;
+use super::page::{html, PageCtx};
 use crate::auth::principal::AuthUser;
 use crate::config::TaskViewUrl;
 use crate::db::{run_db, run_db_conn, DbConnection};
@@ -228,9 +228,7 @@ pub async fn view_tasks(
             .collect(),
         refresh_action,
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(StatusCode::OK, &page)
 }
 
 /// `POST /view_tasks` (CSRF): `submit_tpp` saves `rows_per_page` (one of the choices, else a

@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::models::group::Group;
 use crate::models::group_admin::DeleteRefusal;
 use crate::routes::form::Fields;
-use crate::routes::page::{see_other, PageCtx};
+use crate::routes::page::{html, see_other, PageCtx};
 use crate::session::extract::Superuser;
 use crate::state::AppState;
 
@@ -27,12 +27,6 @@ struct DeleteGroupPage {
     name: String,
     refusal: Option<&'static str>,
     error: Option<&'static str>,
-}
-
-fn render(status: StatusCode, page: &DeleteGroupPage) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
 }
 
 /// `GET /delete_group?group_id=N`.
@@ -54,7 +48,7 @@ pub async fn delete_group_form(
         refusal: refusal.map(DeleteRefusal::message),
         error: None,
     };
-    render(StatusCode::OK, &page)
+    html(StatusCode::OK, &page)
 }
 
 fn is_fk_violation(e: &diesel::result::Error) -> bool {
@@ -146,5 +140,5 @@ pub async fn delete_group(
         refusal,
         error,
     };
-    render(StatusCode::BAD_REQUEST, &page)
+    html(StatusCode::BAD_REQUEST, &page)
 }

@@ -17,7 +17,7 @@ use crate::models::group::{Group, NewGroup};
 use crate::models::group_admin::GroupFields;
 use crate::models::ip_use::IpUseFlags;
 use crate::routes::form::Fields;
-use crate::routes::page::{see_other, PageCtx};
+use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::{CurrentSession, Superuser};
 use crate::state::AppState;
 
@@ -89,20 +89,6 @@ pub fn audit_group(
     Ok(())
 }
 
-fn html(status: StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body)
-}
-
-fn status_for(errors: &[String]) -> StatusCode {
-    if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    }
-}
-
 #[derive(Template)]
 #[template(path = "add_group.html")]
 struct AddGroupPage {
@@ -118,7 +104,7 @@ pub async fn add_group_form(Superuser(li): Superuser) -> Result<HttpResponse, Ap
         name: String::new(),
         errors: Vec::new(),
     };
-    Ok(html(StatusCode::OK, page.render()?))
+    html(StatusCode::OK, &page)
 }
 
 /// `POST /add_group` (`name`, `submit` or `cancel`, `csrf_token`): inserts the group with its
@@ -167,7 +153,7 @@ pub async fn add_group(
         name,
         errors,
     };
-    Ok(html(StatusCode::BAD_REQUEST, page.render()?))
+    html(StatusCode::BAD_REQUEST, &page)
 }
 
 /// One checkbox of "Other groups this group may see".
@@ -274,7 +260,7 @@ pub async fn edit_group_form(
     })
     .await?;
     let page = edit_page(PageCtx::new(&li.cs), &ec, form, Vec::new());
-    Ok(html(StatusCode::OK, page.render()?))
+    html(StatusCode::OK, &page)
 }
 
 /// "name 'a' → 'b'" parts of the audit row for what changed.
@@ -390,9 +376,8 @@ pub async fn edit_group(
             .flash("success", format!("Group {} saved", f.name));
         return Ok(see_other(PAGE));
     }
-    let status = status_for(&errors);
-    let page = edit_page(PageCtx::new(&li.cs), &ec, f, errors);
-    Ok(html(status, page.render()?))
+    let status = ok_or_bad_request(!errors.is_empty());
+    html(status, &edit_page(PageCtx::new(&li.cs), &ec, f, errors))
 }
 
 fn save(

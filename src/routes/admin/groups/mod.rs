@@ -8,6 +8,7 @@ pub mod form;
 
 use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -19,7 +20,7 @@ use crate::models::group::Group;
 use crate::models::idnum::IdNumDefinition;
 use crate::models::ip_use::IpUseFlags;
 use crate::models::policy::Policy;
-use crate::routes::page::PageCtx;
+use crate::routes::page::{html, PageCtx};
 use crate::routes::view_tasks::pager::{page_href, DEFAULT_ROWS_PER_PAGE};
 use crate::session::extract::Superuser;
 use crate::state::AppState;
@@ -222,7 +223,5 @@ pub async fn view_groups(
         prev: (page > 1).then(|| page_href(PAGE, &params, page - 1)),
         next: (page < pages).then(|| page_href(PAGE, &params, page + 1)),
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(StatusCode::OK, &page)
 }

@@ -20,7 +20,7 @@ use crate::models::group::Group;
 use crate::models::user::User;
 use crate::routes::admin::{admin_or_login, see_other};
 use crate::routes::form::Fields;
-use crate::routes::page::PageCtx;
+use crate::routes::page::{html, ok_or_bad_request, PageCtx};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
 
@@ -54,17 +54,18 @@ fn render(
     errors: Errors,
 ) -> Result<HttpResponse, AppError> {
     let has_errors = !errors.is_empty();
-    let body = AddPage {
-        ctx: PageCtx::new(&li.cs),
-        username,
-        must_change_password,
-        grants,
-        groups,
-        errors,
-        min_length: password::MINIMUM_PASSWORD_LENGTH,
-    }
-    .render()?;
-    Ok(super::page(body, has_errors))
+    html(
+        ok_or_bad_request(has_errors),
+        &AddPage {
+            ctx: PageCtx::new(&li.cs),
+            username,
+            must_change_password,
+            grants,
+            groups,
+            errors,
+            min_length: password::MINIMUM_PASSWORD_LENGTH,
+        },
+    )
 }
 
 /// `GET /add_user`.

@@ -20,7 +20,7 @@ use crate::db::{run_db, DbConnection};
 use crate::error::AppError;
 use crate::routes::admin::{admin_or_login, see_other};
 use crate::routes::form::Fields;
-use crate::routes::page::PageCtx;
+use crate::routes::page::{html, ok_or_bad_request, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
@@ -54,15 +54,16 @@ fn render(
     code: String,
     error: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
-    let body = DeletePage {
-        ctx: PageCtx::new(&li.cs),
-        user_id: target.id(),
-        username: target.user.username.clone(),
-        code,
-        error,
-    }
-    .render()?;
-    Ok(super::page(body, error.is_some()))
+    html(
+        ok_or_bad_request(error.is_some()),
+        &DeletePage {
+            ctx: PageCtx::new(&li.cs),
+            user_id: target.id(),
+            username: target.user.username.clone(),
+            code,
+            error,
+        },
+    )
 }
 
 /// `GET /delete_user?user_id=N`: the refusal, or the form with a fresh code.

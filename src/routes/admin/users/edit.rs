@@ -17,7 +17,7 @@ use crate::models::group::Group;
 use crate::models::user::{User, UserDetails};
 use crate::routes::admin::{admin_or_login, see_other};
 use crate::routes::form::Fields;
-use crate::routes::page::PageCtx;
+use crate::routes::page::{html, ok_or_bad_request, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
@@ -114,28 +114,29 @@ fn render(
         None => stored.unwrap_or("").to_string(),
     };
     let has_errors = !errors.is_empty();
-    let body = EditPage {
-        ctx: PageCtx::new(&li.cs),
-        user_id: u.id,
-        old_username: u.username.clone(),
-        username: text("username", Some(&u.username)),
-        fullname: text("fullname", u.fullname.as_deref()),
-        email: text("email", u.email.as_deref()),
-        phone_number: text("phone_number", u.phone_number.as_deref()),
-        region_code: state.settings.region_code.clone(),
-        must_change_password: f.map_or(u.must_change_password(), |f| {
-            f.checked("must_change_password")
-        }),
-        language: text("language", u.language.as_deref()),
-        languages: form::LANGUAGES,
-        superuser: capability::may_set_superuser(&li.user)
-            .then(|| f.map_or(u.is_superuser(), |f| f.checked("superuser"))),
-        groups: loaded.groups,
-        frozen: loaded.frozen,
-        errors,
-    }
-    .render()?;
-    Ok(super::page(body, has_errors))
+    html(
+        ok_or_bad_request(has_errors),
+        &EditPage {
+            ctx: PageCtx::new(&li.cs),
+            user_id: u.id,
+            old_username: u.username.clone(),
+            username: text("username", Some(&u.username)),
+            fullname: text("fullname", u.fullname.as_deref()),
+            email: text("email", u.email.as_deref()),
+            phone_number: text("phone_number", u.phone_number.as_deref()),
+            region_code: state.settings.region_code.clone(),
+            must_change_password: f.map_or(u.must_change_password(), |f| {
+                f.checked("must_change_password")
+            }),
+            language: text("language", u.language.as_deref()),
+            languages: form::LANGUAGES,
+            superuser: capability::may_set_superuser(&li.user)
+                .then(|| f.map_or(u.is_superuser(), |f| f.checked("superuser"))),
+            groups: loaded.groups,
+            frozen: loaded.frozen,
+            errors,
+        },
+    )
 }
 
 /// `GET /edit_user?user_id=N`.

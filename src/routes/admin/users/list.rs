@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::NaiveDateTime;
@@ -26,7 +27,7 @@ use crate::models::task_index::TaskPage;
 use crate::models::user::User;
 use crate::routes::admin::{admin_or_login, local_time, parse_id, post_only, see_other};
 use crate::routes::form::{bool_param, Fields};
-use crate::routes::page::PageCtx;
+use crate::routes::page::{html, PageCtx};
 use crate::routes::view_tasks::pager::{self, PagerItem, DEFAULT_ROWS_PER_PAGE};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
@@ -225,16 +226,17 @@ pub async fn view_all_users(
         "(Page {page} of {}; total {total} records)",
         at.last_page().unwrap_or(1)
     );
-    let body = UsersPage {
-        ctx: PageCtx::new(&li.cs),
-        users,
-        superuser: li.user.is_superuser(),
-        include_auto_generated,
-        pager: items,
-        summary,
-    }
-    .render()?;
-    Ok(super::page(body, false))
+    html(
+        StatusCode::OK,
+        &UsersPage {
+            ctx: PageCtx::new(&li.cs),
+            users,
+            superuser: li.user.is_superuser(),
+            include_auto_generated,
+            pager: items,
+            summary,
+        },
+    )
 }
 
 /// `POST /unlock_user` (`user_id`, `csrf_token`): for a user the requester may edit (§2.2),

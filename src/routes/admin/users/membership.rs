@@ -3,6 +3,7 @@
 //! rewritten on save (an absent checkbox is false). Removing `may_use_webviewer` ends the
 //! user's sessions when they can no longer use the web viewer at all.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -17,7 +18,7 @@ use crate::error::AppError;
 use crate::models::group::{Group, Membership, MembershipFlags};
 use crate::routes::admin::{admin_or_login, see_other};
 use crate::routes::form::Fields;
-use crate::routes::page::PageCtx;
+use crate::routes::page::{html, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
@@ -110,15 +111,16 @@ fn render(
             checked,
         })
         .collect();
-    let body = MembershipPage {
-        ctx: PageCtx::new(&li.cs),
-        membership_id: m.id,
-        username: target.user.username.clone(),
-        group_name,
-        flags,
-    }
-    .render()?;
-    Ok(super::page(body, false))
+    html(
+        StatusCode::OK,
+        &MembershipPage {
+            ctx: PageCtx::new(&li.cs),
+            membership_id: m.id,
+            username: target.user.username.clone(),
+            group_name,
+            flags,
+        },
+    )
 }
 
 /// `GET /edit_user_group_membership?user_group_membership_id=M`.

@@ -3,6 +3,7 @@
 //! it). Unlike the original, the stored secret is cleared, the user's sessions end and the
 //! change is audited. The administrator's own code is asked for when their second factor is on.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
@@ -17,7 +18,7 @@ use crate::messaging::{spawn_notice, Notice};
 use crate::routes::admin::{admin_or_login, see_other};
 use crate::routes::form::Fields;
 use crate::routes::own_user_info::mfa_description;
-use crate::routes::page::PageCtx;
+use crate::routes::page::{html, PageCtx};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
 
@@ -50,16 +51,17 @@ pub async fn edit_other_user_mfa_form(
         Ok(note) => note,
         Err(not_sent) => return Ok(not_sent),
     };
-    let body = MfaPage {
-        code_sent,
-        ctx: PageCtx::new(&li.cs),
-        user_id: target.id(),
-        username: target.user.username.clone(),
-        current: mfa_description(&target.user.mfa_method),
-        needs_code: needs_code(&li),
-    }
-    .render()?;
-    Ok(super::page(body, false))
+    html(
+        StatusCode::OK,
+        &MfaPage {
+            code_sent,
+            ctx: PageCtx::new(&li.cs),
+            user_id: target.id(),
+            username: target.user.username.clone(),
+            current: mfa_description(&target.user.mfa_method),
+            needs_code: needs_code(&li),
+        },
+    )
 }
 
 /// `POST /edit_other_user_mfa?user_id=N` (`disable_mfa`, and `one_time_password` when the

@@ -18,7 +18,6 @@ pub mod view;
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, Route};
 use chrono::NaiveDateTime;
 use serde::Deserialize;
@@ -229,18 +228,6 @@ impl Acting {
         fresh::fresh_target(conn, &self.user, id, action)?
             .ok_or_else(|| AppError::BadRequest(missing.message(&id.to_string())))
     }
-}
-
-/// An HTML page: 200, or 400 when it shows the form again with errors.
-pub fn page(body: String, has_errors: bool) -> HttpResponse {
-    let status = if has_errors {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body)
 }
 
 /// One group checkbox of the add and edit forms.

@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
 use crate::routes::admin::{admin_or_login, see_other};
 use crate::routes::form::Fields;
-use crate::routes::page::PageCtx;
+use crate::routes::page::{html, ok_or_bad_request, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
@@ -59,18 +59,19 @@ async fn render(
         Ok(note) => note,
         Err(not_sent) => return Ok(not_sent),
     };
-    let body = PasswordPage {
-        code_sent,
-        ctx: PageCtx::new(&li.cs),
-        user_id: target.id(),
-        username: target.user.username.clone(),
-        must_change_password,
-        needs_code: needs_code(li),
-        min_length: password::MINIMUM_PASSWORD_LENGTH,
-        error,
-    }
-    .render()?;
-    Ok(super::page(body, error.is_some()))
+    html(
+        ok_or_bad_request(error.is_some()),
+        &PasswordPage {
+            code_sent,
+            ctx: PageCtx::new(&li.cs),
+            user_id: target.id(),
+            username: target.user.username.clone(),
+            must_change_password,
+            needs_code: needs_code(li),
+            min_length: password::MINIMUM_PASSWORD_LENGTH,
+            error,
+        },
+    )
 }
 
 async fn load(state: &AppState, li: &LoggedIn, id: i32) -> Result<AuthUser, AppError> {

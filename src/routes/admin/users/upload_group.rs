@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::models::group::Group;
 use crate::routes::admin::{admin_or_login, see_other};
 use crate::routes::form::Fields;
-use crate::routes::page::PageCtx;
+use crate::routes::page::{html, ok_or_bad_request, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
@@ -55,19 +55,20 @@ fn render(
     current: Option<i32>,
     error: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
-    let body = UploadGroupPage {
-        ctx: PageCtx::new(&li.cs),
-        user_id: target.id(),
-        username: target.user.username.clone(),
-        none_selected: current.is_none(),
-        choices: choices
-            .into_iter()
-            .map(|(id, name)| (id, name, current == Some(id)))
-            .collect(),
-        error,
-    }
-    .render()?;
-    Ok(super::page(body, error.is_some()))
+    html(
+        ok_or_bad_request(error.is_some()),
+        &UploadGroupPage {
+            ctx: PageCtx::new(&li.cs),
+            user_id: target.id(),
+            username: target.user.username.clone(),
+            none_selected: current.is_none(),
+            choices: choices
+                .into_iter()
+                .map(|(id, name)| (id, name, current == Some(id)))
+                .collect(),
+            error,
+        },
+    )
 }
 
 /// `GET /set_other_user_upload_group?user_id=N`.

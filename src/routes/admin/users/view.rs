@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
@@ -16,7 +17,7 @@ use crate::error::AppError;
 use crate::models::group::Group;
 use crate::models::lockout;
 use crate::routes::admin::local_time;
-use crate::routes::page::PageCtx;
+use crate::routes::page::{html, PageCtx};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
 
@@ -136,14 +137,15 @@ pub async fn view_user(
         })
         .collect();
     memberships.sort_by(|a, b| a.group_name.cmp(&b.group_name));
-    let body = ViewUserPage {
-        ctx: PageCtx::new(&li.cs),
-        user_id: target.id(),
-        web,
-        upload,
-        rows,
-        memberships,
-    }
-    .render()?;
-    Ok(super::page(body, false))
+    html(
+        StatusCode::OK,
+        &ViewUserPage {
+            ctx: PageCtx::new(&li.cs),
+            user_id: target.id(),
+            web,
+            upload,
+            rows,
+            memberships,
+        },
+    )
 }
