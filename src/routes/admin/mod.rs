@@ -13,20 +13,86 @@ use actix_web::HttpResponse;
 use chrono::{DateTime, Local, NaiveDateTime, Utc};
 
 use crate::error::{error_page, AppError};
-use crate::session::extract::GroupAdmin;
+use crate::routes::form::Fields;
+use crate::session::extract::{GroupAdmin, LoggedIn, Superuser};
 
 /// The most rows an admin page lists.
 pub const MAX_ROWS: usize = 1000;
 
-/// The group admin of a POST action. An anonymous visitor is sent to log in with the list page
-/// (`back`) as `redirect_url`: the POST itself cannot be replayed by a redirect.
-pub fn admin_or_login(
-    extracted: Result<GroupAdmin, AppError>,
+/// An administrator extractor: [`GroupAdmin`] (user and session pages) or [`Superuser`]
+/// (group and audit pages).
+pub trait AdminRole {
+    /// The logged-in administrator it holds.
+    fn into_logged_in(self) -> LoggedIn;
+}
+
+impl AdminRole for GroupAdmin {
+    fn into_logged_in(self) -> LoggedIn {
+        self.0
+    }
+}
+
+impl AdminRole for Superuser {
+    fn into_logged_in(self) -> LoggedIn {
+        self.0
+    }
+}
+
+/// The administrator of a POST action. An anonymous visitor is sent to log in with `back` (the
+/// page with the form, or the list) as `redirect_url`: the POST itself cannot be replayed by a
+/// redirect. Any other refusal stands.
+pub fn admin_or_login<A: AdminRole>(
+    extracted: Result<A, AppError>,
     back: &str,
-) -> Result<GroupAdmin, AppError> {
+) -> Result<LoggedIn, AppError> {
     match extracted {
         Err(AppError::LoginRequired(_)) => Err(AppError::LoginRequired(back.to_string())),
-        other => other,
+        other => other.map(AdminRole::into_logged_in),
+    }
+}
+
+/// The opening of every admin POST, before anything else is read: the administrator
+/// ([`admin_or_login`] with `back`), then the form's CSRF token.
+pub fn open_post<A: AdminRole>(
+    extracted: Result<A, AppError>,
+    back: &str,
+    form: &Fields,
+) -> Result<LoggedIn, AppError> {
+    let li = admin_or_login(extracted, back)?;
+    li.cs.check_csrf(form.csrf())?;
+    Ok(li)
+}
+
+/// How a form's hidden copy of the target's id is held to the id in the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HiddenId {
+    /// Checked when sent and not blank.
+    IfFilled,
+    /// Checked when sent (a blank one does not match).
+    IfSent,
+    /// Must be sent and match.
+    Required,
+}
+
+/// Checks the form's hidden field `name` against `id` (the address's) by `rule`; a mismatch
+/// is a 400 with `mismatch`, and nothing is done.
+pub fn check_hidden_id(
+    form: &Fields,
+    name: &str,
+    id: i32,
+    rule: HiddenId,
+    mismatch: &str,
+) -> Result<(), AppError> {
+    let sent = form.has(name).then(|| form.text(name).trim());
+    let matches = match (sent, rule) {
+        (None, HiddenId::Required) => false,
+        (None, _) | (Some(""), HiddenId::IfFilled) => true,
+        (Some(v), _) => v == id.to_string(),
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest(mismatch.to_owned()))
     }
 }
 

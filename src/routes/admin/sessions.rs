@@ -10,7 +10,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::users::{Acting, Missing};
-use super::{admin_or_login, local_time, parse_id, post_only, see_other, MAX_ROWS};
+use super::{local_time, open_post, parse_id, post_only, see_other, MAX_ROWS};
 use crate::auth::capability::{self, Action};
 use crate::auth::fresh::{fresh_target, Need};
 use crate::auth::principal::AuthUser;
@@ -198,8 +198,7 @@ pub async fn end_session(
     admin: Result<GroupAdmin, AppError>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, PAGE)?;
-    li.cs.check_csrf(form.csrf())?;
+    let li = open_post(admin, PAGE, &form)?;
     let session_id = parse_id("session_id", form.text("session_id"))?;
     // Whose session it is, read first so that the write unit can lock that user's row before
     // it reads anything; the unit then checks the row is still theirs and live.
@@ -265,8 +264,7 @@ pub async fn end_user_sessions(
     admin: Result<GroupAdmin, AppError>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, PAGE)?;
-    li.cs.check_csrf(form.csrf())?;
+    let li = open_post(admin, PAGE, &form)?;
     let user_id = parse_id("user_id", form.text("user_id"))?;
     let policy = state.policy;
     let mut acting = Acting::new(&li, &state);

@@ -9,11 +9,12 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::edit::{audit_group, Actor};
-use super::{find_group, superuser_or_login, GroupIdQuery, PAGE};
+use super::{find_group, open_group_post, GroupIdQuery, PAGE};
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::group::Group;
 use crate::models::group_admin::DeleteRefusal;
+use crate::routes::admin::{check_hidden_id, HiddenId};
 use crate::routes::form::Fields;
 use crate::routes::page::{html, see_other, PageCtx};
 use crate::session::extract::Superuser;
@@ -75,19 +76,12 @@ pub async fn delete_group(
     query: web::Query<GroupIdQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let back = query.id().map(|id| format!("/delete_group?group_id={id}"));
-    let Superuser(li) = superuser_or_login(su, back.as_deref().unwrap_or(PAGE))?;
-    li.cs.check_csrf(form.csrf())?;
-    let id = query.id()?;
+    let (li, id) = open_group_post(su, "/delete_group", &query, &form)?;
     if form.has("cancel") {
         return Ok(see_other(PAGE));
     }
-    let hidden = form.has("group_id").then(|| form.text("group_id").trim());
-    if hidden != Some(id.to_string().as_str()) {
-        return Err(AppError::BadRequest(
-            "The form's group_id does not match the group being deleted.".into(),
-        ));
-    }
+    let mismatch = "The form's group_id does not match the group being deleted.";
+    check_hidden_id(&form, "group_id", id, HiddenId::Required, mismatch)?;
     // Only these four words (not every word of `Fields::checked`), as before.
     let confirmed = form
         .all("confirm")

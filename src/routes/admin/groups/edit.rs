@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::form::GroupForm;
-use super::{defined_idnums, find_group, superuser_or_login, GroupIdQuery, PAGE};
+use super::{defined_idnums, find_group, open_group_post, GroupIdQuery, PAGE};
 use crate::auth::fresh::{self, Claim, Need};
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
@@ -16,6 +16,7 @@ use crate::models::audit::{audit_about, AuditSource};
 use crate::models::group::{Group, NewGroup};
 use crate::models::group_admin::GroupFields;
 use crate::models::ip_use::IpUseFlags;
+use crate::routes::admin::{check_hidden_id, open_post, HiddenId};
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::{CurrentSession, Superuser};
@@ -114,8 +115,7 @@ pub async fn add_group(
     su: Result<Superuser, AppError>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let Superuser(li) = superuser_or_login(su, "/add_group")?;
-    li.cs.check_csrf(form.csrf())?;
+    let li = open_post(su, "/add_group", &form)?;
     if form.has("cancel") {
         return Ok(see_other(PAGE));
     }
@@ -322,19 +322,12 @@ pub async fn edit_group(
     query: web::Query<GroupIdQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let back = query.id().map(|id| format!("/edit_group?group_id={id}"));
-    let Superuser(li) = superuser_or_login(su, back.as_deref().unwrap_or(PAGE))?;
-    li.cs.check_csrf(form.csrf())?;
-    let id = query.id()?;
+    let (li, id) = open_group_post(su, "/edit_group", &query, &form)?;
     if form.has("cancel") {
         return Ok(see_other(PAGE));
     }
-    let hidden = form.has("group_id").then(|| form.text("group_id").trim());
-    if hidden.is_some_and(|h| h != id.to_string()) {
-        return Err(AppError::BadRequest(
-            "The form's group_id does not match the group being edited.".into(),
-        ));
-    }
+    let mismatch = "The form's group_id does not match the group being edited.";
+    check_hidden_id(&form, "group_id", id, HiddenId::IfSent, mismatch)?;
     let mut f = GroupForm::from_fields(&form);
     f.upload_policy = f.upload_policy.trim().to_owned();
     f.finalize_policy = f.finalize_policy.trim().to_owned();

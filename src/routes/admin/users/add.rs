@@ -18,7 +18,7 @@ use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::group::Group;
 use crate::models::user::User;
-use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::admin::{open_post, see_other};
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, PageCtx};
 use crate::session::extract::GroupAdmin;
@@ -91,8 +91,7 @@ pub async fn add_user(
     admin: Result<GroupAdmin, AppError>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, PATH)?;
-    li.cs.check_csrf(form.csrf())?;
+    let li = open_post(admin, PATH, &form)?;
     if form.has("cancel") {
         return Ok(see_other(LIST));
     }

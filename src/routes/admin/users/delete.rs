@@ -18,7 +18,7 @@ use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
 use crate::db::{run_db, DbConnection};
 use crate::error::AppError;
-use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::admin::{check_hidden_id, open_post, see_other, HiddenId};
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
@@ -96,18 +96,13 @@ pub async fn delete_user(
     query: web::Query<UserIdQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(form.csrf())?;
+    let li = open_post(admin, LIST, &form)?;
     if form.has("cancel") {
         return Ok(see_other(LIST));
     }
     let id = query.id(Some(&form), Missing::NoSuchUser)?;
-    let hidden = form.text("user_id").trim();
-    if !hidden.is_empty() && hidden != id.to_string() {
-        return Err(AppError::BadRequest(
-            "The form's user_id does not match the address's.".into(),
-        ));
-    }
+    let mismatch = "The form's user_id does not match the address's.";
+    check_hidden_id(&form, "user_id", id, HiddenId::IfFilled, mismatch)?;
     let fs = &li.cs.session.form_state;
     let stored = (fs.route_name.as_deref() == Some(ROUTE) && fs.target_user_id == Some(id))
         .then(|| fs.confirm_code.clone())

@@ -6,7 +6,10 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::form::{self, check_email, check_language, check_length, check_username};
-use super::{group_choices, target_for, Acting, Errors, GroupChoice, Missing, UserIdQuery, LIST};
+use super::{
+    group_choices, open_user_post, target_for, Acting, Errors, GroupChoice, Missing, UserIdQuery,
+    LIST,
+};
 use crate::auth::capability::{self, Action, GRANT_SUPERUSER, OWN_SUPERUSER};
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin::{self, AccountEdit};
@@ -15,7 +18,7 @@ use crate::error::AppError;
 use crate::messaging::phone;
 use crate::models::group::Group;
 use crate::models::user::{User, UserDetails};
-use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::admin::see_other;
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
@@ -158,9 +161,7 @@ pub async fn edit_user(
     query: web::Query<UserIdQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(form.csrf())?;
-    let id = query.id(Some(&form), Missing::CannotFind)?;
+    let (li, id) = open_user_post(admin, &query, &form, Missing::CannotFind)?;
     let me = li.user.clone();
     let mut errors = Errors::default();
     let username = form.text("username").trim().to_string();

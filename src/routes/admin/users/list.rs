@@ -25,7 +25,7 @@ use crate::models::group::{Group, Membership};
 use crate::models::lockout;
 use crate::models::task_index::TaskPage;
 use crate::models::user::User;
-use crate::routes::admin::{admin_or_login, local_time, parse_id, post_only, see_other};
+use crate::routes::admin::{local_time, open_post, parse_id, post_only, see_other};
 use crate::routes::form::{bool_param, Fields};
 use crate::routes::page::{html, PageCtx};
 use crate::routes::view_tasks::pager::{self, PagerItem, DEFAULT_ROWS_PER_PAGE};
@@ -247,8 +247,7 @@ pub async fn unlock_user(
     admin: Result<GroupAdmin, AppError>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(form.csrf())?;
+    let li = open_post(admin, LIST, &form)?;
     let user_id = parse_id("user_id", form.text("user_id"))?;
     let mut acting = super::Acting::new(&li, &state);
     let username = run_db(&state.pool, move |conn| {

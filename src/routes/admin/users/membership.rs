@@ -16,7 +16,7 @@ use crate::auth::user_admin;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::{Group, Membership, MembershipFlags};
-use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::admin::{open_post, see_other};
 use crate::routes::form::Fields;
 use crate::routes::page::{html, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
@@ -142,8 +142,7 @@ pub async fn edit_membership(
     query: web::Query<MembershipQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(form.csrf())?;
+    let li = open_post(admin, LIST, &form)?;
     let id = membership_id(&query, Some(&form))?;
     let su = capability::may_set_groupadmin(&li.user);
     if !su && form.checked("groupadmin") {

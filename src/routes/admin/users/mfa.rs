@@ -8,14 +8,15 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::{
-    needs_code, reauthenticate, send_own_code, target_for, Acting, Missing, UserIdQuery, LIST,
+    needs_code, open_user_post, read_target, reauthenticate, send_own_code, Acting, Missing,
+    UserIdQuery, LIST,
 };
 use crate::auth::capability::Action;
 use crate::auth::user_admin;
-use crate::db::{run_db, run_db_read};
+use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
-use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::admin::see_other;
 use crate::routes::form::Fields;
 use crate::routes::own_user_info::mfa_description;
 use crate::routes::page::{html, PageCtx};
@@ -41,11 +42,7 @@ pub async fn edit_other_user_mfa_form(
     query: web::Query<UserIdQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = query.id(None, Missing::CannotFind)?;
-    let me = li.user.clone();
-    let target = run_db_read(&state.pool, move |conn| {
-        target_for(conn, &me, id, Missing::CannotFind, Action::EditMfa)
-    })
-    .await?;
+    let target = read_target(&state, &li, id, Missing::CannotFind, Action::EditMfa).await?;
     // Sent only now: the capability check above passed.
     let code_sent = match send_own_code(&state, &li, "edit_other_user_mfa", id, false).await? {
         Ok(note) => note,
@@ -72,14 +69,8 @@ pub async fn edit_other_user_mfa(
     query: web::Query<UserIdQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(form.csrf())?;
-    let id = query.id(Some(&form), Missing::CannotFind)?;
-    let me = li.user.clone();
-    run_db_read(&state.pool, move |conn| {
-        target_for(conn, &me, id, Missing::CannotFind, Action::EditMfa).map(|_| ())
-    })
-    .await?;
+    let (li, id) = open_user_post(admin, &query, &form, Missing::CannotFind)?;
+    read_target(&state, &li, id, Missing::CannotFind, Action::EditMfa).await?;
     if form.has("cancel") || !form.checked("disable_mfa") {
         return Ok(see_other(LIST));
     }

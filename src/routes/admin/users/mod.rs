@@ -28,11 +28,11 @@ use crate::auth::principal::AuthUser;
 use crate::auth::second_factor;
 use crate::auth::user_admin::Actor;
 use crate::config::MfaMethod;
-use crate::db::DbConnection;
+use crate::db::{run_db_read, DbConnection};
 use crate::error::AppError;
-use crate::routes::admin::see_other;
+use crate::routes::admin::{open_post, see_other};
 use crate::routes::form::Fields;
-use crate::session::extract::LoggedIn;
+use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
 /// The user administration routes (the original's paths; GET shows, POST changes).
@@ -122,12 +122,40 @@ pub enum Missing {
 }
 
 impl Missing {
-    fn message(self, id: &str) -> String {
+    pub(crate) fn message(self, id: &str) -> String {
         match self {
             Missing::NoSuchUser => format!("No such user ID: {id}"),
             Missing::CannotFind => format!("Cannot find User with id:{id}"),
         }
     }
+}
+
+/// The opening of a POST on one user's page: [`open_post`] (an anonymous visitor logs in and
+/// comes back to the list), then the target's id ([`UserIdQuery::id`]).
+pub fn open_user_post(
+    admin: Result<GroupAdmin, AppError>,
+    query: &UserIdQuery,
+    form: &Fields,
+    missing: Missing,
+) -> Result<(LoggedIn, i32), AppError> {
+    let li = open_post(admin, LIST, form)?;
+    let id = query.id(Some(form), missing)?;
+    Ok((li, id))
+}
+
+/// Reads user `id` as the administrator of `li` may see them for `action` (one read unit).
+pub async fn read_target(
+    state: &AppState,
+    li: &LoggedIn,
+    id: i32,
+    missing: Missing,
+    action: Action,
+) -> Result<AuthUser, AppError> {
+    let me = li.user.clone();
+    run_db_read(&state.pool, move |conn| {
+        target_for(conn, &me, id, missing, action)
+    })
+    .await
 }
 
 /// Loads the target with memberships; unknown → 400 with the `missing` wording.

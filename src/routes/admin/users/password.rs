@@ -9,18 +9,18 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::{
-    check_new_password, needs_code, reauthenticate, send_own_code, target_for, Acting, Missing,
-    UserIdQuery, LIST,
+    check_new_password, needs_code, open_user_post, read_target, reauthenticate, send_own_code,
+    Acting, Missing, UserIdQuery, LIST,
 };
 use crate::auth::capability::Action;
 use crate::auth::password;
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
 use crate::blocking::run_hashing;
-use crate::db::{run_db, run_db_read};
+use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
-use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::admin::see_other;
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
@@ -74,14 +74,6 @@ async fn render(
     )
 }
 
-async fn load(state: &AppState, li: &LoggedIn, id: i32) -> Result<AuthUser, AppError> {
-    let me = li.user.clone();
-    run_db_read(&state.pool, move |conn| {
-        target_for(conn, &me, id, Missing::CannotFind, Action::ChangePassword)
-    })
-    .await
-}
-
 /// `GET /change_other_password?user_id=N`.
 pub async fn change_other_password_form(
     state: web::Data<AppState>,
@@ -89,7 +81,7 @@ pub async fn change_other_password_form(
     query: web::Query<UserIdQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = query.id(None, Missing::CannotFind)?;
-    let target = load(&state, &li, id).await?;
+    let target = read_target(&state, &li, id, Missing::CannotFind, Action::ChangePassword).await?;
     render(&state, &li, &target, true, None, false).await
 }
 
@@ -101,10 +93,8 @@ pub async fn change_other_password(
     query: web::Query<UserIdQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(form.csrf())?;
-    let id = query.id(Some(&form), Missing::CannotFind)?;
-    let target = load(&state, &li, id).await?;
+    let (li, id) = open_user_post(admin, &query, &form, Missing::CannotFind)?;
+    let target = read_target(&state, &li, id, Missing::CannotFind, Action::ChangePassword).await?;
     if form.has("cancel") {
         return Ok(see_other(LIST));
     }

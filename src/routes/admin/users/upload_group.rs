@@ -4,14 +4,14 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{target_for, Acting, Missing, UserIdQuery, LIST};
+use super::{open_user_post, target_for, Acting, Missing, UserIdQuery, LIST};
 use crate::auth::capability::Action;
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::Group;
-use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::admin::see_other;
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
@@ -91,9 +91,7 @@ pub async fn set_upload_group(
     query: web::Query<UserIdQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(form.csrf())?;
-    let id = query.id(Some(&form), Missing::NoSuchUser)?;
+    let (li, id) = open_user_post(admin, &query, &form, Missing::NoSuchUser)?;
     let raw = form.text("upload_group_id").trim().to_string();
     let cancel = form.has("cancel");
     let mut acting = Acting::new(&li, &state);
