@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod groups;
+pub mod request;
 pub mod sessions;
 pub mod users;
 

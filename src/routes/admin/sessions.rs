@@ -9,7 +9,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::users::{Acting, Missing};
+use super::request::AdminRequest;
+use super::users::Missing;
 use super::{local_time, open_post, parse_id, post_only, see_other, MAX_ROWS};
 use crate::auth::capability::{self, Action};
 use crate::auth::fresh::{fresh_target, Need};
@@ -206,9 +207,9 @@ pub async fn end_session(
         Ok(find_row(conn, session_id)?.and_then(|row| row.user_id))
     })
     .await?;
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let ended: Option<String> = run_db(&state.pool, move |conn| {
-        acting.lock(conn, Need::GroupAdmin, owner.as_slice())?;
+        admin.lock(conn, Need::GroupAdmin, owner.as_slice())?;
         let live_owner = match find_row(conn, session_id)? {
             Some(row) if !row.token.as_deref().unwrap_or("").is_empty() => row.user_id,
             _ => None,
@@ -217,7 +218,7 @@ pub async fn end_session(
         let Some(user_id) = live_owner.filter(|&u| Some(u) == owner) else {
             return Ok(None);
         };
-        let target = match fresh_target(conn, &acting.user, user_id, Action::EndSessions) {
+        let target = match fresh_target(conn, &admin.user, user_id, Action::EndSessions) {
             Ok(Some(t)) => t,
             Ok(None) | Err(AppError::ForbiddenBecause(_) | AppError::Redirect(_)) => {
                 return Ok(None)
@@ -229,11 +230,11 @@ pub async fn end_session(
         }
         audit_end(
             conn,
-            &acting.ip,
-            &acting.user,
+            &admin.ip,
+            &admin.user,
             session_id,
             &target.user.username,
-            acting.now,
+            admin.now,
         )?;
         Ok(Some(target.user.username))
     })
@@ -267,10 +268,10 @@ pub async fn end_user_sessions(
     let li = open_post(admin, PAGE, &form)?;
     let user_id = parse_id("user_id", form.text("user_id"))?;
     let policy = state.policy;
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let (username, n) = run_db(&state.pool, move |conn| {
-        let target = acting.lock_target(conn, user_id, Missing::CannotFind, Action::EndSessions)?;
-        let (me, ip, now) = (acting.user.clone(), acting.ip.clone(), acting.now);
+        let target = admin.lock_target(conn, user_id, Missing::CannotFind, Action::EndSessions)?;
+        let (me, ip, now) = (admin.user.clone(), admin.ip.clone(), admin.now);
         let username = target.user.username.clone();
         let live = list_active(conn, &policy, now, Some(&[user_id]))?;
         let mut n = 0;

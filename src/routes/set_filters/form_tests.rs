@@ -1,6 +1,8 @@
 //! Unit tests of the `/set_filters` form: parsing, each validation message, round trips.
 
 use super::*;
+use crate::models::idnum::IdNumDefinition;
+use chrono::NaiveDate;
 
 fn pairs(v: &[(&str, &str)]) -> Fields {
     Fields(

@@ -4,6 +4,7 @@
 //! CSRF-checked. User and group choices are limited to what the requester may see (for
 //! groups: all groups they may see, not only their own — §7.3 item 14).
 
+pub mod choices;
 pub mod form;
 pub mod hidden;
 
@@ -11,21 +12,16 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use self::form::{FilterChoices, FilterForm, SEX_CHOICES};
+use self::choices::{load_choices, FilterChoices};
+use self::form::{FilterForm, SEX_CHOICES};
 use self::hidden::HiddenCriteria;
 use super::form::Fields;
 use super::page::{html, safe_redirect, PageCtx};
-use super::view_tasks::session_filter_id;
-use crate::auth::principal::AuthUser;
-use crate::db::{run_db, run_db_read, DbConnection};
+use crate::db::{run_db, run_db_read};
 use crate::error::{url_encode, AppError};
-use crate::models::device::Device;
-use crate::models::group::{Group, Membership};
-use crate::models::idnum::IdNumDefinition;
 use crate::models::task_filter::TaskFilter;
 use crate::models::task_registry;
-use crate::models::user::User;
-use crate::session::extract::HappyUser;
+use crate::session::extract::{CurrentSession, HappyUser};
 use crate::state::AppState;
 
 const DEFAULT_REDIRECT: &str = "/view_tasks";
@@ -145,29 +141,23 @@ impl SetFiltersPage {
     }
 }
 
-/// What `user` may choose: every device; users (superuser: all; else the users of the groups
-/// they may see); groups (superuser: all; else the groups they may see).
-pub fn load_choices(conn: &mut DbConnection, user: &AuthUser) -> Result<FilterChoices, AppError> {
-    let idnum_defs = IdNumDefinition::all(conn)?;
-    let mut devices: Vec<(i32, String)> = Device::all(conn)?
-        .into_iter()
-        .map(|d| (d.id, d.display_name()))
-        .collect();
-    devices.sort_by_key(|(id, name)| (name.to_lowercase(), *id));
-    let (users, groups) = match user.ids_of_groups_user_may_see(conn)? {
-        None => (User::all(conn)?, Group::all(conn)?),
-        Some(gids) if gids.is_empty() => (Vec::new(), Vec::new()),
-        Some(gids) => {
-            let uids = Membership::user_ids_in_groups(conn, &gids)?;
-            (User::with_ids(conn, &uids)?, Group::with_ids(conn, &gids)?)
-        }
-    };
-    Ok(FilterChoices {
-        idnum_defs,
-        devices,
-        users: users.into_iter().map(|u| (u.id, u.username)).collect(),
-        groups: groups.into_iter().map(|g| (g.id, g.name)).collect(),
+/// The id of the session's task filter, creating it (and linking the session to it) on
+/// first use (§2.11). Only that first use writes.
+pub async fn session_filter_id(state: &AppState, cs: &CurrentSession) -> Result<i32, AppError> {
+    if let Some(id) = cs.session.task_filter_id {
+        return Ok(id);
+    }
+    let mut session = cs.session.clone();
+    let was_saved = session.id.is_some();
+    let (fid, session) = run_db(&state.pool, move |conn| {
+        let fid = session.get_task_filter_id(conn)?;
+        Ok((fid, session))
     })
+    .await?;
+    if !was_saved {
+        cs.remember(&session);
+    }
+    Ok(fid)
 }
 
 /// The query string's fields (the same reader as a form body).

@@ -2,15 +2,13 @@
 //! first, one page at a time; the "Set n/page" form (saved to the session, §2.13) and the
 //! "Refresh" form (POST, then 303 back: post/redirect/get).
 
-pub mod pager;
-
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use self::pager::{parse_params, parse_rows_per_page, session_page_size, PagerItem};
 use super::form::Fields;
 use super::page::{html, PageCtx};
+use super::pager::{self, parse_params, parse_rows_per_page, session_page_size, PagerItem};
 use crate::auth::principal::AuthUser;
 use crate::config::TaskViewUrl;
 use crate::db::{run_db, run_db_conn, DbConnection};
@@ -18,7 +16,7 @@ use crate::error::AppError;
 use crate::models::task_filter::{decode_datetime, FilterNames, TaskFilter};
 use crate::models::task_index::{query_tasks, IdNumNames, TaskPage, TaskRow, Visibility};
 use crate::models::task_registry;
-use crate::session::extract::{CurrentSession, HappyUser};
+use crate::session::extract::HappyUser;
 use crate::state::AppState;
 
 const PATH: &str = "/view_tasks";
@@ -59,25 +57,6 @@ struct ViewTasksPage {
     pager_summary: String,
     sizes: Vec<SizeChoice>,
     refresh_action: String,
-}
-
-/// The id of the session's task filter, creating it (and linking the session to it) on
-/// first use (§2.11). Only that first use writes.
-pub async fn session_filter_id(state: &AppState, cs: &CurrentSession) -> Result<i32, AppError> {
-    if let Some(id) = cs.session.task_filter_id {
-        return Ok(id);
-    }
-    let mut session = cs.session.clone();
-    let was_saved = session.id.is_some();
-    let (fid, session) = run_db(&state.pool, move |conn| {
-        let fid = session.get_task_filter_id(conn)?;
-        Ok((fid, session))
-    })
-    .await?;
-    if !was_saved {
-        cs.remember(&session);
-    }
-    Ok(fid)
 }
 
 /// What `user` may see: their memberships and the groups those may also see are read with

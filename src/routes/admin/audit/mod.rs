@@ -17,7 +17,7 @@ use crate::models::task_index::TaskPage;
 use crate::models::task_registry;
 use crate::models::user::User;
 use crate::routes::page::{html, PageCtx};
-use crate::routes::view_tasks::pager::{page_href, pager_of, PagerItem};
+use crate::routes::pager::{page_href, pager_of, PagerItem};
 use crate::session::extract::Superuser;
 use crate::state::AppState;
 

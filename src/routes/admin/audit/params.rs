@@ -9,7 +9,7 @@ use chrono::{NaiveDateTime, Utc};
 
 use crate::error::AppError;
 use crate::models::audit::AuditFilter;
-use crate::routes::set_filters::form::parse_datetime;
+use crate::routes::datetime::parse_datetime;
 
 /// The page sizes offered on the form (any of 1–1,000 is accepted in the address).
 pub const ROWS_PER_PAGE_CHOICES: [i64; 4] = [10, 25, 50, 100];

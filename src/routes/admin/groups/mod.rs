@@ -22,7 +22,7 @@ use crate::models::ip_use::IpUseFlags;
 use crate::models::policy::Policy;
 use crate::routes::form::Fields;
 use crate::routes::page::{html, PageCtx};
-use crate::routes::view_tasks::pager::{page_href, DEFAULT_ROWS_PER_PAGE};
+use crate::routes::pager::{page_href, DEFAULT_ROWS_PER_PAGE};
 use crate::session::extract::{LoggedIn, Superuser};
 use crate::state::AppState;
 

@@ -11,13 +11,14 @@ use askama::Template;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rand::Rng;
 
-use super::{target_for, Acting, Missing, UserIdQuery, LIST};
+use super::{target_for, Missing, UserIdQuery, LIST};
 use crate::auth::capability::{self, Action, DELETE_RECORDS};
 use crate::auth::fresh::Need;
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
 use crate::db::{run_db, DbConnection};
 use crate::error::AppError;
+use crate::routes::admin::request::AdminRequest;
 use crate::routes::admin::{check_hidden_id, open_post, see_other, HiddenId};
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, PageCtx};
@@ -121,7 +122,7 @@ pub async fn delete_user(
         )),
         None => Some("This confirmation has expired: enter the new code shown.".into()),
     };
-    let acting = Acting::new(&li, &state);
+    let admin = AdminRequest::new(&li, &state);
     let mut session = li.cs.session.clone();
     if let Some(error) = error {
         let code =
@@ -130,7 +131,7 @@ pub async fn delete_user(
         session.form_state.target_user_id = Some(id);
         session.form_state.confirm_code = Some(code.clone());
         let target = run_db(&state.pool, move |conn| {
-            let target = deletable(conn, &acting.user, id)?;
+            let target = deletable(conn, &admin.user, id)?;
             session.save_form_state(conn)?;
             Ok(target)
         })
@@ -138,12 +139,12 @@ pub async fn delete_user(
         return render(&li, &target, code, Some(&error));
     }
     session.form_state.finish();
-    let mut acting = acting;
+    let mut admin = admin;
     let (username, ended) = run_db(&state.pool, move |conn| {
         // The refusals of the delete rules judged on the state under lock.
-        acting.lock(conn, Need::GroupAdmin, &[id])?;
-        let target = deletable(conn, &acting.user, id)?;
-        let ended = match user_admin::delete_user(conn, acting.actor(), &target) {
+        admin.lock(conn, Need::GroupAdmin, &[id])?;
+        let target = deletable(conn, &admin.user, id)?;
+        let ended = match user_admin::delete_user(conn, admin.actor(), &target) {
             // A CamCOPS table this server does not know refers to the user.
             Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => {
                 return Err(AppError::ForbiddenBecause(DELETE_RECORDS.into()))

@@ -7,8 +7,7 @@ use askama::Template;
 
 use super::form::{self, check_email, check_language, check_length, check_username};
 use super::{
-    group_choices, open_user_post, target_for, Acting, Errors, GroupChoice, Missing, UserIdQuery,
-    LIST,
+    group_choices, open_user_post, target_for, Errors, GroupChoice, Missing, UserIdQuery, LIST,
 };
 use crate::auth::capability::{self, Action, GRANT_SUPERUSER, OWN_SUPERUSER};
 use crate::auth::principal::AuthUser;
@@ -18,6 +17,7 @@ use crate::error::AppError;
 use crate::messaging::phone;
 use crate::models::group::Group;
 use crate::models::user::{User, UserDetails};
+use crate::routes::admin::request::AdminRequest;
 use crate::routes::admin::see_other;
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, PageCtx};
@@ -232,19 +232,19 @@ pub async fn edit_user(
         return render(&state, &li, loaded, Some(&form), errors);
     }
     let must_change_password = form.checked("must_change_password");
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let outcome = run_db(&state.pool, move |conn| {
         // Decided again on the state under lock: the administrator's rights, the target's
         // groups (a group added by someone else since the form was read is kept, not removed),
         // and the username.
-        let target = acting.lock_target(conn, id, Missing::CannotFind, Action::Edit)?;
-        if superuser.is_some() && !capability::may_set_superuser(&acting.user) {
+        let target = admin.lock_target(conn, id, Missing::CannotFind, Action::Edit)?;
+        if superuser.is_some() && !capability::may_set_superuser(&admin.user) {
             return Err(AppError::ForbiddenBecause(GRANT_SUPERUSER.into()));
         }
         let all: Vec<i32> = Group::all(conn)?.into_iter().map(|g| g.id).collect();
-        let offered = capability::assignable_groups(&acting.user, &all);
-        let (_, frozen) = capability::fluid_and_frozen(&acting.user, &target.group_ids());
-        let final_groups = capability::final_groups(&acting.user, &offered, &submitted, &frozen)
+        let offered = capability::assignable_groups(&admin.user, &all);
+        let (_, frozen) = capability::fluid_and_frozen(&admin.user, &target.group_ids());
+        let final_groups = capability::final_groups(&admin.user, &offered, &submitted, &frozen)
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
         if name_conflict(conn, &target, &username)?.is_some() {
             return Ok(None);
@@ -263,7 +263,7 @@ pub async fn edit_user(
         };
         Ok(Some(user_admin::edit_user(
             conn,
-            acting.actor(),
+            admin.actor(),
             &target,
             &edit,
         )?))

@@ -25,10 +25,11 @@ use crate::models::group::{Group, Membership};
 use crate::models::lockout;
 use crate::models::task_index::TaskPage;
 use crate::models::user::User;
+use crate::routes::admin::request::AdminRequest;
 use crate::routes::admin::{local_time, open_post, parse_id, post_only, see_other};
 use crate::routes::form::{bool_param, Fields};
 use crate::routes::page::{html, PageCtx};
-use crate::routes::view_tasks::pager::{self, PagerItem, DEFAULT_ROWS_PER_PAGE};
+use crate::routes::pager::{self, PagerItem, DEFAULT_ROWS_PER_PAGE};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
 
@@ -249,16 +250,16 @@ pub async fn unlock_user(
 ) -> Result<HttpResponse, AppError> {
     let li = open_post(admin, LIST, &form)?;
     let user_id = parse_id("user_id", form.text("user_id"))?;
-    let mut acting = super::Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let username = run_db(&state.pool, move |conn| {
-        let target = acting.lock_target(conn, user_id, Missing::NoSuchUser, Action::Unlock)?;
+        let target = admin.lock_target(conn, user_id, Missing::NoSuchUser, Action::Unlock)?;
         users::enable_user(
             conn,
             &target.user.username,
-            acting.now,
+            admin.now,
             AuditSource::Webviewer,
-            Some(acting.user.id()),
-            Some(&acting.ip),
+            Some(admin.user.id()),
+            Some(&admin.ip),
         )?;
         Ok(target.user.username)
     })

@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{allow, load_target, Acting, Missing, LIST};
+use super::{allow, load_target, Missing, LIST};
 use crate::auth::capability::{self, Action, GRANT_GROUPADMIN, NOT_YOUR_GROUP};
 use crate::auth::fresh::Need;
 use crate::auth::principal::AuthUser;
@@ -16,6 +16,7 @@ use crate::auth::user_admin;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::{Group, Membership, MembershipFlags};
+use crate::routes::admin::request::AdminRequest;
 use crate::routes::admin::{open_post, see_other};
 use crate::routes::form::Fields;
 use crate::routes::page::{html, PageCtx};
@@ -168,10 +169,10 @@ pub async fn edit_membership(
         Ok(Membership::find(conn, id)?.and_then(|m| m.user_id))
     })
     .await?;
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let ended = run_db(&state.pool, move |conn| {
-        acting.lock(conn, Need::GroupAdmin, owner.as_slice())?;
-        let (m, target, group) = load(conn, &acting.user, id)?;
+        admin.lock(conn, Need::GroupAdmin, owner.as_slice())?;
+        let (m, target, group) = load(conn, &admin.user, id)?;
         if m.user_id != owner {
             return Err(AppError::BadRequest(
                 "This membership changed while you edited it. Go back and try again.".into(),
@@ -180,7 +181,7 @@ pub async fn edit_membership(
         if cancel {
             return Ok(0);
         }
-        let su = capability::may_set_groupadmin(&acting.user);
+        let su = capability::may_set_groupadmin(&admin.user);
         if !su && submitted.groupadmin {
             return Err(AppError::ForbiddenBecause(GRANT_GROUPADMIN.into()));
         }
@@ -190,7 +191,7 @@ pub async fn edit_membership(
         }
         Ok(user_admin::set_membership_flags(
             conn,
-            acting.actor(),
+            admin.actor(),
             &target,
             &m,
             &group,

@@ -8,14 +8,15 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::{
-    needs_code, open_user_post, read_target, reauthenticate, send_own_code, Acting, Missing,
-    UserIdQuery, LIST,
+    needs_code, open_user_post, read_target, reauthenticate, send_own_code, Missing, UserIdQuery,
+    LIST,
 };
 use crate::auth::capability::Action;
 use crate::auth::user_admin;
 use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
+use crate::routes::admin::request::AdminRequest;
 use crate::routes::admin::see_other;
 use crate::routes::form::Fields;
 use crate::routes::own_user_info::mfa_description;
@@ -77,11 +78,11 @@ pub async fn edit_other_user_mfa(
     if let Some(refused) = reauthenticate(&state, &li, &form).await? {
         return Ok(refused);
     }
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let (username, email, was_on, ended) = run_db(&state.pool, move |conn| {
-        let target = acting.lock_target(conn, id, Missing::CannotFind, Action::EditMfa)?;
+        let target = admin.lock_target(conn, id, Missing::CannotFind, Action::EditMfa)?;
         let was_on = target.user.mfa_method != "no_mfa";
-        let ended = user_admin::disable_mfa(conn, acting.actor(), &target)?;
+        let ended = user_admin::disable_mfa(conn, admin.actor(), &target)?;
         Ok((target.user.username, target.user.email, was_on, ended))
     })
     .await?;

@@ -1,6 +1,7 @@
 //! User administration pages (admin spec §3): the list, one user's details, add, edit,
 //! memberships, upload group, another user's password and MFA, delete, unlock. Each page is
-//! a file; what they share (the target lookup, the capability check, responses) is here.
+//! a file; what they share (the target lookup and the capability check, the POST opening, the
+//! administrator's own re-authentication) is here.
 //! The rules are in `auth::capability`, the writes in `auth::user_admin`.
 
 pub mod add;
@@ -16,18 +17,12 @@ pub mod status;
 pub mod upload_group;
 pub mod view;
 
-use std::sync::Arc;
-
 use actix_web::{web, HttpResponse, Route};
-use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use crate::auth::capability::{self, Action, Denial};
-use crate::auth::fresh::{self, Claim, Need};
 use crate::auth::principal::AuthUser;
 use crate::auth::second_factor;
-use crate::auth::user_admin::Actor;
-use crate::config::MfaMethod;
 use crate::db::{run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::routes::admin::{open_post, see_other};
@@ -187,75 +182,6 @@ pub fn target_for(
     let target = load_target(conn, id, missing)?;
     allow(me, action, &target)?;
     Ok(target)
-}
-
-/// The acting administrator, owned (to move into a database unit).
-pub struct Acting {
-    /// The administrator with memberships: as the request began, then as re-read under lock by
-    /// [`Acting::lock`].
-    pub user: Arc<AuthUser>,
-    /// Their client address.
-    pub ip: String,
-    /// Now (naive UTC).
-    pub now: NaiveDateTime,
-    /// Their session's row id.
-    pub session_id: Option<i32>,
-    /// The MFA methods the server allows (part of "may still use the pages").
-    pub methods: Vec<MfaMethod>,
-}
-
-impl Acting {
-    /// The administrator of this request.
-    pub fn new(li: &LoggedIn, state: &AppState) -> Acting {
-        Acting {
-            user: li.user.clone(),
-            ip: li.cs.client_ip.clone(),
-            now: state.clock.now(),
-            session_id: li.cs.session.id,
-            methods: state.settings.mfa_methods.clone(),
-        }
-    }
-
-    /// The audit context.
-    pub fn actor(&self) -> Actor<'_> {
-        Actor {
-            user: &self.user,
-            ip: &self.ip,
-            now: self.now,
-        }
-    }
-
-    /// First in a write unit: locks the administrator's row and `others`', re-reads the
-    /// administrator (still logged in, still holding `need`) and keeps that fresh copy.
-    pub fn lock(
-        &mut self,
-        conn: &mut DbConnection,
-        need: Need,
-        others: &[i32],
-    ) -> Result<(), AppError> {
-        let claim = Claim {
-            user_id: self.user.id(),
-            session_id: self.session_id,
-            need,
-        };
-        let me = fresh::lock_actor(conn, claim, &self.methods, others, LIST)?;
-        self.user = Arc::new(me);
-        Ok(())
-    }
-
-    /// Locks the administrator and user `id`, re-reads both and checks `action` on the fresh
-    /// state: the target as stored now, or 400 with the `missing` wording.
-    pub fn lock_target(
-        &mut self,
-        conn: &mut DbConnection,
-        id: i32,
-        missing: Missing,
-        action: Action,
-    ) -> Result<AuthUser, AppError> {
-        self.lock(conn, Need::GroupAdmin, &[id])?;
-        fresh::fresh_target(conn, &self.user, id, action)?
-            .ok_or_else(|| AppError::BadRequest(missing.message(&id.to_string())))
-    }
 }
 
 /// One group checkbox of the add and edit forms.

@@ -10,7 +10,7 @@ use askama::Template;
 
 use super::{
     check_new_password, needs_code, open_user_post, read_target, reauthenticate, send_own_code,
-    Acting, Missing, UserIdQuery, LIST,
+    Missing, UserIdQuery, LIST,
 };
 use crate::auth::capability::Action;
 use crate::auth::password;
@@ -20,6 +20,7 @@ use crate::blocking::run_hashing;
 use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
+use crate::routes::admin::request::AdminRequest;
 use crate::routes::admin::see_other;
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, PageCtx};
@@ -132,11 +133,11 @@ pub async fn change_other_password(
     };
     // The slow hash is done; now the administrator and the target as they are at the write,
     // under lock (a right revoked while the hash was computed is seen here).
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let (username, email, ended) = run_db(&state.pool, move |conn| {
-        let target = acting.lock_target(conn, id, Missing::CannotFind, Action::ChangePassword)?;
+        let target = admin.lock_target(conn, id, Missing::CannotFind, Action::ChangePassword)?;
         let ended =
-            user_admin::set_other_password(conn, acting.actor(), &target, &hash, must_change)?;
+            user_admin::set_other_password(conn, admin.actor(), &target, &hash, must_change)?;
         Ok((target.user.username, target.user.email, ended))
     })
     .await?;

@@ -4,13 +4,14 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{open_user_post, target_for, Acting, Missing, UserIdQuery, LIST};
+use super::{open_user_post, target_for, Missing, UserIdQuery, LIST};
 use crate::auth::capability::Action;
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::Group;
+use crate::routes::admin::request::AdminRequest;
 use crate::routes::admin::see_other;
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, PageCtx};
@@ -94,9 +95,9 @@ pub async fn set_upload_group(
     let (li, id) = open_user_post(admin, &query, &form, Missing::NoSuchUser)?;
     let raw = form.text("upload_group_id").trim().to_string();
     let cancel = form.has("cancel");
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let refused = run_db(&state.pool, move |conn| {
-        let target = acting.lock_target(conn, id, Missing::NoSuchUser, Action::SetUploadGroup)?;
+        let target = admin.lock_target(conn, id, Missing::NoSuchUser, Action::SetUploadGroup)?;
         let choices = choices_of(conn, &target)?;
         if cancel {
             return Ok(None);
@@ -119,7 +120,7 @@ pub async fn set_upload_group(
             }
         };
         let group = chosen.as_ref().map(|(g, name)| (*g, name.as_str()));
-        user_admin::set_upload_group(conn, acting.actor(), &target, group)?;
+        user_admin::set_upload_group(conn, admin.actor(), &target, group)?;
         Ok(None)
     })
     .await?;
