@@ -8,12 +8,16 @@ pub mod request;
 pub mod sessions;
 pub mod users;
 
+use std::collections::HashMap;
+
 use actix_web::http::header::{HeaderValue, ALLOW};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use chrono::{DateTime, Local, NaiveDateTime, Utc};
 
+use crate::db::DbConnection;
 use crate::error::{error_page, AppError};
+use crate::models::group::Group;
 use crate::routes::form::Fields;
 use crate::session::extract::{GroupAdmin, LoggedIn, Superuser};
 
@@ -64,6 +68,18 @@ pub fn open_post<A: AdminRole>(
     Ok(li)
 }
 
+/// [`open_post`] for a button that acts on one row (unlock a user, end a session): then the
+/// form's integer `field` ([`parse_id`]).
+pub fn open_row_post<A: AdminRole>(
+    extracted: Result<A, AppError>,
+    back: &str,
+    form: &Fields,
+    field: &str,
+) -> Result<(LoggedIn, i32), AppError> {
+    let li = open_post(extracted, back, form)?;
+    Ok((li, parse_id(field, form.text(field))?))
+}
+
 /// How a form's hidden copy of the target's id is held to the id in the address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HiddenId {
@@ -97,6 +113,14 @@ pub fn check_hidden_id(
     }
 }
 
+/// The names of the groups `ids`, by id, in one query (an unknown id is left out).
+pub fn group_names(conn: &mut DbConnection, ids: &[i32]) -> Result<HashMap<i32, String>, AppError> {
+    Ok(Group::with_ids(conn, ids)?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect())
+}
+
 /// Parses an integer id field of a form; anything else is a 400.
 pub fn parse_id(name: &str, raw: &str) -> Result<i32, AppError> {
     raw.trim().parse::<i32>().map_err(|_| {
@@ -111,8 +135,6 @@ pub fn local_time(t: NaiveDateTime) -> String {
         .format("%Y-%m-%d %H:%M:%S %z")
         .to_string()
 }
-
-pub use super::page::see_other;
 
 /// `GET` on a POST-only action: a 405 page with `Allow: POST` that points to the page with the
 /// button. (The original acted on GET; that side effect is gone.)

@@ -1,6 +1,6 @@
 //! The acting administrator of a write ([`AdminRequest`]): who they are, from where, and when,
 //! owned so that it moves into a database unit, where it locks and re-reads them before
-//! anything is written and gives the audit context. Used by the user and session pages.
+//! anything is written and gives the audit context. Used by the user, session and group pages.
 
 use std::sync::Arc;
 
@@ -55,18 +55,42 @@ impl AdminRequest {
 
     /// First in a write unit: locks the administrator's row and `others`', re-reads the
     /// administrator (still logged in, still holding `need`) and keeps that fresh copy.
+    /// A session that ended sends them to log in, back to the users list.
     pub fn lock(
         &mut self,
         conn: &mut DbConnection,
         need: Need,
         others: &[i32],
     ) -> Result<(), AppError> {
+        self.lock_as(conn, need, others, LIST)
+    }
+
+    /// First in a group write unit: locks the superuser's row (a session that ended sends them
+    /// to log in, back to `back`) and re-reads them, then locks the groups `group_ids`.
+    pub fn lock_groups(
+        &mut self,
+        conn: &mut DbConnection,
+        group_ids: &[i32],
+        back: &str,
+    ) -> Result<(), AppError> {
+        self.lock_as(conn, Need::Superuser, &[], back)?;
+        fresh::lock_groups(conn, group_ids)?;
+        Ok(())
+    }
+
+    fn lock_as(
+        &mut self,
+        conn: &mut DbConnection,
+        need: Need,
+        others: &[i32],
+        back: &str,
+    ) -> Result<(), AppError> {
         let claim = Claim {
             user_id: self.user.id(),
             session_id: self.session_id,
             need,
         };
-        let me = fresh::lock_actor(conn, claim, &self.methods, others, LIST)?;
+        let me = fresh::lock_actor(conn, claim, &self.methods, others, back)?;
         self.user = Arc::new(me);
         Ok(())
     }

@@ -11,7 +11,7 @@ use askama::Template;
 
 use super::request::AdminRequest;
 use super::users::Missing;
-use super::{local_time, open_post, parse_id, post_only, see_other, MAX_ROWS};
+use super::{local_time, open_row_post, post_only, MAX_ROWS};
 use crate::auth::capability::{self, Action};
 use crate::auth::fresh::{fresh_target, Need};
 use crate::auth::principal::AuthUser;
@@ -21,7 +21,7 @@ use crate::models::audit::{audit, AuditSource};
 use crate::models::group::Membership;
 use crate::models::user::User;
 use crate::routes::form::Fields;
-use crate::routes::page::{html, PageCtx};
+use crate::routes::page::{html, see_other, PageCtx};
 use crate::session::extract::{CurrentSession, GroupAdmin};
 use crate::session::model::{
     end_session as delete_session, end_user_sessions as delete_user_sessions, find_row, list_active,
@@ -199,8 +199,7 @@ pub async fn end_session(
     admin: Result<GroupAdmin, AppError>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let li = open_post(admin, PAGE, &form)?;
-    let session_id = parse_id("session_id", form.text("session_id"))?;
+    let (li, session_id) = open_row_post(admin, PAGE, &form, "session_id")?;
     // Whose session it is, read first so that the write unit can lock that user's row before
     // it reads anything; the unit then checks the row is still theirs and live.
     let owner = run_db_read(&state.pool, move |conn| {
@@ -265,8 +264,7 @@ pub async fn end_user_sessions(
     admin: Result<GroupAdmin, AppError>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let li = open_post(admin, PAGE, &form)?;
-    let user_id = parse_id("user_id", form.text("user_id"))?;
+    let (li, user_id) = open_row_post(admin, PAGE, &form, "user_id")?;
     let policy = state.policy;
     let mut admin = AdminRequest::new(&li, &state);
     let (username, n) = run_db(&state.pool, move |conn| {

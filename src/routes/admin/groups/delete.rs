@@ -8,12 +8,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::edit::{audit_group, Actor};
+use super::edit::audit_group;
 use super::{find_group, open_group_post, GroupIdQuery, PAGE};
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::group::Group;
 use crate::models::group_admin::DeleteRefusal;
+use crate::routes::admin::request::AdminRequest;
 use crate::routes::admin::{check_hidden_id, HiddenId};
 use crate::routes::form::Fields;
 use crate::routes::page::{html, see_other, PageCtx};
@@ -87,9 +88,9 @@ pub async fn delete_group(
         .all("confirm")
         .iter()
         .any(|v| matches!(v.as_str(), "true" | "on" | "1" | "yes"));
-    let (cs, now) = (Actor::of(&li.cs, &state), state.clock.now());
+    let mut admin = AdminRequest::new(&li, &state);
     let outcome = run_db(&state.pool, move |conn| {
-        cs.lock(conn, &[id], PAGE)?;
+        admin.lock_groups(conn, &[id], PAGE)?;
         let group = find_group(conn, id)?;
         if let Some(r) = Group::delete_refusal(conn, id)? {
             return Ok(Ok(Outcome::Refused(group.name, r)));
@@ -109,8 +110,7 @@ pub async fn delete_group(
         }
         audit_group(
             conn,
-            &cs,
-            now,
+            &admin,
             id,
             &format!("Group '{}' (#{id}) deleted", group.name),
         )?;

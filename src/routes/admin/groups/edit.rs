@@ -9,79 +9,36 @@ use askama::Template;
 
 use super::form::GroupForm;
 use super::{defined_idnums, find_group, open_group_post, GroupIdQuery, PAGE};
-use crate::auth::fresh::{self, Claim, Need};
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::audit::{audit_about, AuditSource};
 use crate::models::group::{Group, NewGroup};
 use crate::models::group_admin::GroupFields;
 use crate::models::ip_use::IpUseFlags;
+use crate::routes::admin::request::AdminRequest;
 use crate::routes::admin::{check_hidden_id, open_post, HiddenId};
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
-use crate::session::extract::{CurrentSession, Superuser};
+use crate::session::extract::Superuser;
 use crate::state::AppState;
 
 /// The table audit rows about groups name.
 pub const GROUPS_TABLE: &str = "_security_groups";
 
-/// Who changes a group: the logged-in superuser and their address (for the audit row).
-#[derive(Debug, Clone)]
-pub struct Actor {
-    user_id: Option<i32>,
-    client_ip: String,
-    session_id: Option<i32>,
-    methods: Vec<crate::config::MfaMethod>,
-}
-
-impl Actor {
-    /// The actor of this request.
-    pub fn of(cs: &CurrentSession, state: &AppState) -> Actor {
-        Actor {
-            user_id: cs.user.as_ref().map(|u| u.id()),
-            client_ip: cs.client_ip.clone(),
-            session_id: cs.session.id,
-            methods: state.settings.mfa_methods.clone(),
-        }
-    }
-
-    /// First in a write unit: locks the superuser's row and then the groups `group_ids`, and
-    /// checks that they are still logged in and still a superuser (else login or 403).
-    pub fn lock(
-        &self,
-        conn: &mut DbConnection,
-        group_ids: &[i32],
-        back: &str,
-    ) -> Result<(), AppError> {
-        let Some(user_id) = self.user_id else {
-            return Err(AppError::LoginRequired(back.to_string()));
-        };
-        let claim = Claim {
-            user_id,
-            session_id: self.session_id,
-            need: Need::Superuser,
-        };
-        fresh::lock_actor(conn, claim, &self.methods, &[], back)?;
-        fresh::lock_groups(conn, group_ids)?;
-        Ok(())
-    }
-}
-
 /// Writes the audit row of a group change.
 pub fn audit_group(
     conn: &mut DbConnection,
-    actor: &Actor,
-    now: chrono::NaiveDateTime,
+    admin: &AdminRequest,
     group_id: i32,
     details: &str,
 ) -> Result<(), AppError> {
     audit_about(
         conn,
-        now,
+        admin.now,
         (
             AuditSource::Webviewer,
-            Some(&actor.client_ip),
-            actor.user_id,
+            Some(&admin.ip),
+            Some(admin.user.id()),
             None,
         ),
         Some((GROUPS_TABLE, group_id)),
@@ -120,9 +77,9 @@ pub async fn add_group(
         return Ok(see_other(PAGE));
     }
     let f = GroupForm::from_fields(&form);
-    let (cs, now, name) = (Actor::of(&li.cs, &state), state.clock.now(), f.name.clone());
+    let (mut admin, name) = (AdminRequest::new(&li, &state), f.name.clone());
     let errors = run_db(&state.pool, move |conn| {
-        cs.lock(conn, &[], PAGE)?;
+        admin.lock_groups(conn, &[], PAGE)?;
         let taken = super::form::name_ok(&f.name) && Group::name_taken(conn, &f.name, None)?;
         let errors = f.name_errors(taken);
         if errors.is_empty() {
@@ -135,8 +92,7 @@ pub async fn add_group(
             let id = Group::insert(conn, &new)?;
             audit_group(
                 conn,
-                &cs,
-                now,
+                &admin,
                 id,
                 &format!("Group '{}' (#{id}) added", f.name),
             )?;
@@ -331,9 +287,9 @@ pub async fn edit_group(
     let mut f = GroupForm::from_fields(&form);
     f.upload_policy = f.upload_policy.trim().to_owned();
     f.finalize_policy = f.finalize_policy.trim().to_owned();
-    let (cs, now, f2) = (Actor::of(&li.cs, &state), state.clock.now(), f.clone());
+    let (mut admin, f2) = (AdminRequest::new(&li, &state), f.clone());
     let (ec, errors) = run_db(&state.pool, move |conn| {
-        cs.lock(conn, &[id], PAGE)?;
+        admin.lock_groups(conn, &[id], PAGE)?;
         let ec = edit_context(conn, id)?;
         // Unique regardless of case for a new name; a stored name kept as it is stays allowed
         // (clashes CamCOPS left are reported by upgrade-db, not refused here).
@@ -357,7 +313,7 @@ pub async fn edit_group(
                         what.join("; ")
                     }
                 );
-                audit_group(conn, &cs, now, id, &details)?;
+                audit_group(conn, &admin, id, &details)?;
                 Ok((ec, Vec::new()))
             }
         }

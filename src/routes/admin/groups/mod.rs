@@ -13,7 +13,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{open_post, parse_id};
+use super::{group_names, open_post, parse_id};
 use crate::db::{run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::Group;
@@ -153,10 +153,7 @@ fn lines(conn: &mut DbConnection, groups: Vec<Group>) -> Result<Vec<GroupLine>, 
     let mut seen_ids: Vec<i32> = pairs.iter().map(|p| p.1).collect();
     seen_ids.sort_unstable();
     seen_ids.dedup();
-    let names: HashMap<i32, String> = Group::with_ids(conn, &seen_ids)?
-        .into_iter()
-        .map(|g| (g.id, g.name))
-        .collect();
+    let names = group_names(conn, &seen_ids)?;
     let mut can_see: HashMap<i32, Vec<String>> = HashMap::new();
     for (gid, other) in pairs {
         let name = names

@@ -18,10 +18,10 @@ use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::group::Group;
 use crate::models::user::User;
+use crate::routes::admin::open_post;
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::admin::{open_post, see_other};
 use crate::routes::form::Fields;
-use crate::routes::page::{html, ok_or_bad_request, PageCtx};
+use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
 

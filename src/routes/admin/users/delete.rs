@@ -19,9 +19,9 @@ use crate::auth::user_admin;
 use crate::db::{run_db, DbConnection};
 use crate::error::AppError;
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::admin::{check_hidden_id, open_post, see_other, HiddenId};
+use crate::routes::admin::{check_hidden_id, open_post, HiddenId};
 use crate::routes::form::Fields;
-use crate::routes::page::{html, ok_or_bad_request, PageCtx};
+use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 

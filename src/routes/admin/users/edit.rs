@@ -18,9 +18,8 @@ use crate::messaging::phone;
 use crate::models::group::Group;
 use crate::models::user::{User, UserDetails};
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::admin::see_other;
 use crate::routes::form::Fields;
-use crate::routes::page::{html, ok_or_bad_request, PageCtx};
+use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 

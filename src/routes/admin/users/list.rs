@@ -21,14 +21,14 @@ use crate::config::MfaMethod;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::audit::AuditSource;
-use crate::models::group::{Group, Membership};
+use crate::models::group::Membership;
 use crate::models::lockout;
 use crate::models::task_index::TaskPage;
 use crate::models::user::User;
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::admin::{local_time, open_post, parse_id, post_only, see_other};
+use crate::routes::admin::{group_names, local_time, open_row_post, post_only};
 use crate::routes::form::{bool_param, Fields};
-use crate::routes::page::{html, PageCtx};
+use crate::routes::page::{html, see_other, PageCtx};
 use crate::routes::pager::{self, PagerItem, DEFAULT_ROWS_PER_PAGE};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
@@ -104,10 +104,7 @@ fn lines(
     gids.extend(users.iter().filter_map(|u| u.upload_group_id));
     gids.sort_unstable();
     gids.dedup();
-    let group_names: HashMap<i32, String> = Group::with_ids(conn, &gids)?
-        .into_iter()
-        .map(|g| (g.id, g.name))
-        .collect();
+    let group_names = group_names(conn, &gids)?;
     let mut of_user: HashMap<i32, Vec<Membership>> = HashMap::new();
     for m in memberships {
         if let Some(uid) = m.user_id {
@@ -248,8 +245,7 @@ pub async fn unlock_user(
     admin: Result<GroupAdmin, AppError>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let li = open_post(admin, LIST, &form)?;
-    let user_id = parse_id("user_id", form.text("user_id"))?;
+    let (li, user_id) = open_row_post(admin, LIST, &form, "user_id")?;
     let mut admin = AdminRequest::new(&li, &state);
     let username = run_db(&state.pool, move |conn| {
         let target = admin.lock_target(conn, user_id, Missing::NoSuchUser, Action::Unlock)?;

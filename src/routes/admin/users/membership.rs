@@ -16,10 +16,10 @@ use crate::auth::user_admin;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::{Group, Membership, MembershipFlags};
+use crate::routes::admin::open_post;
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::admin::{open_post, see_other};
 use crate::routes::form::Fields;
-use crate::routes::page::{html, PageCtx};
+use crate::routes::page::{html, see_other, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 

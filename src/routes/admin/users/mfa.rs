@@ -17,10 +17,9 @@ use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::admin::see_other;
 use crate::routes::form::Fields;
 use crate::routes::own_user_info::mfa_description;
-use crate::routes::page::{html, PageCtx};
+use crate::routes::page::{html, see_other, PageCtx};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
 

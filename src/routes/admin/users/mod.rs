@@ -25,8 +25,9 @@ use crate::auth::principal::AuthUser;
 use crate::auth::second_factor;
 use crate::db::{run_db_read, DbConnection};
 use crate::error::AppError;
-use crate::routes::admin::{open_post, see_other};
+use crate::routes::admin::open_post;
 use crate::routes::form::Fields;
+use crate::routes::page::see_other;
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 

@@ -21,9 +21,8 @@ use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::admin::see_other;
 use crate::routes::form::Fields;
-use crate::routes::page::{html, ok_or_bad_request, PageCtx};
+use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
