@@ -1,6 +1,8 @@
 //! Admin pages for group administrators and superusers: users with their lockout state and
 //! unlocking (`users`), live sessions and ending them (`sessions`), groups (`groups`) and the
-//! audit trail (`audit`), both superuser-only, and what they share.
+//! audit trail (`audit`), both superuser-only, and what they share: the one opening of an admin
+//! POST (login-or-redirect for either administrator type, then CSRF: [`open_post`]; the hidden
+//! id check), the acting administrator of a write (`request`), ids, times and group names.
 
 pub mod audit;
 pub mod groups;
