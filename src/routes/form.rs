@@ -19,11 +19,27 @@ impl Fields {
             .map_or("", |(_, v)| v.as_str())
     }
 
-    /// Every non-blank value of `name`, trimmed, in order (a multi-select, a list of ids).
-    pub fn all(&self, name: &str) -> Vec<String> {
+    /// Every value of `name` as sent (untrimmed, blanks kept), in order: rows of fields that
+    /// pair up by position.
+    pub fn values(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()
             .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Every non-blank value of `name`, trimmed, in order (a multi-select, a list of ids).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.all_of(&[name])
+    }
+
+    /// [`Fields::all`] for a list sent under any of `names` (an old and a new wire name), in
+    /// the order sent.
+    pub fn all_of(&self, names: &[&str]) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| names.contains(&k.as_str()))
             .map(|(_, v)| v.trim().to_owned())
             .filter(|v| !v.is_empty())
             .collect()

@@ -6,6 +6,7 @@ use crate::session::extract::SessionReads;
 
 pub mod admin;
 pub mod change_own_password;
+pub mod datetime;
 pub mod edit_own_user_mfa;
 pub mod form;
 pub mod health;
@@ -16,6 +17,7 @@ pub mod mfa_recovery_codes;
 pub mod offer_terms;
 pub mod own_user_info;
 pub mod page;
+pub mod pager;
 pub mod server_info;
 pub mod set_filters;
 pub mod static_files;

@@ -1,33 +1,126 @@
 //! Admin pages for group administrators and superusers: users with their lockout state and
 //! unlocking (`users`), live sessions and ending them (`sessions`), groups (`groups`) and the
-//! audit trail (`audit`), both superuser-only, and what they share.
+//! audit trail (`audit`), both superuser-only, and what they share: the one opening of an admin
+//! POST (login-or-redirect for either administrator type, then CSRF: [`open_post`]; the hidden
+//! id check), the acting administrator of a write (`request`), ids, times and group names.
 
 pub mod audit;
 pub mod groups;
+pub mod request;
 pub mod sessions;
 pub mod users;
+
+use std::collections::HashMap;
 
 use actix_web::http::header::{HeaderValue, ALLOW};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use chrono::{DateTime, Local, NaiveDateTime, Utc};
 
+use crate::db::DbConnection;
 use crate::error::{error_page, AppError};
-use crate::session::extract::GroupAdmin;
+use crate::models::group::Group;
+use crate::routes::form::Fields;
+use crate::session::extract::{GroupAdmin, LoggedIn, Superuser};
 
 /// The most rows an admin page lists.
 pub const MAX_ROWS: usize = 1000;
 
-/// The group admin of a POST action. An anonymous visitor is sent to log in with the list page
-/// (`back`) as `redirect_url`: the POST itself cannot be replayed by a redirect.
-pub fn admin_or_login(
-    extracted: Result<GroupAdmin, AppError>,
+/// An administrator extractor: [`GroupAdmin`] (user and session pages) or [`Superuser`]
+/// (group and audit pages).
+pub trait AdminRole {
+    /// The logged-in administrator it holds.
+    fn into_logged_in(self) -> LoggedIn;
+}
+
+impl AdminRole for GroupAdmin {
+    fn into_logged_in(self) -> LoggedIn {
+        self.0
+    }
+}
+
+impl AdminRole for Superuser {
+    fn into_logged_in(self) -> LoggedIn {
+        self.0
+    }
+}
+
+/// The administrator of a POST action. An anonymous visitor is sent to log in with `back` (the
+/// page with the form, or the list) as `redirect_url`: the POST itself cannot be replayed by a
+/// redirect. Any other refusal stands.
+pub fn admin_or_login<A: AdminRole>(
+    extracted: Result<A, AppError>,
     back: &str,
-) -> Result<GroupAdmin, AppError> {
+) -> Result<LoggedIn, AppError> {
     match extracted {
         Err(AppError::LoginRequired(_)) => Err(AppError::LoginRequired(back.to_string())),
-        other => other,
+        other => other.map(AdminRole::into_logged_in),
     }
+}
+
+/// The opening of every admin POST, before anything else is read: the administrator
+/// ([`admin_or_login`] with `back`), then the form's CSRF token.
+pub fn open_post<A: AdminRole>(
+    extracted: Result<A, AppError>,
+    back: &str,
+    form: &Fields,
+) -> Result<LoggedIn, AppError> {
+    let li = admin_or_login(extracted, back)?;
+    li.cs.check_csrf(form.csrf())?;
+    Ok(li)
+}
+
+/// [`open_post`] for a button that acts on one row (unlock a user, end a session): then the
+/// form's integer `field` ([`parse_id`]).
+pub fn open_row_post<A: AdminRole>(
+    extracted: Result<A, AppError>,
+    back: &str,
+    form: &Fields,
+    field: &str,
+) -> Result<(LoggedIn, i32), AppError> {
+    let li = open_post(extracted, back, form)?;
+    Ok((li, parse_id(field, form.text(field))?))
+}
+
+/// How a form's hidden copy of the target's id is held to the id in the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HiddenId {
+    /// Checked when sent and not blank.
+    IfFilled,
+    /// Checked when sent (a blank one does not match).
+    IfSent,
+    /// Must be sent and match.
+    Required,
+}
+
+/// Checks the form's hidden field `name` against `id` (the address's) by `rule`; a mismatch
+/// is a 400 with `mismatch`, and nothing is done.
+pub fn check_hidden_id(
+    form: &Fields,
+    name: &str,
+    id: i32,
+    rule: HiddenId,
+    mismatch: &str,
+) -> Result<(), AppError> {
+    let sent = form.has(name).then(|| form.text(name).trim());
+    let matches = match (sent, rule) {
+        (None, HiddenId::Required) => false,
+        (None, _) | (Some(""), HiddenId::IfFilled) => true,
+        (Some(v), _) => v == id.to_string(),
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest(mismatch.to_owned()))
+    }
+}
+
+/// The names of the groups `ids`, by id, in one query (an unknown id is left out).
+pub fn group_names(conn: &mut DbConnection, ids: &[i32]) -> Result<HashMap<i32, String>, AppError> {
+    Ok(Group::with_ids(conn, ids)?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect())
 }
 
 /// Parses an integer id field of a form; anything else is a 400.
@@ -44,8 +137,6 @@ pub fn local_time(t: NaiveDateTime) -> String {
         .format("%Y-%m-%d %H:%M:%S %z")
         .to_string()
 }
-
-pub use super::page::see_other;
 
 /// `GET` on a POST-only action: a 405 page with `Allow: POST` that points to the page with the
 /// button. (The original acted on GET; that side effect is gone.)

@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
-use super::users::{Acting, Missing};
-use super::{admin_or_login, local_time, parse_id, post_only, see_other, MAX_ROWS};
+use super::request::AdminRequest;
+use super::users::Missing;
+use super::{local_time, open_row_post, post_only, MAX_ROWS};
 use crate::auth::capability::{self, Action};
 use crate::auth::fresh::{fresh_target, Need};
 use crate::auth::principal::AuthUser;
@@ -19,7 +20,8 @@ use crate::error::AppError;
 use crate::models::audit::{audit, AuditSource};
 use crate::models::group::Membership;
 use crate::models::user::User;
-use crate::routes::page::PageCtx;
+use crate::routes::form::Fields;
+use crate::routes::page::{html, see_other, PageCtx};
 use crate::session::extract::{CurrentSession, GroupAdmin};
 use crate::session::model::{
     end_session as delete_session, end_user_sessions as delete_user_sessions, find_row, list_active,
@@ -30,24 +32,6 @@ use crate::state::AppState;
 pub const MADE_ELSEWHERE: &str = "made by CamCOPS (no creation time)";
 
 const PAGE: &str = "/view_sessions";
-
-/// Fields of `POST /end_session`.
-#[derive(Deserialize)]
-pub struct EndSessionForm {
-    #[serde(default)]
-    session_id: String,
-    #[serde(default)]
-    csrf_token: String,
-}
-
-/// Fields of `POST /end_user_sessions`.
-#[derive(Deserialize)]
-pub struct EndUserSessionsForm {
-    #[serde(default)]
-    user_id: String,
-    #[serde(default)]
-    csrf_token: String,
-}
 
 /// One row of the sessions table.
 struct SessionLine {
@@ -129,17 +113,17 @@ pub async fn view_sessions(
             .collect::<Vec<_>>())
     })
     .await?;
-    let page = SessionsPage {
-        ctx: PageCtx::new(&li.cs),
-        truncated: sessions.len() >= MAX_ROWS,
-        sessions,
-        superuser,
-        timeout_minutes: state.settings.session_timeout_minutes,
-        max_rows: MAX_ROWS,
-    };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(
+        StatusCode::OK,
+        &SessionsPage {
+            ctx: PageCtx::new(&li.cs),
+            truncated: sessions.len() >= MAX_ROWS,
+            sessions,
+            superuser,
+            timeout_minutes: state.settings.session_timeout_minutes,
+            max_rows: MAX_ROWS,
+        },
+    )
 }
 
 /// The users of `ids` whose sessions `me` may see (the capability matrix, on their memberships).
@@ -213,20 +197,18 @@ fn logged_out(cs: &CurrentSession) -> HttpResponse {
 pub async fn end_session(
     state: web::Data<AppState>,
     admin: Result<GroupAdmin, AppError>,
-    form: web::Form<EndSessionForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, PAGE)?;
-    li.cs.check_csrf(&form.csrf_token)?;
-    let session_id = parse_id("session_id", &form.session_id)?;
+    let (li, session_id) = open_row_post(admin, PAGE, &form, "session_id")?;
     // Whose session it is, read first so that the write unit can lock that user's row before
     // it reads anything; the unit then checks the row is still theirs and live.
     let owner = run_db_read(&state.pool, move |conn| {
         Ok(find_row(conn, session_id)?.and_then(|row| row.user_id))
     })
     .await?;
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let ended: Option<String> = run_db(&state.pool, move |conn| {
-        acting.lock(conn, Need::GroupAdmin, owner.as_slice())?;
+        admin.lock(conn, Need::GroupAdmin, owner.as_slice())?;
         let live_owner = match find_row(conn, session_id)? {
             Some(row) if !row.token.as_deref().unwrap_or("").is_empty() => row.user_id,
             _ => None,
@@ -235,7 +217,7 @@ pub async fn end_session(
         let Some(user_id) = live_owner.filter(|&u| Some(u) == owner) else {
             return Ok(None);
         };
-        let target = match fresh_target(conn, &acting.user, user_id, Action::EndSessions) {
+        let target = match fresh_target(conn, &admin.user, user_id, Action::EndSessions) {
             Ok(Some(t)) => t,
             Ok(None) | Err(AppError::ForbiddenBecause(_) | AppError::Redirect(_)) => {
                 return Ok(None)
@@ -247,11 +229,11 @@ pub async fn end_session(
         }
         audit_end(
             conn,
-            &acting.ip,
-            &acting.user,
+            &admin.ip,
+            &admin.user,
             session_id,
             &target.user.username,
-            acting.now,
+            admin.now,
         )?;
         Ok(Some(target.user.username))
     })
@@ -280,16 +262,14 @@ pub async fn end_session(
 pub async fn end_user_sessions(
     state: web::Data<AppState>,
     admin: Result<GroupAdmin, AppError>,
-    form: web::Form<EndUserSessionsForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, PAGE)?;
-    li.cs.check_csrf(&form.csrf_token)?;
-    let user_id = parse_id("user_id", &form.user_id)?;
+    let (li, user_id) = open_row_post(admin, PAGE, &form, "user_id")?;
     let policy = state.policy;
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let (username, n) = run_db(&state.pool, move |conn| {
-        let target = acting.lock_target(conn, user_id, Missing::CannotFind, Action::EndSessions)?;
-        let (me, ip, now) = (acting.user.clone(), acting.ip.clone(), acting.now);
+        let target = admin.lock_target(conn, user_id, Missing::CannotFind, Action::EndSessions)?;
+        let (me, ip, now) = (admin.user.clone(), admin.ip.clone(), admin.now);
         let username = target.user.username.clone();
         let live = list_active(conn, &policy, now, Some(&[user_id]))?;
         let mut n = 0;

@@ -2,30 +2,20 @@
 //! submission, validating it against what the requester may choose (the original's
 //! messages), and the values each widget shows.
 
-use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{DateTime, FixedOffset};
 
+use super::choices::FilterChoices;
 use super::hidden::HiddenCriteria;
-use crate::models::idnum::{IdNumDefinition, VALIDATION_UK_NHS_NUMBER};
+use crate::models::idnum::VALIDATION_UK_NHS_NUMBER;
 use crate::models::task_filter::{IdNumReference, TaskFilter};
 use crate::models::task_registry;
+use crate::routes::datetime::{local_input, parse_date, parse_datetime};
+use crate::routes::form::Fields;
 
 /// Longest surname or forename (the columns are 255 characters).
 pub const MAX_NAME_CHARS: usize = 255;
 /// The sexes offered (besides "Any").
 pub const SEX_CHOICES: [&str; 3] = ["F", "M", "X"];
-
-/// What the requester may pick in the admin section and the ID number types.
-#[derive(Debug, Clone, Default)]
-pub struct FilterChoices {
-    /// Defined ID number types.
-    pub idnum_defs: Vec<IdNumDefinition>,
-    /// Every device: `(id, name)`.
-    pub devices: Vec<(i32, String)>,
-    /// Users the requester may choose: `(id, username)`.
-    pub users: Vec<(i32, String)>,
-    /// Groups the requester may choose: `(id, name)`.
-    pub groups: Vec<(i32, String)>,
-}
 
 /// A submission as the browser sent it (all fields as text).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,75 +46,32 @@ pub struct FilterForm {
     pub group_ids: Vec<String>,
 }
 
-fn first(pairs: &[(String, String)], name: &str) -> String {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
-
-fn all(pairs: &[(String, String)], name: &str) -> Vec<String> {
-    pairs
-        .iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .collect()
-}
-
-fn truthy(v: &str) -> bool {
-    matches!(
-        v.trim().to_ascii_lowercase().as_str(),
-        "true" | "t" | "1" | "yes" | "y" | "on"
-    )
-}
-
-/// Formats a filter time for a `datetime-local` input, in the server's local time.
-pub fn local_input(dt: &DateTime<FixedOffset>) -> String {
-    let local = dt.with_timezone(&Local).naive_local();
-    if local.format("%S%.f").to_string() == "00" {
-        local.format("%Y-%m-%dT%H:%M").to_string()
-    } else {
-        local.format("%Y-%m-%dT%H:%M:%S").to_string()
-    }
-}
-
 impl FilterForm {
     /// Reads the fields of a submission (unknown fields are ignored).
-    pub fn from_pairs(pairs: &[(String, String)]) -> FilterForm {
-        let which: Vec<String> = pairs
-            .iter()
-            .filter(|(k, _)| k == "which_idnum")
-            .map(|(_, v)| v.clone())
-            .collect();
-        let values: Vec<String> = pairs
-            .iter()
-            .filter(|(k, _)| k == "idnum_value")
-            .map(|(_, v)| v.clone())
-            .collect();
+    pub fn from_fields(f: &Fields) -> FilterForm {
+        let which = f.values("which_idnum");
+        let values = f.values("idnum_value");
         let rows = which.len().max(values.len());
         let idnums = (0..rows)
             .map(|i| {
-                (
-                    which.get(i).cloned().unwrap_or_default(),
-                    values.get(i).cloned().unwrap_or_default(),
-                )
+                let at = |v: &[&str]| v.get(i).copied().unwrap_or_default().to_owned();
+                (at(&which), at(&values))
             })
             .collect();
+        let text = |name: &str| f.text(name).to_owned();
         FilterForm {
-            surname: first(pairs, "surname"),
-            forename: first(pairs, "forename"),
-            dob: first(pairs, "dob"),
-            sex: first(pairs, "sex"),
+            surname: text("surname"),
+            forename: text("forename"),
+            dob: text("dob"),
+            sex: text("sex"),
             idnums,
-            complete_only: pairs.iter().any(|(k, v)| k == "complete_only" && truthy(v)),
-            tasks: all(pairs, "tasks"),
-            start_datetime: first(pairs, "start_datetime"),
-            end_datetime: first(pairs, "end_datetime"),
-            device_ids: all(pairs, "device_ids"),
-            user_ids: all(pairs, "user_ids"),
-            group_ids: all(pairs, "group_ids"),
+            complete_only: f.checked("complete_only"),
+            tasks: f.all("tasks"),
+            start_datetime: text("start_datetime"),
+            end_datetime: text("end_datetime"),
+            device_ids: f.all("device_ids"),
+            user_ids: f.all("user_ids"),
+            group_ids: f.all("group_ids"),
         }
     }
 
@@ -341,42 +288,6 @@ fn name_field(label: &str, raw: &str, errors: &mut Vec<String>) -> Option<String
         return None;
     }
     Some(s.to_owned())
-}
-
-fn year_ok(y: i32) -> bool {
-    (1000..=9999).contains(&y)
-}
-
-fn parse_date(s: &str) -> Option<NaiveDate> {
-    use chrono::Datelike;
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .filter(|d| year_ok(d.year()))
-}
-
-/// A `datetime-local` value (taken in the server's local time zone) or, for scripts, an
-/// RFC 3339 time with an offset.
-pub fn parse_datetime(s: &str) -> Option<DateTime<FixedOffset>> {
-    use chrono::Datelike;
-    let with_offset = DateTime::parse_from_rfc3339(s)
-        .ok()
-        .or_else(|| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M%:z").ok());
-    if let Some(dt) = with_offset {
-        return year_ok(dt.year()).then_some(dt);
-    }
-    let naive = [
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%d %H:%M:%S%.f",
-    ]
-    .iter()
-    .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
-    .filter(|n| year_ok(n.year()))?;
-    Local
-        .from_local_datetime(&naive)
-        .earliest()
-        .map(|d| d.fixed_offset())
 }
 
 fn datetime_field(

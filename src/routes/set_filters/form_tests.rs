@@ -1,11 +1,15 @@
 //! Unit tests of the `/set_filters` form: parsing, each validation message, round trips.
 
 use super::*;
+use crate::models::idnum::IdNumDefinition;
+use chrono::NaiveDate;
 
-fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+fn pairs(v: &[(&str, &str)]) -> Fields {
+    Fields(
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
 }
 
 fn choices() -> FilterChoices {
@@ -31,7 +35,7 @@ fn choices() -> FilterChoices {
 }
 
 fn check(v: &[(&str, &str)]) -> Result<TaskFilter, Vec<String>> {
-    FilterForm::from_pairs(&pairs(v)).validate(&choices(), &TaskFilter::default())
+    FilterForm::from_fields(&pairs(v)).validate(&choices(), &TaskFilter::default())
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! the requester's groups changed). "Set filters" keeps them; the page lists them; "Clear"
 //! removes them.
 
-use super::form::FilterChoices;
+use super::choices::FilterChoices;
 use crate::models::task_filter::{IdNumReference, TaskFilter};
 use crate::models::task_registry;
 

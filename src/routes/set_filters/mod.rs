@@ -4,31 +4,26 @@
 //! CSRF-checked. User and group choices are limited to what the requester may see (for
 //! groups: all groups they may see, not only their own — §7.3 item 14).
 
+pub mod choices;
 pub mod form;
 pub mod hidden;
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use self::form::{FilterChoices, FilterForm, SEX_CHOICES};
+use self::choices::{load_choices, FilterChoices};
+use self::form::{FilterForm, SEX_CHOICES};
 use self::hidden::HiddenCriteria;
-use super::page::{safe_redirect, PageCtx};
-use super::view_tasks::session_filter_id;
-use crate::auth::principal::AuthUser;
-use crate::db::{run_db, run_db_read, DbConnection};
+use super::form::Fields;
+use super::page::{html, safe_redirect, PageCtx};
+use crate::db::{run_db, run_db_read};
 use crate::error::{url_encode, AppError};
-use crate::models::device::Device;
-use crate::models::group::{Group, Membership};
-use crate::models::idnum::IdNumDefinition;
 use crate::models::task_filter::TaskFilter;
 use crate::models::task_registry;
-use crate::models::user::User;
-use crate::session::extract::HappyUser;
+use crate::session::extract::{CurrentSession, HappyUser};
 use crate::state::AppState;
 
-/// Largest form body accepted.
-pub const BODY_LIMIT: usize = 64 * 1024;
 const DEFAULT_REDIRECT: &str = "/view_tasks";
 /// ID number rows always offered (a browser without JavaScript cannot add rows).
 const MIN_IDNUM_ROWS: usize = 3;
@@ -144,49 +139,36 @@ impl SetFiltersPage {
             hidden: hidden.lines(),
         }
     }
+}
 
-    fn respond(&self) -> Result<HttpResponse, AppError> {
-        Ok(HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body(self.render()?))
+/// The id of the session's task filter, creating it (and linking the session to it) on
+/// first use (§2.11). Only that first use writes.
+pub async fn session_filter_id(state: &AppState, cs: &CurrentSession) -> Result<i32, AppError> {
+    if let Some(id) = cs.session.task_filter_id {
+        return Ok(id);
     }
-}
-
-/// What `user` may choose: every device; users (superuser: all; else the users of the groups
-/// they may see); groups (superuser: all; else the groups they may see).
-pub fn load_choices(conn: &mut DbConnection, user: &AuthUser) -> Result<FilterChoices, AppError> {
-    let idnum_defs = IdNumDefinition::all(conn)?;
-    let mut devices: Vec<(i32, String)> = Device::all(conn)?
-        .into_iter()
-        .map(|d| (d.id, d.display_name()))
-        .collect();
-    devices.sort_by_key(|(id, name)| (name.to_lowercase(), *id));
-    let (users, groups) = match user.ids_of_groups_user_may_see(conn)? {
-        None => (User::all(conn)?, Group::all(conn)?),
-        Some(gids) if gids.is_empty() => (Vec::new(), Vec::new()),
-        Some(gids) => {
-            let uids = Membership::user_ids_in_groups(conn, &gids)?;
-            (User::with_ids(conn, &uids)?, Group::with_ids(conn, &gids)?)
-        }
-    };
-    Ok(FilterChoices {
-        idnum_defs,
-        devices,
-        users: users.into_iter().map(|u| (u.id, u.username)).collect(),
-        groups: groups.into_iter().map(|g| (g.id, g.name)).collect(),
+    let mut session = cs.session.clone();
+    let was_saved = session.id.is_some();
+    let (fid, session) = run_db(&state.pool, move |conn| {
+        let fid = session.get_task_filter_id(conn)?;
+        Ok((fid, session))
     })
+    .await?;
+    if !was_saved {
+        cs.remember(&session);
+    }
+    Ok(fid)
 }
 
-fn redirect_param(pairs: &[(String, String)]) -> Option<&str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == "redirect_url")
-        .map(|(_, v)| v.as_str())
-}
-
-fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, AppError> {
+/// The query string's fields (the same reader as a form body).
+fn query_fields(req: &HttpRequest) -> Result<Fields, AppError> {
     serde_urlencoded::from_str(req.query_string())
         .map_err(|_| AppError::BadRequest("The address has bad query parameters.".into()))
+}
+
+/// The `redirect_url` field, when sent.
+fn redirect_param(f: &Fields) -> Option<&str> {
+    f.has("redirect_url").then(|| f.text("redirect_url"))
 }
 
 /// `GET /set_filters`: the current filter in the form.
@@ -195,7 +177,7 @@ pub async fn set_filters_form(
     state: web::Data<AppState>,
     HappyUser(li): HappyUser,
 ) -> Result<HttpResponse, AppError> {
-    let query = query_pairs(&req)?;
+    let query = query_fields(&req)?;
     let redirect_url = safe_redirect(redirect_param(&query), DEFAULT_REDIRECT)?;
     let filter_id = session_filter_id(&state, &li.cs).await?;
     let user = li.user.clone();
@@ -204,16 +186,18 @@ pub async fn set_filters_form(
         Ok((filter, load_choices(conn, &user)?))
     })
     .await?;
-    SetFiltersPage::build(
-        PageCtx::new(&li.cs),
-        redirect_url,
-        Vec::new(),
-        FilterForm::from_filter(&filter),
-        &choices,
-        li.user.is_superuser(),
-        &HiddenCriteria::of(&filter, &choices),
+    html(
+        StatusCode::OK,
+        &SetFiltersPage::build(
+            PageCtx::new(&li.cs),
+            redirect_url,
+            Vec::new(),
+            FilterForm::from_filter(&filter),
+            &choices,
+            li.user.is_superuser(),
+            &HiddenCriteria::of(&filter, &choices),
+        ),
     )
-    .respond()
 }
 
 /// Outcome of a "Set filters" unit.
@@ -228,26 +212,14 @@ pub async fn set_filters(
     req: HttpRequest,
     state: web::Data<AppState>,
     HappyUser(li): HappyUser,
-    body: web::Bytes,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    if body.len() > BODY_LIMIT {
-        return Err(AppError::PayloadTooLarge);
-    }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| {
-        AppError::BadRequest("The form could not be read. Go back and try again.".into())
-    })?;
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    li.cs.check_csrf(field("csrf_token").unwrap_or(""))?;
-    let query = query_pairs(&req)?;
-    let raw_redirect = field("redirect_url").or_else(|| redirect_param(&query));
+    li.cs.check_csrf(form.csrf())?;
+    let query = query_fields(&req)?;
+    let raw_redirect = redirect_param(&form).or_else(|| redirect_param(&query));
     let redirect_url = safe_redirect(raw_redirect, DEFAULT_REDIRECT)?;
-    if field("set_filters").is_some() {
-        let form = FilterForm::from_pairs(&pairs);
+    if form.has("set_filters") {
+        let form = FilterForm::from_fields(&form);
         let mut session = li.cs.session.clone();
         let user = li.user.clone();
         let form2 = form.clone();
@@ -273,19 +245,21 @@ pub async fn set_filters(
                 .finish()),
             SetOutcome::Invalid(invalid) => {
                 let (errors, choices, hidden) = *invalid;
-                SetFiltersPage::build(
-                    PageCtx::new(&li.cs),
-                    redirect_url,
-                    errors,
-                    form,
-                    &choices,
-                    li.user.is_superuser(),
-                    &hidden,
+                html(
+                    StatusCode::OK,
+                    &SetFiltersPage::build(
+                        PageCtx::new(&li.cs),
+                        redirect_url,
+                        errors,
+                        form,
+                        &choices,
+                        li.user.is_superuser(),
+                        &hidden,
+                    ),
                 )
-                .respond()
             }
         }
-    } else if field("clear_filters").is_some() {
+    } else if form.has("clear_filters") {
         if let Some(fid) = li.cs.session.task_filter_id {
             run_db(&state.pool, move |conn| {
                 TaskFilter::clear_stored(conn, fid)?;

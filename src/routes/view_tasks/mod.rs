@@ -2,15 +2,13 @@
 //! first, one page at a time; the "Set n/page" form (saved to the session, §2.13) and the
 //! "Refresh" form (POST, then 303 back: post/redirect/get).
 
-pub mod pager;
-
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
-use self::pager::{parse_params, parse_rows_per_page, session_page_size, PagerItem};
-use super::page::PageCtx;
+use super::form::Fields;
+use super::page::{html, PageCtx};
+use super::pager::{self, parse_params, parse_rows_per_page, session_page_size, PagerItem};
 use crate::auth::principal::AuthUser;
 use crate::config::TaskViewUrl;
 use crate::db::{run_db, run_db_conn, DbConnection};
@@ -18,20 +16,10 @@ use crate::error::AppError;
 use crate::models::task_filter::{decode_datetime, FilterNames, TaskFilter};
 use crate::models::task_index::{query_tasks, IdNumNames, TaskPage, TaskRow, Visibility};
 use crate::models::task_registry;
-use crate::session::extract::{CurrentSession, HappyUser};
+use crate::session::extract::HappyUser;
 use crate::state::AppState;
 
 const PATH: &str = "/view_tasks";
-
-/// Fields of `POST /view_tasks` (the original's names).
-#[derive(Deserialize)]
-pub struct ViewTasksForm {
-    #[serde(default)]
-    csrf_token: String,
-    rows_per_page: Option<String>,
-    submit_tpp: Option<String>,
-    refresh_tasks: Option<String>,
-}
 
 /// One task row, ready to show.
 struct TaskLine {
@@ -69,25 +57,6 @@ struct ViewTasksPage {
     pager_summary: String,
     sizes: Vec<SizeChoice>,
     refresh_action: String,
-}
-
-/// The id of the session's task filter, creating it (and linking the session to it) on
-/// first use (§2.11). Only that first use writes.
-pub async fn session_filter_id(state: &AppState, cs: &CurrentSession) -> Result<i32, AppError> {
-    if let Some(id) = cs.session.task_filter_id {
-        return Ok(id);
-    }
-    let mut session = cs.session.clone();
-    let was_saved = session.id.is_some();
-    let (fid, session) = run_db(&state.pool, move |conn| {
-        let fid = session.get_task_filter_id(conn)?;
-        Ok((fid, session))
-    })
-    .await?;
-    if !was_saved {
-        cs.remember(&session);
-    }
-    Ok(fid)
 }
 
 /// What `user` may see: their memberships and the groups those may also see are read with
@@ -238,9 +207,7 @@ pub async fn view_tasks(
             .collect(),
         refresh_action,
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(StatusCode::OK, &page)
 }
 
 /// `POST /view_tasks` (CSRF): `submit_tpp` saves `rows_per_page` (one of the choices, else a
@@ -250,11 +217,11 @@ pub async fn view_tasks_post(
     req: HttpRequest,
     state: web::Data<AppState>,
     HappyUser(li): HappyUser,
-    form: web::Form<ViewTasksForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(&form.csrf_token)?;
-    let target = if form.submit_tpp.is_some() {
-        let n = parse_rows_per_page(form.rows_per_page.as_deref().unwrap_or(""))?;
+    li.cs.check_csrf(form.csrf())?;
+    let target = if form.has("submit_tpp") {
+        let n = parse_rows_per_page(form.text("rows_per_page"))?;
         let n = i32::try_from(n)
             .map_err(|_| AppError::BadRequest("Bad 'rows_per_page' parameter.".into()))?;
         let mut session = li.cs.session.clone();
@@ -268,7 +235,7 @@ pub async fn view_tasks_post(
             li.cs.remember(&session);
         }
         PATH.to_owned()
-    } else if form.refresh_tasks.is_some() {
+    } else if form.has("refresh_tasks") {
         // Keep the page's own parameters, after checking they are sane.
         parse_params(req.query_string())?;
         match req.query_string() {

@@ -5,6 +5,7 @@
 
 pub mod params;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
@@ -15,16 +16,10 @@ use crate::models::audit::{query_audit, AuditPage};
 use crate::models::task_index::TaskPage;
 use crate::models::task_registry;
 use crate::models::user::User;
-use crate::routes::page::PageCtx;
-use crate::routes::view_tasks::pager::{page_href, pager_of, PagerItem};
+use crate::routes::page::{html, PageCtx};
+use crate::routes::pager::{page_href, pager_of, PagerItem};
 use crate::session::extract::Superuser;
 use crate::state::AppState;
-
-fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body)
-}
 
 #[derive(Template)]
 #[template(path = "audit_menu.html")]
@@ -34,12 +29,12 @@ struct AuditMenu {
 
 /// `GET /audit_menu`.
 pub async fn audit_menu(Superuser(li): Superuser) -> Result<HttpResponse, AppError> {
-    Ok(html(
-        AuditMenu {
+    html(
+        StatusCode::OK,
+        &AuditMenu {
             ctx: PageCtx::new(&li.cs),
-        }
-        .render()?,
-    ))
+        },
+    )
 }
 
 #[derive(Template)]
@@ -69,15 +64,15 @@ pub async fn offer_audit_trail(
         .collect();
     tables.sort_by_key(|t| t.1.to_ascii_lowercase());
     tables.push(("_security_groups", "Groups (_security_groups)"));
-    Ok(html(
-        OfferAuditTrail {
+    html(
+        StatusCode::OK,
+        &OfferAuditTrail {
             ctx: PageCtx::new(&li.cs),
             sizes: ROWS_PER_PAGE_CHOICES,
             usernames,
             tables,
-        }
-        .render()?,
-    ))
+        },
+    )
 }
 
 /// One row of the trail as shown.
@@ -197,5 +192,5 @@ pub async fn view_audit_trail(
         pager,
         pager_summary,
     };
-    Ok(html(page.render()?))
+    html(StatusCode::OK, &page)
 }

@@ -9,7 +9,7 @@ use chrono::{NaiveDateTime, Utc};
 
 use crate::error::AppError;
 use crate::models::audit::AuditFilter;
-use crate::routes::set_filters::form::parse_datetime;
+use crate::routes::datetime::parse_datetime;
 
 /// The page sizes offered on the form (any of 1–1,000 is accepted in the address).
 pub const ROWS_PER_PAGE_CHOICES: [i64; 4] = [10, 25, 50, 100];
@@ -41,6 +41,23 @@ pub struct AuditParams {
 
 fn bad(name: &str, why: &str) -> AppError {
     AppError::BadRequest(format!("Bad '{name}' parameter: {why}"))
+}
+
+/// The original's messages for a bad `source`, `username`, `table_name`.
+const SOURCE_RULE: &str = "Invalid string. Minimum length = 0. Maximum length = 20. \
+                           Permitted characters: A-Z, a-z, 0-9, '_'";
+const USERNAME_RULE: &str = "Invalid string. Minimum length = 1. Maximum length = 191. \
+                             Permitted characters: A-Z, a-z, 0-9, ',', '_', '-', '{', '}'";
+const TABLE_NAME_RULE: &str = "Task table names must start with a letter, and contain only \
+                               contain alphanumeric characters (A-Z, a-z, 0-9) or underscores (_).";
+
+/// `v` when it passed its check (`ok`), else a 400 saying `why`.
+fn checked(name: &str, v: &str, ok: bool, why: &str) -> Result<String, AppError> {
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(bad(name, why))
+    }
 }
 
 fn username_ok(s: &str) -> bool {
@@ -127,13 +144,9 @@ impl AuditParams {
             cond("end_datetime", v);
         }
         if let Some(v) = get("source") {
-            if v.chars().count() > 20 || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(bad(
-                    "source",
-                    "Invalid string. Minimum length = 0. Maximum length = 20. Permitted characters: A-Z, a-z, 0-9, '_'",
-                ));
-            }
-            p.filter.source = Some(v.to_owned());
+            let ok =
+                v.chars().count() <= 20 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            p.filter.source = Some(checked("source", v, ok, SOURCE_RULE)?);
             cond("source", v);
         }
         if let Some(v) = get("remote_ip_addr") {
@@ -144,23 +157,12 @@ impl AuditParams {
             cond("remote_ip_addr", v);
         }
         if let Some(v) = get("username") {
-            if !username_ok(v) {
-                return Err(bad(
-                    "username",
-                    "Invalid string. Minimum length = 1. Maximum length = 191. Permitted characters: A-Z, a-z, 0-9, ',', '_', '-', '{', '}'",
-                ));
-            }
-            p.username = Some(v.to_owned());
+            p.username = Some(checked("username", v, username_ok(v), USERNAME_RULE)?);
             cond("username", v);
         }
         if let Some(v) = get("table_name") {
-            if !table_name_ok(v) {
-                return Err(bad(
-                    "table_name",
-                    "Task table names must start with a letter, and contain only contain alphanumeric characters (A-Z, a-z, 0-9) or underscores (_).",
-                ));
-            }
-            p.filter.table_name = Some(v.to_owned());
+            p.filter.table_name =
+                Some(checked("table_name", v, table_name_ok(v), TABLE_NAME_RULE)?);
             cond("table_name", v);
         }
         if let Some(v) = get("server_pk") {

@@ -8,13 +8,16 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::edit::{audit_group, check_csrf, pressed, Actor, Pairs};
-use super::{find_group, superuser_or_login, GroupIdQuery, PAGE};
+use super::edit::audit_group;
+use super::{find_group, open_group_post, GroupIdQuery, PAGE};
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::group::Group;
 use crate::models::group_admin::DeleteRefusal;
-use crate::routes::page::{see_other, PageCtx};
+use crate::routes::admin::request::AdminRequest;
+use crate::routes::admin::{check_hidden_id, HiddenId};
+use crate::routes::form::Fields;
+use crate::routes::page::{html, see_other, PageCtx};
 use crate::session::extract::Superuser;
 use crate::state::AppState;
 
@@ -26,12 +29,6 @@ struct DeleteGroupPage {
     name: String,
     refusal: Option<&'static str>,
     error: Option<&'static str>,
-}
-
-fn render(status: StatusCode, page: &DeleteGroupPage) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
 }
 
 /// `GET /delete_group?group_id=N`.
@@ -53,7 +50,7 @@ pub async fn delete_group_form(
         refusal: refusal.map(DeleteRefusal::message),
         error: None,
     };
-    render(StatusCode::OK, &page)
+    html(StatusCode::OK, &page)
 }
 
 fn is_fk_violation(e: &diesel::result::Error) -> bool {
@@ -78,30 +75,22 @@ pub async fn delete_group(
     state: web::Data<AppState>,
     su: Result<Superuser, AppError>,
     query: web::Query<GroupIdQuery>,
-    form: Pairs,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let back = query.id().map(|id| format!("/delete_group?group_id={id}"));
-    let Superuser(li) = superuser_or_login(su, back.as_deref().unwrap_or(PAGE))?;
-    check_csrf(&li.cs, &form)?;
-    let id = query.id()?;
-    if pressed(&form, "cancel") {
+    let (li, id) = open_group_post(su, "/delete_group", &query, &form)?;
+    if form.has("cancel") {
         return Ok(see_other(PAGE));
     }
-    let hidden = form
-        .iter()
-        .find(|(k, _)| k == "group_id")
-        .map(|(_, v)| v.trim());
-    if hidden != Some(id.to_string().as_str()) {
-        return Err(AppError::BadRequest(
-            "The form's group_id does not match the group being deleted.".into(),
-        ));
-    }
+    let mismatch = "The form's group_id does not match the group being deleted.";
+    check_hidden_id(&form, "group_id", id, HiddenId::Required, mismatch)?;
+    // Only these four words (not every word of `Fields::checked`), as before.
     let confirmed = form
+        .all("confirm")
         .iter()
-        .any(|(k, v)| k == "confirm" && matches!(v.trim(), "true" | "on" | "1" | "yes"));
-    let (cs, now) = (Actor::of(&li.cs, &state), state.clock.now());
+        .any(|v| matches!(v.as_str(), "true" | "on" | "1" | "yes"));
+    let mut admin = AdminRequest::new(&li, &state);
     let outcome = run_db(&state.pool, move |conn| {
-        cs.lock(conn, &[id], PAGE)?;
+        admin.lock_groups(conn, &[id], PAGE)?;
         let group = find_group(conn, id)?;
         if let Some(r) = Group::delete_refusal(conn, id)? {
             return Ok(Ok(Outcome::Refused(group.name, r)));
@@ -121,8 +110,7 @@ pub async fn delete_group(
         }
         audit_group(
             conn,
-            &cs,
-            now,
+            &admin,
             id,
             &format!("Group '{}' (#{id}) deleted", group.name),
         )?;
@@ -146,5 +134,5 @@ pub async fn delete_group(
         refusal,
         error,
     };
-    render(StatusCode::BAD_REQUEST, &page)
+    html(StatusCode::BAD_REQUEST, &page)
 }

@@ -8,116 +8,43 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::form::GroupForm;
-use super::{defined_idnums, find_group, superuser_or_login, GroupIdQuery, PAGE};
-use crate::auth::fresh::{self, Claim, Need};
+use super::{defined_idnums, find_group, open_group_post, GroupIdQuery, PAGE};
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::audit::{audit_about, AuditSource};
 use crate::models::group::{Group, NewGroup};
 use crate::models::group_admin::GroupFields;
 use crate::models::ip_use::IpUseFlags;
-use crate::routes::page::{see_other, PageCtx};
-use crate::session::extract::{CurrentSession, Superuser};
+use crate::routes::admin::request::AdminRequest;
+use crate::routes::admin::{check_hidden_id, open_post, HiddenId};
+use crate::routes::form::Fields;
+use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
+use crate::session::extract::Superuser;
 use crate::state::AppState;
 
 /// The table audit rows about groups name.
 pub const GROUPS_TABLE: &str = "_security_groups";
 
-/// A form submission as name/value pairs.
-pub type Pairs = web::Form<Vec<(String, String)>>;
-
-/// Whether the submission pressed `name`.
-pub fn pressed(pairs: &[(String, String)], name: &str) -> bool {
-    pairs.iter().any(|(k, _)| k == name)
-}
-
-/// Checks the submission's CSRF token.
-pub fn check_csrf(cs: &CurrentSession, pairs: &[(String, String)]) -> Result<(), AppError> {
-    let token = pairs
-        .iter()
-        .find(|(k, _)| k == "csrf_token")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
-    cs.check_csrf(token)
-}
-
-/// Who changes a group: the logged-in superuser and their address (for the audit row).
-#[derive(Debug, Clone)]
-pub struct Actor {
-    user_id: Option<i32>,
-    client_ip: String,
-    session_id: Option<i32>,
-    methods: Vec<crate::config::MfaMethod>,
-}
-
-impl Actor {
-    /// The actor of this request.
-    pub fn of(cs: &CurrentSession, state: &AppState) -> Actor {
-        Actor {
-            user_id: cs.user.as_ref().map(|u| u.id()),
-            client_ip: cs.client_ip.clone(),
-            session_id: cs.session.id,
-            methods: state.settings.mfa_methods.clone(),
-        }
-    }
-
-    /// First in a write unit: locks the superuser's row and then the groups `group_ids`, and
-    /// checks that they are still logged in and still a superuser (else login or 403).
-    pub fn lock(
-        &self,
-        conn: &mut DbConnection,
-        group_ids: &[i32],
-        back: &str,
-    ) -> Result<(), AppError> {
-        let Some(user_id) = self.user_id else {
-            return Err(AppError::LoginRequired(back.to_string()));
-        };
-        let claim = Claim {
-            user_id,
-            session_id: self.session_id,
-            need: Need::Superuser,
-        };
-        fresh::lock_actor(conn, claim, &self.methods, &[], back)?;
-        fresh::lock_groups(conn, group_ids)?;
-        Ok(())
-    }
-}
-
 /// Writes the audit row of a group change.
 pub fn audit_group(
     conn: &mut DbConnection,
-    actor: &Actor,
-    now: chrono::NaiveDateTime,
+    admin: &AdminRequest,
     group_id: i32,
     details: &str,
 ) -> Result<(), AppError> {
     audit_about(
         conn,
-        now,
+        admin.now,
         (
             AuditSource::Webviewer,
-            Some(&actor.client_ip),
-            actor.user_id,
+            Some(&admin.ip),
+            Some(admin.user.id()),
             None,
         ),
         Some((GROUPS_TABLE, group_id)),
         details,
     )?;
     Ok(())
-}
-
-fn html(status: StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body)
-}
-
-fn status_for(errors: &[String]) -> StatusCode {
-    if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    }
 }
 
 #[derive(Template)]
@@ -135,7 +62,7 @@ pub async fn add_group_form(Superuser(li): Superuser) -> Result<HttpResponse, Ap
         name: String::new(),
         errors: Vec::new(),
     };
-    Ok(html(StatusCode::OK, page.render()?))
+    html(StatusCode::OK, &page)
 }
 
 /// `POST /add_group` (`name`, `submit` or `cancel`, `csrf_token`): inserts the group with its
@@ -143,17 +70,16 @@ pub async fn add_group_form(Superuser(li): Superuser) -> Result<HttpResponse, Ap
 pub async fn add_group(
     state: web::Data<AppState>,
     su: Result<Superuser, AppError>,
-    form: Pairs,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let Superuser(li) = superuser_or_login(su, "/add_group")?;
-    check_csrf(&li.cs, &form)?;
-    if pressed(&form, "cancel") {
+    let li = open_post(su, "/add_group", &form)?;
+    if form.has("cancel") {
         return Ok(see_other(PAGE));
     }
-    let f = GroupForm::from_pairs(&form);
-    let (cs, now, name) = (Actor::of(&li.cs, &state), state.clock.now(), f.name.clone());
+    let f = GroupForm::from_fields(&form);
+    let (mut admin, name) = (AdminRequest::new(&li, &state), f.name.clone());
     let errors = run_db(&state.pool, move |conn| {
-        cs.lock(conn, &[], PAGE)?;
+        admin.lock_groups(conn, &[], PAGE)?;
         let taken = super::form::name_ok(&f.name) && Group::name_taken(conn, &f.name, None)?;
         let errors = f.name_errors(taken);
         if errors.is_empty() {
@@ -166,8 +92,7 @@ pub async fn add_group(
             let id = Group::insert(conn, &new)?;
             audit_group(
                 conn,
-                &cs,
-                now,
+                &admin,
                 id,
                 &format!("Group '{}' (#{id}) added", f.name),
             )?;
@@ -184,7 +109,7 @@ pub async fn add_group(
         name,
         errors,
     };
-    Ok(html(StatusCode::BAD_REQUEST, page.render()?))
+    html(StatusCode::BAD_REQUEST, &page)
 }
 
 /// One checkbox of "Other groups this group may see".
@@ -291,7 +216,7 @@ pub async fn edit_group_form(
     })
     .await?;
     let page = edit_page(PageCtx::new(&li.cs), &ec, form, Vec::new());
-    Ok(html(StatusCode::OK, page.render()?))
+    html(StatusCode::OK, &page)
 }
 
 /// "name 'a' → 'b'" parts of the audit row for what changed.
@@ -351,30 +276,20 @@ pub async fn edit_group(
     state: web::Data<AppState>,
     su: Result<Superuser, AppError>,
     query: web::Query<GroupIdQuery>,
-    form: Pairs,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let back = query.id().map(|id| format!("/edit_group?group_id={id}"));
-    let Superuser(li) = superuser_or_login(su, back.as_deref().unwrap_or(PAGE))?;
-    check_csrf(&li.cs, &form)?;
-    let id = query.id()?;
-    if pressed(&form, "cancel") {
+    let (li, id) = open_group_post(su, "/edit_group", &query, &form)?;
+    if form.has("cancel") {
         return Ok(see_other(PAGE));
     }
-    let hidden = form
-        .iter()
-        .find(|(k, _)| k == "group_id")
-        .map(|(_, v)| v.trim());
-    if hidden.is_some_and(|h| h != id.to_string()) {
-        return Err(AppError::BadRequest(
-            "The form's group_id does not match the group being edited.".into(),
-        ));
-    }
-    let mut f = GroupForm::from_pairs(&form);
+    let mismatch = "The form's group_id does not match the group being edited.";
+    check_hidden_id(&form, "group_id", id, HiddenId::IfSent, mismatch)?;
+    let mut f = GroupForm::from_fields(&form);
     f.upload_policy = f.upload_policy.trim().to_owned();
     f.finalize_policy = f.finalize_policy.trim().to_owned();
-    let (cs, now, f2) = (Actor::of(&li.cs, &state), state.clock.now(), f.clone());
+    let (mut admin, f2) = (AdminRequest::new(&li, &state), f.clone());
     let (ec, errors) = run_db(&state.pool, move |conn| {
-        cs.lock(conn, &[id], PAGE)?;
+        admin.lock_groups(conn, &[id], PAGE)?;
         let ec = edit_context(conn, id)?;
         // Unique regardless of case for a new name; a stored name kept as it is stays allowed
         // (clashes CamCOPS left are reported by upgrade-db, not refused here).
@@ -398,7 +313,7 @@ pub async fn edit_group(
                         what.join("; ")
                     }
                 );
-                audit_group(conn, &cs, now, id, &details)?;
+                audit_group(conn, &admin, id, &details)?;
                 Ok((ec, Vec::new()))
             }
         }
@@ -410,9 +325,8 @@ pub async fn edit_group(
             .flash("success", format!("Group {} saved", f.name));
         return Ok(see_other(PAGE));
     }
-    let status = status_for(&errors);
-    let page = edit_page(PageCtx::new(&li.cs), &ec, f, errors);
-    Ok(html(status, page.render()?))
+    let status = ok_or_bad_request(!errors.is_empty());
+    html(status, &edit_page(PageCtx::new(&li.cs), &ec, f, errors))
 }
 
 fn save(

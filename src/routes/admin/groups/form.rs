@@ -6,6 +6,7 @@
 use crate::models::group_admin::GroupFields;
 use crate::models::ip_use::IpUseFlags;
 use crate::models::policy::validate_policy_field;
+use crate::routes::form::{shorten, Fields};
 
 /// Longest description (the column is VARCHAR(255)).
 pub const MAX_DESCRIPTION_CHARS: usize = 255;
@@ -34,28 +35,9 @@ pub struct GroupForm {
     pub group_ids: Vec<String>,
 }
 
-fn first(pairs: &[(String, String)], name: &str) -> String {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
-
-/// A ticked checkbox: present with a true-looking value.
-fn ticked(pairs: &[(String, String)], name: &str) -> bool {
-    pairs.iter().any(|(k, v)| {
-        k == name
-            && matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "true" | "t" | "1" | "yes" | "y" | "on"
-            )
-    })
-}
-
 /// A value shown back in a message, cut short.
 fn shown(v: &str) -> String {
-    let mut s: String = v.chars().take(40).collect();
+    let mut s = shorten(v);
     if v.chars().count() > 40 {
         s.push('…');
     }
@@ -73,25 +55,20 @@ pub fn name_ok(name: &str) -> bool {
 
 impl GroupForm {
     /// Reads the fields of a submission (unknown fields are ignored).
-    pub fn from_pairs(pairs: &[(String, String)]) -> GroupForm {
+    pub fn from_fields(f: &Fields) -> GroupForm {
         GroupForm {
-            name: first(pairs, "name").trim().to_owned(),
-            description: first(pairs, "description").trim().to_owned(),
-            upload_policy: first(pairs, "upload_policy"),
-            finalize_policy: first(pairs, "finalize_policy"),
+            name: f.text("name").trim().to_owned(),
+            description: f.text("description").trim().to_owned(),
+            upload_policy: f.text("upload_policy").to_owned(),
+            finalize_policy: f.text("finalize_policy").to_owned(),
             ip_use: IpUseFlags {
-                clinical: ticked(pairs, "clinical"),
-                commercial: ticked(pairs, "commercial"),
-                educational: ticked(pairs, "educational"),
-                research: ticked(pairs, "research"),
+                clinical: f.checked("clinical"),
+                commercial: f.checked("commercial"),
+                educational: f.checked("educational"),
+                research: f.checked("research"),
             },
-            group_ids: pairs
-                .iter()
-                // `group_id_sequence` is the original's wire name for each item.
-                .filter(|(k, _)| k == "group_ids" || k == "group_id_sequence")
-                .map(|(_, v)| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .collect(),
+            // `group_id_sequence` is the original's wire name for each item.
+            group_ids: f.all_of(&["group_ids", "group_id_sequence"]),
         }
     }
 
@@ -180,10 +157,12 @@ impl GroupForm {
 mod tests {
     use super::*;
 
-    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn pairs(v: &[(&str, &str)]) -> Fields {
+        Fields(
+            v.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -204,7 +183,7 @@ mod tests {
 
     #[test]
     fn every_field_is_checked_and_all_four_ip_flags_are_read() {
-        let f = GroupForm::from_pairs(&pairs(&[
+        let f = GroupForm::from_fields(&pairs(&[
             ("name", " grp "),
             ("description", "d"),
             ("upload_policy", "sex AND idnum1"),

@@ -8,20 +8,22 @@ pub mod form;
 
 use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::parse_id;
+use super::{group_names, open_post, parse_id};
 use crate::db::{run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::Group;
 use crate::models::idnum::IdNumDefinition;
 use crate::models::ip_use::IpUseFlags;
 use crate::models::policy::Policy;
-use crate::routes::page::PageCtx;
-use crate::routes::view_tasks::pager::{page_href, DEFAULT_ROWS_PER_PAGE};
-use crate::session::extract::Superuser;
+use crate::routes::form::Fields;
+use crate::routes::page::{html, PageCtx};
+use crate::routes::pager::{page_href, DEFAULT_ROWS_PER_PAGE};
+use crate::session::extract::{LoggedIn, Superuser};
 use crate::state::AppState;
 
 /// The list page, where every group action returns.
@@ -29,16 +31,18 @@ pub const PAGE: &str = "/view_groups";
 /// Largest `rows_per_page` accepted.
 const MAX_ROWS_PER_PAGE: i64 = 1000;
 
-/// The superuser of a POST; an anonymous visitor is sent to log in with `back` as
-/// `redirect_url` (the POST itself cannot be replayed by a redirect).
-pub fn superuser_or_login(
-    extracted: Result<Superuser, AppError>,
-    back: &str,
-) -> Result<Superuser, AppError> {
-    match extracted {
-        Err(AppError::LoginRequired(_)) => Err(AppError::LoginRequired(back.to_string())),
-        other => other,
-    }
+/// The opening of a POST on one group's page (`path`, e.g. `/edit_group`): [`open_post`] (an
+/// anonymous visitor logs in and comes back to this group's page, or to the list when the
+/// address names no group), then the group's id.
+pub fn open_group_post(
+    su: Result<Superuser, AppError>,
+    path: &str,
+    query: &GroupIdQuery,
+    form: &Fields,
+) -> Result<(LoggedIn, i32), AppError> {
+    let back = query.id().map(|id| format!("{path}?group_id={id}"));
+    let li = open_post(su, back.as_deref().unwrap_or(PAGE), form)?;
+    Ok((li, query.id()?))
 }
 
 /// `?group_id=N` of the group pages.
@@ -149,10 +153,7 @@ fn lines(conn: &mut DbConnection, groups: Vec<Group>) -> Result<Vec<GroupLine>, 
     let mut seen_ids: Vec<i32> = pairs.iter().map(|p| p.1).collect();
     seen_ids.sort_unstable();
     seen_ids.dedup();
-    let names: HashMap<i32, String> = Group::with_ids(conn, &seen_ids)?
-        .into_iter()
-        .map(|g| (g.id, g.name))
-        .collect();
+    let names = group_names(conn, &seen_ids)?;
     let mut can_see: HashMap<i32, Vec<String>> = HashMap::new();
     for (gid, other) in pairs {
         let name = names
@@ -222,7 +223,5 @@ pub async fn view_groups(
         prev: (page > 1).then(|| page_href(PAGE, &params, page - 1)),
         next: (page < pages).then(|| page_href(PAGE, &params, page + 1)),
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    html(StatusCode::OK, &page)
 }

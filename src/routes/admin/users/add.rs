@@ -7,8 +7,8 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::{check_username, Fields, GROUP_ITEM};
-use super::{check_new_password, group_choices, Acting, Errors, GroupChoice, LIST};
+use super::form::{check_username, GROUP_ITEM};
+use super::{check_new_password, group_choices, Errors, GroupChoice, LIST};
 use crate::auth::capability::{self, GRANT_SUPERUSER};
 use crate::auth::fresh::Need;
 use crate::auth::password;
@@ -18,8 +18,10 @@ use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::group::Group;
 use crate::models::user::User;
-use crate::routes::admin::{admin_or_login, see_other};
-use crate::routes::page::PageCtx;
+use crate::routes::admin::open_post;
+use crate::routes::admin::request::AdminRequest;
+use crate::routes::form::Fields;
+use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
 
@@ -53,17 +55,18 @@ fn render(
     errors: Errors,
 ) -> Result<HttpResponse, AppError> {
     let has_errors = !errors.is_empty();
-    let body = AddPage {
-        ctx: PageCtx::new(&li.cs),
-        username,
-        must_change_password,
-        grants,
-        groups,
-        errors,
-        min_length: password::MINIMUM_PASSWORD_LENGTH,
-    }
-    .render()?;
-    Ok(super::page(body, has_errors))
+    html(
+        ok_or_bad_request(has_errors),
+        &AddPage {
+            ctx: PageCtx::new(&li.cs),
+            username,
+            must_change_password,
+            grants,
+            groups,
+            errors,
+            min_length: password::MINIMUM_PASSWORD_LENGTH,
+        },
+    )
 }
 
 /// `GET /add_user`.
@@ -89,8 +92,7 @@ pub async fn add_user(
     admin: Result<GroupAdmin, AppError>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, PATH)?;
-    li.cs.check_csrf(form.csrf())?;
+    let li = open_post(admin, PATH, &form)?;
     if form.has("cancel") {
         return Ok(see_other(LIST));
     }
@@ -138,15 +140,15 @@ pub async fn add_user(
         state.settings.bcrypt_cost,
     );
     let hash = run_hashing(move || password::hash(&pw, cost)).await??;
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let language = li.user.user.language.clone();
     let name = username.clone();
     let created = run_db(&state.pool, move |conn| {
         // The administrator as they are now (locked), and the groups checked against that.
-        acting.lock(conn, Need::GroupAdmin, &[])?;
+        admin.lock(conn, Need::GroupAdmin, &[])?;
         let all: Vec<i32> = Group::all(conn)?.into_iter().map(|g| g.id).collect();
-        let offered = capability::assignable_groups(&acting.user, &all);
-        capability::final_groups(&acting.user, &offered, &final_groups, &[])
+        let offered = capability::assignable_groups(&admin.user, &all);
+        capability::final_groups(&admin.user, &offered, &final_groups, &[])
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
         // Checked again inside the writing transaction (a concurrent add), in any case.
         if User::id_by_username_any_case(conn, &name, None)?.is_some() {
@@ -161,7 +163,7 @@ pub async fn add_user(
             may_use_webviewer: grants.may_use_webviewer,
             may_upload: grants.may_upload,
         };
-        Ok(Some(user_admin::create_user(conn, acting.actor(), &new)?))
+        Ok(Some(user_admin::create_user(conn, admin.actor(), &new)?))
     })
     .await?;
     let Some(id) = created else {

@@ -11,16 +11,17 @@ use askama::Template;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rand::Rng;
 
-use super::form::Fields;
-use super::{target_for, Acting, Missing, UserIdQuery, LIST};
+use super::{target_for, Missing, UserIdQuery, LIST};
 use crate::auth::capability::{self, Action, DELETE_RECORDS};
 use crate::auth::fresh::Need;
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
 use crate::db::{run_db, DbConnection};
 use crate::error::AppError;
-use crate::routes::admin::{admin_or_login, see_other};
-use crate::routes::page::PageCtx;
+use crate::routes::admin::request::AdminRequest;
+use crate::routes::admin::{check_hidden_id, open_post, HiddenId};
+use crate::routes::form::Fields;
+use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
@@ -54,15 +55,16 @@ fn render(
     code: String,
     error: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
-    let body = DeletePage {
-        ctx: PageCtx::new(&li.cs),
-        user_id: target.id(),
-        username: target.user.username.clone(),
-        code,
-        error,
-    }
-    .render()?;
-    Ok(super::page(body, error.is_some()))
+    html(
+        ok_or_bad_request(error.is_some()),
+        &DeletePage {
+            ctx: PageCtx::new(&li.cs),
+            user_id: target.id(),
+            username: target.user.username.clone(),
+            code,
+            error,
+        },
+    )
 }
 
 /// `GET /delete_user?user_id=N`: the refusal, or the form with a fresh code.
@@ -95,18 +97,13 @@ pub async fn delete_user(
     query: web::Query<UserIdQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(form.csrf())?;
+    let li = open_post(admin, LIST, &form)?;
     if form.has("cancel") {
         return Ok(see_other(LIST));
     }
     let id = query.id(Some(&form), Missing::NoSuchUser)?;
-    let hidden = form.text("user_id").trim();
-    if !hidden.is_empty() && hidden != id.to_string() {
-        return Err(AppError::BadRequest(
-            "The form's user_id does not match the address's.".into(),
-        ));
-    }
+    let mismatch = "The form's user_id does not match the address's.";
+    check_hidden_id(&form, "user_id", id, HiddenId::IfFilled, mismatch)?;
     let fs = &li.cs.session.form_state;
     let stored = (fs.route_name.as_deref() == Some(ROUTE) && fs.target_user_id == Some(id))
         .then(|| fs.confirm_code.clone())
@@ -125,7 +122,7 @@ pub async fn delete_user(
         )),
         None => Some("This confirmation has expired: enter the new code shown.".into()),
     };
-    let acting = Acting::new(&li, &state);
+    let admin = AdminRequest::new(&li, &state);
     let mut session = li.cs.session.clone();
     if let Some(error) = error {
         let code =
@@ -134,7 +131,7 @@ pub async fn delete_user(
         session.form_state.target_user_id = Some(id);
         session.form_state.confirm_code = Some(code.clone());
         let target = run_db(&state.pool, move |conn| {
-            let target = deletable(conn, &acting.user, id)?;
+            let target = deletable(conn, &admin.user, id)?;
             session.save_form_state(conn)?;
             Ok(target)
         })
@@ -142,12 +139,12 @@ pub async fn delete_user(
         return render(&li, &target, code, Some(&error));
     }
     session.form_state.finish();
-    let mut acting = acting;
+    let mut admin = admin;
     let (username, ended) = run_db(&state.pool, move |conn| {
         // The refusals of the delete rules judged on the state under lock.
-        acting.lock(conn, Need::GroupAdmin, &[id])?;
-        let target = deletable(conn, &acting.user, id)?;
-        let ended = match user_admin::delete_user(conn, acting.actor(), &target) {
+        admin.lock(conn, Need::GroupAdmin, &[id])?;
+        let target = deletable(conn, &admin.user, id)?;
+        let ended = match user_admin::delete_user(conn, admin.actor(), &target) {
             // A CamCOPS table this server does not know refers to the user.
             Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => {
                 return Err(AppError::ForbiddenBecause(DELETE_RECORDS.into()))

@@ -5,8 +5,10 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::{self, check_email, check_language, check_length, check_username, Fields};
-use super::{group_choices, target_for, Acting, Errors, GroupChoice, Missing, UserIdQuery, LIST};
+use super::form::{self, check_email, check_language, check_length, check_username};
+use super::{
+    group_choices, open_user_post, target_for, Errors, GroupChoice, Missing, UserIdQuery, LIST,
+};
 use crate::auth::capability::{self, Action, GRANT_SUPERUSER, OWN_SUPERUSER};
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin::{self, AccountEdit};
@@ -15,8 +17,9 @@ use crate::error::AppError;
 use crate::messaging::phone;
 use crate::models::group::Group;
 use crate::models::user::{User, UserDetails};
-use crate::routes::admin::{admin_or_login, see_other};
-use crate::routes::page::PageCtx;
+use crate::routes::admin::request::AdminRequest;
+use crate::routes::form::Fields;
+use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
@@ -113,28 +116,29 @@ fn render(
         None => stored.unwrap_or("").to_string(),
     };
     let has_errors = !errors.is_empty();
-    let body = EditPage {
-        ctx: PageCtx::new(&li.cs),
-        user_id: u.id,
-        old_username: u.username.clone(),
-        username: text("username", Some(&u.username)),
-        fullname: text("fullname", u.fullname.as_deref()),
-        email: text("email", u.email.as_deref()),
-        phone_number: text("phone_number", u.phone_number.as_deref()),
-        region_code: state.settings.region_code.clone(),
-        must_change_password: f.map_or(u.must_change_password(), |f| {
-            f.checked("must_change_password")
-        }),
-        language: text("language", u.language.as_deref()),
-        languages: form::LANGUAGES,
-        superuser: capability::may_set_superuser(&li.user)
-            .then(|| f.map_or(u.is_superuser(), |f| f.checked("superuser"))),
-        groups: loaded.groups,
-        frozen: loaded.frozen,
-        errors,
-    }
-    .render()?;
-    Ok(super::page(body, has_errors))
+    html(
+        ok_or_bad_request(has_errors),
+        &EditPage {
+            ctx: PageCtx::new(&li.cs),
+            user_id: u.id,
+            old_username: u.username.clone(),
+            username: text("username", Some(&u.username)),
+            fullname: text("fullname", u.fullname.as_deref()),
+            email: text("email", u.email.as_deref()),
+            phone_number: text("phone_number", u.phone_number.as_deref()),
+            region_code: state.settings.region_code.clone(),
+            must_change_password: f.map_or(u.must_change_password(), |f| {
+                f.checked("must_change_password")
+            }),
+            language: text("language", u.language.as_deref()),
+            languages: form::LANGUAGES,
+            superuser: capability::may_set_superuser(&li.user)
+                .then(|| f.map_or(u.is_superuser(), |f| f.checked("superuser"))),
+            groups: loaded.groups,
+            frozen: loaded.frozen,
+            errors,
+        },
+    )
 }
 
 /// `GET /edit_user?user_id=N`.
@@ -156,9 +160,7 @@ pub async fn edit_user(
     query: web::Query<UserIdQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(form.csrf())?;
-    let id = query.id(Some(&form), Missing::CannotFind)?;
+    let (li, id) = open_user_post(admin, &query, &form, Missing::CannotFind)?;
     let me = li.user.clone();
     let mut errors = Errors::default();
     let username = form.text("username").trim().to_string();
@@ -229,19 +231,19 @@ pub async fn edit_user(
         return render(&state, &li, loaded, Some(&form), errors);
     }
     let must_change_password = form.checked("must_change_password");
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let outcome = run_db(&state.pool, move |conn| {
         // Decided again on the state under lock: the administrator's rights, the target's
         // groups (a group added by someone else since the form was read is kept, not removed),
         // and the username.
-        let target = acting.lock_target(conn, id, Missing::CannotFind, Action::Edit)?;
-        if superuser.is_some() && !capability::may_set_superuser(&acting.user) {
+        let target = admin.lock_target(conn, id, Missing::CannotFind, Action::Edit)?;
+        if superuser.is_some() && !capability::may_set_superuser(&admin.user) {
             return Err(AppError::ForbiddenBecause(GRANT_SUPERUSER.into()));
         }
         let all: Vec<i32> = Group::all(conn)?.into_iter().map(|g| g.id).collect();
-        let offered = capability::assignable_groups(&acting.user, &all);
-        let (_, frozen) = capability::fluid_and_frozen(&acting.user, &target.group_ids());
-        let final_groups = capability::final_groups(&acting.user, &offered, &submitted, &frozen)
+        let offered = capability::assignable_groups(&admin.user, &all);
+        let (_, frozen) = capability::fluid_and_frozen(&admin.user, &target.group_ids());
+        let final_groups = capability::final_groups(&admin.user, &offered, &submitted, &frozen)
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
         if name_conflict(conn, &target, &username)?.is_some() {
             return Ok(None);
@@ -260,7 +262,7 @@ pub async fn edit_user(
         };
         Ok(Some(user_admin::edit_user(
             conn,
-            acting.actor(),
+            admin.actor(),
             &target,
             &edit,
         )?))

@@ -2,6 +2,7 @@
 //! have no e-mail address, then a `mailto:` link for each one who has. The address in the
 //! href is percent-encoded (CamCOPS wrote it raw) and every text is HTML-escaped.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
@@ -9,7 +10,7 @@ use crate::auth::capability;
 use crate::db::run_db_read;
 use crate::error::AppError;
 use crate::models::user::User;
-use crate::routes::page::PageCtx;
+use crate::routes::page::{html, PageCtx};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
 
@@ -74,13 +75,14 @@ pub async fn view_user_email_addresses(
             }),
         }
     }
-    let body = EmailsPage {
-        ctx: PageCtx::new(&li.cs),
-        missing,
-        addressed,
-    }
-    .render()?;
-    Ok(super::page(body, false))
+    html(
+        StatusCode::OK,
+        &EmailsPage {
+            ctx: PageCtx::new(&li.cs),
+            missing,
+            addressed,
+        },
+    )
 }
 
 #[cfg(test)]

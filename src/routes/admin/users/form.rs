@@ -1,9 +1,8 @@
-//! The user pages' form bodies: every field of an url-encoded body in order (repeated names
-//! kept, as deform's sequences need), checkboxes, id lists, and the field rules the original
-//! applies (usernames, e-mail, lengths, languages) with its messages.
+//! The user pages' field rules, as the original applies them (usernames, e-mail, lengths,
+//! languages) with its messages, and the wire name of deform's group sequence. The form body
+//! itself is read by [`crate::routes::form::Fields`].
 
 use crate::routes::form::shorten;
-pub use crate::routes::form::{bool_param, is_true, Fields};
 
 use crate::auth::login::valid_username;
 use crate::models::user::USER_NAME_FOR_SYSTEM;
@@ -88,6 +87,7 @@ pub fn check_language(v: &str) -> Result<&str, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routes::form::{bool_param, Fields};
 
     fn fields(pairs: &[(&str, &str)]) -> Fields {
         Fields(

@@ -6,12 +6,11 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::NaiveDateTime;
-use serde::Deserialize;
 
-use super::form::bool_param;
 use super::status::{self, Status};
 use super::{Missing, LIST};
 use crate::auth::capability::{self, Action};
@@ -22,24 +21,17 @@ use crate::config::MfaMethod;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::audit::AuditSource;
-use crate::models::group::{Group, Membership};
+use crate::models::group::Membership;
 use crate::models::lockout;
 use crate::models::task_index::TaskPage;
 use crate::models::user::User;
-use crate::routes::admin::{admin_or_login, local_time, parse_id, post_only, see_other};
-use crate::routes::page::PageCtx;
-use crate::routes::view_tasks::pager::{self, PagerItem, DEFAULT_ROWS_PER_PAGE};
+use crate::routes::admin::request::AdminRequest;
+use crate::routes::admin::{group_names, local_time, open_row_post, post_only};
+use crate::routes::form::{bool_param, Fields};
+use crate::routes::page::{html, see_other, PageCtx};
+use crate::routes::pager::{self, PagerItem, DEFAULT_ROWS_PER_PAGE};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
-
-/// Fields of `POST /unlock_user` (the original's `user_id`).
-#[derive(Deserialize)]
-pub struct UnlockForm {
-    #[serde(default)]
-    user_id: String,
-    #[serde(default)]
-    csrf_token: String,
-}
 
 /// One group of a user in the list.
 struct GroupCell {
@@ -112,10 +104,7 @@ fn lines(
     gids.extend(users.iter().filter_map(|u| u.upload_group_id));
     gids.sort_unstable();
     gids.dedup();
-    let group_names: HashMap<i32, String> = Group::with_ids(conn, &gids)?
-        .into_iter()
-        .map(|g| (g.id, g.name))
-        .collect();
+    let group_names = group_names(conn, &gids)?;
     let mut of_user: HashMap<i32, Vec<Membership>> = HashMap::new();
     for m in memberships {
         if let Some(uid) = m.user_id {
@@ -235,16 +224,17 @@ pub async fn view_all_users(
         "(Page {page} of {}; total {total} records)",
         at.last_page().unwrap_or(1)
     );
-    let body = UsersPage {
-        ctx: PageCtx::new(&li.cs),
-        users,
-        superuser: li.user.is_superuser(),
-        include_auto_generated,
-        pager: items,
-        summary,
-    }
-    .render()?;
-    Ok(super::page(body, false))
+    html(
+        StatusCode::OK,
+        &UsersPage {
+            ctx: PageCtx::new(&li.cs),
+            users,
+            superuser: li.user.is_superuser(),
+            include_auto_generated,
+            pager: items,
+            summary,
+        },
+    )
 }
 
 /// `POST /unlock_user` (`user_id`, `csrf_token`): for a user the requester may edit (§2.2),
@@ -253,21 +243,19 @@ pub async fn view_all_users(
 pub async fn unlock_user(
     state: web::Data<AppState>,
     admin: Result<GroupAdmin, AppError>,
-    form: web::Form<UnlockForm>,
+    form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(&form.csrf_token)?;
-    let user_id = parse_id("user_id", &form.user_id)?;
-    let mut acting = super::Acting::new(&li, &state);
+    let (li, user_id) = open_row_post(admin, LIST, &form, "user_id")?;
+    let mut admin = AdminRequest::new(&li, &state);
     let username = run_db(&state.pool, move |conn| {
-        let target = acting.lock_target(conn, user_id, Missing::NoSuchUser, Action::Unlock)?;
+        let target = admin.lock_target(conn, user_id, Missing::NoSuchUser, Action::Unlock)?;
         users::enable_user(
             conn,
             &target.user.username,
-            acting.now,
+            admin.now,
             AuditSource::Webviewer,
-            Some(acting.user.id()),
-            Some(&acting.ip),
+            Some(admin.user.id()),
+            Some(&admin.ip),
         )?;
         Ok(target.user.username)
     })

@@ -3,12 +3,12 @@
 //! rewritten on save (an absent checkbox is false). Removing `may_use_webviewer` ends the
 //! user's sessions when they can no longer use the web viewer at all.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::form::Fields;
-use super::{allow, load_target, Acting, Missing, LIST};
+use super::{allow, load_target, Missing, LIST};
 use crate::auth::capability::{self, Action, GRANT_GROUPADMIN, NOT_YOUR_GROUP};
 use crate::auth::fresh::Need;
 use crate::auth::principal::AuthUser;
@@ -16,8 +16,10 @@ use crate::auth::user_admin;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::{Group, Membership, MembershipFlags};
-use crate::routes::admin::{admin_or_login, see_other};
-use crate::routes::page::PageCtx;
+use crate::routes::admin::open_post;
+use crate::routes::admin::request::AdminRequest;
+use crate::routes::form::Fields;
+use crate::routes::page::{html, see_other, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
@@ -110,15 +112,16 @@ fn render(
             checked,
         })
         .collect();
-    let body = MembershipPage {
-        ctx: PageCtx::new(&li.cs),
-        membership_id: m.id,
-        username: target.user.username.clone(),
-        group_name,
-        flags,
-    }
-    .render()?;
-    Ok(super::page(body, false))
+    html(
+        StatusCode::OK,
+        &MembershipPage {
+            ctx: PageCtx::new(&li.cs),
+            membership_id: m.id,
+            username: target.user.username.clone(),
+            group_name,
+            flags,
+        },
+    )
 }
 
 /// `GET /edit_user_group_membership?user_group_membership_id=M`.
@@ -140,8 +143,7 @@ pub async fn edit_membership(
     query: web::Query<MembershipQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(form.csrf())?;
+    let li = open_post(admin, LIST, &form)?;
     let id = membership_id(&query, Some(&form))?;
     let su = capability::may_set_groupadmin(&li.user);
     if !su && form.checked("groupadmin") {
@@ -167,10 +169,10 @@ pub async fn edit_membership(
         Ok(Membership::find(conn, id)?.and_then(|m| m.user_id))
     })
     .await?;
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let ended = run_db(&state.pool, move |conn| {
-        acting.lock(conn, Need::GroupAdmin, owner.as_slice())?;
-        let (m, target, group) = load(conn, &acting.user, id)?;
+        admin.lock(conn, Need::GroupAdmin, owner.as_slice())?;
+        let (m, target, group) = load(conn, &admin.user, id)?;
         if m.user_id != owner {
             return Err(AppError::BadRequest(
                 "This membership changed while you edited it. Go back and try again.".into(),
@@ -179,7 +181,7 @@ pub async fn edit_membership(
         if cancel {
             return Ok(0);
         }
-        let su = capability::may_set_groupadmin(&acting.user);
+        let su = capability::may_set_groupadmin(&admin.user);
         if !su && submitted.groupadmin {
             return Err(AppError::ForbiddenBecause(GRANT_GROUPADMIN.into()));
         }
@@ -189,7 +191,7 @@ pub async fn edit_membership(
         }
         Ok(user_admin::set_membership_flags(
             conn,
-            acting.actor(),
+            admin.actor(),
             &target,
             &m,
             &group,

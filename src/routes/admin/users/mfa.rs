@@ -3,21 +3,23 @@
 //! it). Unlike the original, the stored secret is cleared, the user's sessions end and the
 //! change is audited. The administrator's own code is asked for when their second factor is on.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::Fields;
 use super::{
-    needs_code, reauthenticate, send_own_code, target_for, Acting, Missing, UserIdQuery, LIST,
+    needs_code, open_user_post, read_target, reauthenticate, send_own_code, Missing, UserIdQuery,
+    LIST,
 };
 use crate::auth::capability::Action;
 use crate::auth::user_admin;
-use crate::db::{run_db, run_db_read};
+use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
-use crate::routes::admin::{admin_or_login, see_other};
+use crate::routes::admin::request::AdminRequest;
+use crate::routes::form::Fields;
 use crate::routes::own_user_info::mfa_description;
-use crate::routes::page::PageCtx;
+use crate::routes::page::{html, see_other, PageCtx};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
 
@@ -40,26 +42,23 @@ pub async fn edit_other_user_mfa_form(
     query: web::Query<UserIdQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = query.id(None, Missing::CannotFind)?;
-    let me = li.user.clone();
-    let target = run_db_read(&state.pool, move |conn| {
-        target_for(conn, &me, id, Missing::CannotFind, Action::EditMfa)
-    })
-    .await?;
+    let target = read_target(&state, &li, id, Missing::CannotFind, Action::EditMfa).await?;
     // Sent only now: the capability check above passed.
     let code_sent = match send_own_code(&state, &li, "edit_other_user_mfa", id, false).await? {
         Ok(note) => note,
         Err(not_sent) => return Ok(not_sent),
     };
-    let body = MfaPage {
-        code_sent,
-        ctx: PageCtx::new(&li.cs),
-        user_id: target.id(),
-        username: target.user.username.clone(),
-        current: mfa_description(&target.user.mfa_method),
-        needs_code: needs_code(&li),
-    }
-    .render()?;
-    Ok(super::page(body, false))
+    html(
+        StatusCode::OK,
+        &MfaPage {
+            code_sent,
+            ctx: PageCtx::new(&li.cs),
+            user_id: target.id(),
+            username: target.user.username.clone(),
+            current: mfa_description(&target.user.mfa_method),
+            needs_code: needs_code(&li),
+        },
+    )
 }
 
 /// `POST /edit_other_user_mfa?user_id=N` (`disable_mfa`, and `one_time_password` when the
@@ -70,25 +69,19 @@ pub async fn edit_other_user_mfa(
     query: web::Query<UserIdQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(form.csrf())?;
-    let id = query.id(Some(&form), Missing::CannotFind)?;
-    let me = li.user.clone();
-    run_db_read(&state.pool, move |conn| {
-        target_for(conn, &me, id, Missing::CannotFind, Action::EditMfa).map(|_| ())
-    })
-    .await?;
+    let (li, id) = open_user_post(admin, &query, &form, Missing::CannotFind)?;
+    read_target(&state, &li, id, Missing::CannotFind, Action::EditMfa).await?;
     if form.has("cancel") || !form.checked("disable_mfa") {
         return Ok(see_other(LIST));
     }
     if let Some(refused) = reauthenticate(&state, &li, &form).await? {
         return Ok(refused);
     }
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let (username, email, was_on, ended) = run_db(&state.pool, move |conn| {
-        let target = acting.lock_target(conn, id, Missing::CannotFind, Action::EditMfa)?;
+        let target = admin.lock_target(conn, id, Missing::CannotFind, Action::EditMfa)?;
         let was_on = target.user.mfa_method != "no_mfa";
-        let ended = user_admin::disable_mfa(conn, acting.actor(), &target)?;
+        let ended = user_admin::disable_mfa(conn, admin.actor(), &target)?;
         Ok((target.user.username, target.user.email, was_on, ended))
     })
     .await?;

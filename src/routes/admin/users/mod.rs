@@ -1,6 +1,7 @@
 //! User administration pages (admin spec §3): the list, one user's details, add, edit,
 //! memberships, upload group, another user's password and MFA, delete, unlock. Each page is
-//! a file; what they share (the target lookup, the capability check, responses) is here.
+//! a file; what they share (the target lookup and the capability check, the POST opening, the
+//! administrator's own re-authentication) is here.
 //! The rules are in `auth::capability`, the writes in `auth::user_admin`.
 
 pub mod add;
@@ -16,23 +17,18 @@ pub mod status;
 pub mod upload_group;
 pub mod view;
 
-use std::sync::Arc;
-
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, Route};
-use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use crate::auth::capability::{self, Action, Denial};
-use crate::auth::fresh::{self, Claim, Need};
 use crate::auth::principal::AuthUser;
 use crate::auth::second_factor;
-use crate::auth::user_admin::Actor;
-use crate::config::MfaMethod;
-use crate::db::DbConnection;
+use crate::db::{run_db_read, DbConnection};
 use crate::error::AppError;
-use crate::routes::admin::see_other;
-use crate::session::extract::LoggedIn;
+use crate::routes::admin::open_post;
+use crate::routes::form::Fields;
+use crate::routes::page::see_other;
+use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
 /// The user administration routes (the original's paths; GET shows, POST changes).
@@ -100,7 +96,7 @@ pub struct UserIdQuery {
 impl UserIdQuery {
     /// The target's id: from the query string, else from the form body (the original merges
     /// both, query first); missing or not an integer → 400 `missing` message.
-    pub fn id(&self, form: Option<&form::Fields>, missing: Missing) -> Result<i32, AppError> {
+    pub fn id(&self, form: Option<&Fields>, missing: Missing) -> Result<i32, AppError> {
         let raw = self
             .user_id
             .as_deref()
@@ -122,12 +118,40 @@ pub enum Missing {
 }
 
 impl Missing {
-    fn message(self, id: &str) -> String {
+    pub(crate) fn message(self, id: &str) -> String {
         match self {
             Missing::NoSuchUser => format!("No such user ID: {id}"),
             Missing::CannotFind => format!("Cannot find User with id:{id}"),
         }
     }
+}
+
+/// The opening of a POST on one user's page: [`open_post`] (an anonymous visitor logs in and
+/// comes back to the list), then the target's id ([`UserIdQuery::id`]).
+pub fn open_user_post(
+    admin: Result<GroupAdmin, AppError>,
+    query: &UserIdQuery,
+    form: &Fields,
+    missing: Missing,
+) -> Result<(LoggedIn, i32), AppError> {
+    let li = open_post(admin, LIST, form)?;
+    let id = query.id(Some(form), missing)?;
+    Ok((li, id))
+}
+
+/// Reads user `id` as the administrator of `li` may see them for `action` (one read unit).
+pub async fn read_target(
+    state: &AppState,
+    li: &LoggedIn,
+    id: i32,
+    missing: Missing,
+    action: Action,
+) -> Result<AuthUser, AppError> {
+    let me = li.user.clone();
+    run_db_read(&state.pool, move |conn| {
+        target_for(conn, &me, id, missing, action)
+    })
+    .await
 }
 
 /// Loads the target with memberships; unknown → 400 with the `missing` wording.
@@ -159,87 +183,6 @@ pub fn target_for(
     let target = load_target(conn, id, missing)?;
     allow(me, action, &target)?;
     Ok(target)
-}
-
-/// The acting administrator, owned (to move into a database unit).
-pub struct Acting {
-    /// The administrator with memberships: as the request began, then as re-read under lock by
-    /// [`Acting::lock`].
-    pub user: Arc<AuthUser>,
-    /// Their client address.
-    pub ip: String,
-    /// Now (naive UTC).
-    pub now: NaiveDateTime,
-    /// Their session's row id.
-    pub session_id: Option<i32>,
-    /// The MFA methods the server allows (part of "may still use the pages").
-    pub methods: Vec<MfaMethod>,
-}
-
-impl Acting {
-    /// The administrator of this request.
-    pub fn new(li: &LoggedIn, state: &AppState) -> Acting {
-        Acting {
-            user: li.user.clone(),
-            ip: li.cs.client_ip.clone(),
-            now: state.clock.now(),
-            session_id: li.cs.session.id,
-            methods: state.settings.mfa_methods.clone(),
-        }
-    }
-
-    /// The audit context.
-    pub fn actor(&self) -> Actor<'_> {
-        Actor {
-            user: &self.user,
-            ip: &self.ip,
-            now: self.now,
-        }
-    }
-
-    /// First in a write unit: locks the administrator's row and `others`', re-reads the
-    /// administrator (still logged in, still holding `need`) and keeps that fresh copy.
-    pub fn lock(
-        &mut self,
-        conn: &mut DbConnection,
-        need: Need,
-        others: &[i32],
-    ) -> Result<(), AppError> {
-        let claim = Claim {
-            user_id: self.user.id(),
-            session_id: self.session_id,
-            need,
-        };
-        let me = fresh::lock_actor(conn, claim, &self.methods, others, LIST)?;
-        self.user = Arc::new(me);
-        Ok(())
-    }
-
-    /// Locks the administrator and user `id`, re-reads both and checks `action` on the fresh
-    /// state: the target as stored now, or 400 with the `missing` wording.
-    pub fn lock_target(
-        &mut self,
-        conn: &mut DbConnection,
-        id: i32,
-        missing: Missing,
-        action: Action,
-    ) -> Result<AuthUser, AppError> {
-        self.lock(conn, Need::GroupAdmin, &[id])?;
-        fresh::fresh_target(conn, &self.user, id, action)?
-            .ok_or_else(|| AppError::BadRequest(missing.message(&id.to_string())))
-    }
-}
-
-/// An HTML page: 200, or 400 when it shows the form again with errors.
-pub fn page(body: String, has_errors: bool) -> HttpResponse {
-    let status = if has_errors {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body)
 }
 
 /// One group checkbox of the add and edit forms.
@@ -300,7 +243,7 @@ impl Errors {
 }
 
 /// The new-password rules (§0.4) on a form's `new_password` and its confirmation.
-pub fn check_new_password(f: &form::Fields) -> Result<(), String> {
+pub fn check_new_password(f: &Fields) -> Result<(), String> {
     let new = f.text("new_password");
     if new.is_empty() {
         return Err("Required".into());
@@ -381,7 +324,7 @@ const STEP_OWN_CODE: &str = "own_code";
 pub async fn reauthenticate(
     state: &AppState,
     li: &LoggedIn,
-    f: &form::Fields,
+    f: &Fields,
 ) -> Result<Option<HttpResponse>, AppError> {
     if !needs_code(li) {
         return Ok(None);

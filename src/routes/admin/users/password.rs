@@ -8,21 +8,21 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::Fields;
 use super::{
-    check_new_password, needs_code, reauthenticate, send_own_code, target_for, Acting, Missing,
-    UserIdQuery, LIST,
+    check_new_password, needs_code, open_user_post, read_target, reauthenticate, send_own_code,
+    Missing, UserIdQuery, LIST,
 };
 use crate::auth::capability::Action;
 use crate::auth::password;
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
 use crate::blocking::run_hashing;
-use crate::db::{run_db, run_db_read};
+use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
-use crate::routes::admin::{admin_or_login, see_other};
-use crate::routes::page::PageCtx;
+use crate::routes::admin::request::AdminRequest;
+use crate::routes::form::Fields;
+use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
@@ -59,26 +59,19 @@ async fn render(
         Ok(note) => note,
         Err(not_sent) => return Ok(not_sent),
     };
-    let body = PasswordPage {
-        code_sent,
-        ctx: PageCtx::new(&li.cs),
-        user_id: target.id(),
-        username: target.user.username.clone(),
-        must_change_password,
-        needs_code: needs_code(li),
-        min_length: password::MINIMUM_PASSWORD_LENGTH,
-        error,
-    }
-    .render()?;
-    Ok(super::page(body, error.is_some()))
-}
-
-async fn load(state: &AppState, li: &LoggedIn, id: i32) -> Result<AuthUser, AppError> {
-    let me = li.user.clone();
-    run_db_read(&state.pool, move |conn| {
-        target_for(conn, &me, id, Missing::CannotFind, Action::ChangePassword)
-    })
-    .await
+    html(
+        ok_or_bad_request(error.is_some()),
+        &PasswordPage {
+            code_sent,
+            ctx: PageCtx::new(&li.cs),
+            user_id: target.id(),
+            username: target.user.username.clone(),
+            must_change_password,
+            needs_code: needs_code(li),
+            min_length: password::MINIMUM_PASSWORD_LENGTH,
+            error,
+        },
+    )
 }
 
 /// `GET /change_other_password?user_id=N`.
@@ -88,7 +81,7 @@ pub async fn change_other_password_form(
     query: web::Query<UserIdQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = query.id(None, Missing::CannotFind)?;
-    let target = load(&state, &li, id).await?;
+    let target = read_target(&state, &li, id, Missing::CannotFind, Action::ChangePassword).await?;
     render(&state, &li, &target, true, None, false).await
 }
 
@@ -100,10 +93,8 @@ pub async fn change_other_password(
     query: web::Query<UserIdQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(form.csrf())?;
-    let id = query.id(Some(&form), Missing::CannotFind)?;
-    let target = load(&state, &li, id).await?;
+    let (li, id) = open_user_post(admin, &query, &form, Missing::CannotFind)?;
+    let target = read_target(&state, &li, id, Missing::CannotFind, Action::ChangePassword).await?;
     if form.has("cancel") {
         return Ok(see_other(LIST));
     }
@@ -141,11 +132,11 @@ pub async fn change_other_password(
     };
     // The slow hash is done; now the administrator and the target as they are at the write,
     // under lock (a right revoked while the hash was computed is seen here).
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let (username, email, ended) = run_db(&state.pool, move |conn| {
-        let target = acting.lock_target(conn, id, Missing::CannotFind, Action::ChangePassword)?;
+        let target = admin.lock_target(conn, id, Missing::CannotFind, Action::ChangePassword)?;
         let ended =
-            user_admin::set_other_password(conn, acting.actor(), &target, &hash, must_change)?;
+            user_admin::set_other_password(conn, admin.actor(), &target, &hash, must_change)?;
         Ok((target.user.username, target.user.email, ended))
     })
     .await?;

@@ -38,6 +38,21 @@ pub struct Status {
 }
 
 impl Status {
+    /// The line of `reasons`: those that `refuses` make it "no", the others are notes; each
+    /// reason shown by `line`.
+    fn of<R>(
+        reasons: &[R],
+        refuses: impl Fn(&R) -> bool,
+        line: impl Fn(&R) -> ReasonLine,
+    ) -> Status {
+        let (refusing, notes): (Vec<&R>, Vec<&R>) = reasons.iter().partition(|r| refuses(r));
+        Status {
+            yes: refusing.is_empty(),
+            refusing: refusing.into_iter().map(&line).collect(),
+            notes: notes.into_iter().map(&line).collect(),
+        }
+    }
+
     /// Every reason's text, for the compact list column.
     pub fn all(&self) -> impl Iterator<Item = &ReasonLine> {
         self.refusing.iter().chain(self.notes.iter())
@@ -144,17 +159,10 @@ pub fn web(
     reasons: &[Reason],
     names: &HashMap<i32, String>,
 ) -> Status {
-    let line = |r: &Reason| ReasonLine {
+    Status::of(reasons, Reason::refuses_login, |r| ReasonLine {
         text: sentence(r.describe()),
         fixes: web_fixes(me, target, r, names),
-    };
-    let (refusing, notes): (Vec<&Reason>, Vec<&Reason>) =
-        reasons.iter().partition(|r| r.refuses_login());
-    Status {
-        yes: refusing.is_empty(),
-        refusing: refusing.into_iter().map(line).collect(),
-        notes: notes.into_iter().map(line).collect(),
-    }
+    })
 }
 
 /// The tablet upload line of `target`, as `me` sees it.
@@ -190,11 +198,5 @@ pub fn upload(
             fixes,
         }
     };
-    let (refusing, notes): (Vec<&UploadReason>, Vec<&UploadReason>) =
-        reasons.iter().partition(|r| r.refuses_upload());
-    Status {
-        yes: refusing.is_empty(),
-        refusing: refusing.into_iter().map(line).collect(),
-        notes: notes.into_iter().map(line).collect(),
-    }
+    Status::of(reasons, UploadReason::refuses_upload, line)
 }

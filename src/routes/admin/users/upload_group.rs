@@ -4,16 +4,16 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::Fields;
-use super::{target_for, Acting, Missing, UserIdQuery, LIST};
+use super::{open_user_post, target_for, Missing, UserIdQuery, LIST};
 use crate::auth::capability::Action;
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::Group;
-use crate::routes::admin::{admin_or_login, see_other};
-use crate::routes::page::PageCtx;
+use crate::routes::admin::request::AdminRequest;
+use crate::routes::form::Fields;
+use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
 
@@ -55,19 +55,20 @@ fn render(
     current: Option<i32>,
     error: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
-    let body = UploadGroupPage {
-        ctx: PageCtx::new(&li.cs),
-        user_id: target.id(),
-        username: target.user.username.clone(),
-        none_selected: current.is_none(),
-        choices: choices
-            .into_iter()
-            .map(|(id, name)| (id, name, current == Some(id)))
-            .collect(),
-        error,
-    }
-    .render()?;
-    Ok(super::page(body, error.is_some()))
+    html(
+        ok_or_bad_request(error.is_some()),
+        &UploadGroupPage {
+            ctx: PageCtx::new(&li.cs),
+            user_id: target.id(),
+            username: target.user.username.clone(),
+            none_selected: current.is_none(),
+            choices: choices
+                .into_iter()
+                .map(|(id, name)| (id, name, current == Some(id)))
+                .collect(),
+            error,
+        },
+    )
 }
 
 /// `GET /set_other_user_upload_group?user_id=N`.
@@ -90,14 +91,12 @@ pub async fn set_upload_group(
     query: web::Query<UserIdQuery>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, AppError> {
-    let GroupAdmin(li) = admin_or_login(admin, LIST)?;
-    li.cs.check_csrf(form.csrf())?;
-    let id = query.id(Some(&form), Missing::NoSuchUser)?;
+    let (li, id) = open_user_post(admin, &query, &form, Missing::NoSuchUser)?;
     let raw = form.text("upload_group_id").trim().to_string();
     let cancel = form.has("cancel");
-    let mut acting = Acting::new(&li, &state);
+    let mut admin = AdminRequest::new(&li, &state);
     let refused = run_db(&state.pool, move |conn| {
-        let target = acting.lock_target(conn, id, Missing::NoSuchUser, Action::SetUploadGroup)?;
+        let target = admin.lock_target(conn, id, Missing::NoSuchUser, Action::SetUploadGroup)?;
         let choices = choices_of(conn, &target)?;
         if cancel {
             return Ok(None);
@@ -120,7 +119,7 @@ pub async fn set_upload_group(
             }
         };
         let group = chosen.as_ref().map(|(g, name)| (*g, name.as_str()));
-        user_admin::set_upload_group(conn, acting.actor(), &target, group)?;
+        user_admin::set_upload_group(conn, admin.actor(), &target, group)?;
         Ok(None)
     })
     .await?;

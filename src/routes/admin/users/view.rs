@@ -2,8 +2,7 @@
 //! permissions, read-only, for someone who may edit that user; first, whether the user can log
 //! in to the web pages and upload from a tablet, and if not why, with where to fix it.
 
-use std::collections::HashMap;
-
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
@@ -13,10 +12,9 @@ use crate::auth::capability::{self, Action};
 use crate::auth::readiness::{self, Policy};
 use crate::db::run_db_read;
 use crate::error::AppError;
-use crate::models::group::Group;
 use crate::models::lockout;
-use crate::routes::admin::local_time;
-use crate::routes::page::PageCtx;
+use crate::routes::admin::{group_names, local_time};
+use crate::routes::page::{html, PageCtx};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
 
@@ -57,10 +55,7 @@ pub async fn view_user(
         let target = target_for(conn, &me, id, Missing::NoSuchUser, Action::View)?;
         let mut gids = target.group_ids();
         gids.extend(target.user.upload_group_id);
-        let groups: HashMap<i32, String> = Group::with_ids(conn, &gids)?
-            .into_iter()
-            .map(|g| (g.id, g.name))
-            .collect();
+        let groups = group_names(conn, &gids)?;
         let locked = lockout::locked_until(conn, &target.user.username, now)?;
         Ok((target, groups, locked))
     })
@@ -136,14 +131,15 @@ pub async fn view_user(
         })
         .collect();
     memberships.sort_by(|a, b| a.group_name.cmp(&b.group_name));
-    let body = ViewUserPage {
-        ctx: PageCtx::new(&li.cs),
-        user_id: target.id(),
-        web,
-        upload,
-        rows,
-        memberships,
-    }
-    .render()?;
-    Ok(super::page(body, false))
+    html(
+        StatusCode::OK,
+        &ViewUserPage {
+            ctx: PageCtx::new(&li.cs),
+            user_id: target.id(),
+            web,
+            upload,
+            rows,
+            memberships,
+        },
+    )
 }

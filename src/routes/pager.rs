@@ -1,5 +1,6 @@
-//! The query parameters of `/view_tasks` (`rows_per_page`, `page`, `via_index`) and the pager
-//! links, which keep the current parameters (sorted) with `page=N`.
+//! Paging of the lists (tasks, users, audit trail, groups): the query parameters of
+//! `/view_tasks` (`rows_per_page`, `page`, `via_index`), the page size of a session, and the
+//! pager links, which keep the current parameters (sorted) with `page=N`.
 
 use crate::error::AppError;
 use crate::models::task_index::TaskPage;
