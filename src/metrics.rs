@@ -1,26 +1,19 @@
-//! `/metrics`: the counters of one server process in the Prometheus text format (the
-//! `prometheus` crate), served only on the separate `METRICS_HOST`/`METRICS_PORT` listener.
+//! The counters of one server process (the `prometheus` crate's registry), kept in
+//! `AppState`. Serving them (`GET /metrics` on the separate `METRICS_HOST`/`METRICS_PORT`
+//! listener) is `metrics_listener`'s work; this module imports nothing of `state`.
 //!
 //! Requests by route and status, latency by route, the pool (size, in use, waits, timeouts,
 //! discarded connections), database errors by kind, active sessions (counted from
 //! `last_activity_utc` at scrape time, so accurate to `SESSION_ACTIVITY_WRITE_INTERVAL_S`),
 //! logins, failed logins, lockouts, housekeeping deletions and open client connections.
 
-use std::time::Duration;
-
-use actix_web::{web, HttpResponse};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
 
-use crate::db::{run_unit, DbPool, Failure};
+use crate::db::{DbPool, Failure};
 use crate::session::housekeeping::HousekeepingReport;
-use crate::session::model::n_sessions_active_since;
-use crate::state::AppState;
-
-/// How long a scrape waits for the active-session count before leaving the last value.
-const SCRAPE_DB_DEADLINE: Duration = Duration::from_millis(800);
 
 /// Every metric of one application.
 pub struct Metrics {
@@ -48,7 +41,8 @@ pub struct Metrics {
     pool_idle: IntGauge,
     pool_in_use: IntGauge,
     pool_max: IntGauge,
-    active_sessions: IntGauge,
+    /// `camcops_sessions_active`, set by each scrape.
+    pub(crate) active_sessions: IntGauge,
 }
 
 impl Metrics {
@@ -219,25 +213,6 @@ impl Metrics {
     }
 }
 
-/// `GET /metrics` (metrics listener only).
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let since =
-        state.clock.now() - chrono::Duration::minutes(state.settings.session_timeout_minutes);
-    let counted = run_unit(
-        &state.pool,
-        SCRAPE_DB_DEADLINE / 2,
-        SCRAPE_DB_DEADLINE,
-        move |conn| Ok(n_sessions_active_since(conn, since)?),
-    )
-    .await;
-    if let Ok(n) = counted {
-        state.metrics.active_sessions.set(n);
-    }
-    HttpResponse::Ok()
-        .content_type(TextEncoder::new().format_type())
-        .body(state.metrics.render(&state.pool))
-}
-
 /// Keeps `camcops_http_open_connections` up while its connection is open (it lives in the
 /// connection's extensions, dropped when the connection closes).
 struct OpenConnection(IntGauge);
@@ -263,47 +238,4 @@ pub fn connection_counter(
     move |_, ext| {
         ext.insert(OpenConnection::new(&gauge));
     }
-}
-
-/// Starts the metrics listener on `listener`, or on `METRICS_HOST:METRICS_PORT` when set:
-/// one worker, one route (`GET /metrics`), the security headers; `None` when it is off.
-pub fn start_listener(
-    settings: &crate::config::Settings,
-    state: &web::Data<AppState>,
-    listener: Option<std::net::TcpListener>,
-) -> anyhow::Result<Option<(actix_web::dev::ServerHandle, u16)>> {
-    use anyhow::Context as _;
-    let app_state = state.clone();
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new()
-            .app_data(app_state.clone())
-            .wrap(
-                actix_web::middleware::DefaultHeaders::new()
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("Cache-Control", "no-store")),
-            )
-            .route("/metrics", web::get().to(metrics))
-    })
-    .workers(1)
-    .disable_signals()
-    .client_request_timeout(settings.request_timeout())
-    .max_connections(64);
-    let server = match (listener, settings.metrics_port) {
-        (Some(l), _) => server.listen(l)?,
-        (None, Some(port)) => server
-            .bind((settings.metrics_host.as_str(), port))
-            .with_context(|| {
-                format!(
-                    "cannot listen for metrics on {}:{port}",
-                    settings.metrics_host
-                )
-            })?,
-        (None, None) => return Ok(None),
-    };
-    let port = server.addrs().first().map_or(0, |a| a.port());
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
-    log::info!("metrics on port {port} (/metrics)");
-    Ok(Some((handle, port)))
 }

@@ -13,13 +13,11 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{build_pool_with, schema_problem, DbPool};
 use crate::error::{error_page, AppError};
+use crate::request_body::FORM_LIMIT;
 use crate::routes;
 use crate::session::cookie;
 use crate::session::housekeeping;
 use crate::state::AppState;
-
-/// Largest form body the pages accept.
-pub const FORM_LIMIT: usize = 64 * 1024;
 
 /// A built, bound server.
 pub struct Application {
@@ -188,7 +186,7 @@ impl Application {
         };
         let server = server.run();
         let (metrics_server, metrics_port) =
-            match crate::metrics::start_listener(&settings, &state, metrics_listener)? {
+            match crate::metrics_listener::start_listener(&settings, &state, metrics_listener)? {
                 Some((handle, port)) => (Some(handle), Some(port)),
                 None => (None, None),
             };

@@ -11,6 +11,7 @@ use chrono::NaiveDateTime;
 
 use super::fields::ApiRequest;
 use super::ops::{self, Ctx, INVALID_USER};
+use super::outcome::Outcome;
 use super::resume::{self, Mode, Resumed};
 use super::wire::Reply;
 use crate::auth::login::{self as svc, LoginLookup};
@@ -22,28 +23,6 @@ use crate::models::lockout;
 use crate::models::user::User;
 use crate::session::CamcopsSession;
 use crate::state::AppState;
-
-/// A reply and the session it carries (`None`: id 0 and an empty token, nothing saved).
-pub struct Outcome {
-    /// The operation's reply.
-    pub reply: Reply,
-    /// Saved session id and plaintext token.
-    pub session: Option<(i32, String)>,
-}
-
-impl Outcome {
-    pub(super) fn sessionless(reply: Reply) -> Outcome {
-        Outcome {
-            reply,
-            session: None,
-        }
-    }
-
-    pub(super) fn with(reply: Reply, s: &CamcopsSession) -> Outcome {
-        let session = s.id.map(|id| (id, s.token.clone()));
-        Outcome { reply, session }
-    }
-}
 
 /// Handles one validated request.
 pub async fn handle(state: &AppState, req: ApiRequest, ip: String) -> Result<Outcome, AppError> {
