@@ -59,11 +59,17 @@ impl Metrics {
             registry.register(Box::new(g.clone()))?;
             Ok(g)
         };
-        let requests = IntCounterVec::new(
-            Opts::new("camcops_http_requests_total", "HTTP requests answered."),
+        let counter_vec =
+            |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntCounterVec> {
+                let v = IntCounterVec::new(Opts::new(name, help), labels)?;
+                registry.register(Box::new(v.clone()))?;
+                Ok(v)
+            };
+        let requests = counter_vec(
+            "camcops_http_requests_total",
+            "HTTP requests answered.",
             &["route", "method", "status"],
         )?;
-        registry.register(Box::new(requests.clone()))?;
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "camcops_http_request_duration_seconds",
@@ -75,46 +81,42 @@ impl Metrics {
             &["route"],
         )?;
         registry.register(Box::new(latency.clone()))?;
-        let db_errors = IntCounterVec::new(
-            Opts::new(
-                "camcops_db_errors_total",
-                "Requests (web and tablet API) that failed because the database was unavailable, by kind.",
-            ),
+        let db_errors = counter_vec(
+            "camcops_db_errors_total",
+            "Requests (web and tablet API) that failed because the database was unavailable, by kind.",
             &["kind"],
         )?;
-        registry.register(Box::new(db_errors.clone()))?;
         for kind in Failure::ALL {
             db_errors.with_label_values(&[kind.label()]);
         }
-        let housekeeping_deleted = IntCounterVec::new(
-            Opts::new(
-                "camcops_housekeeping_deleted_total",
-                "Rows deleted by housekeeping.",
-            ),
+        let housekeeping_deleted = counter_vec(
+            "camcops_housekeeping_deleted_total",
+            "Rows deleted by housekeeping.",
             &["what"],
         )?;
-        registry.register(Box::new(housekeeping_deleted.clone()))?;
-        let messages = IntCounterVec::new(
-            Opts::new(
-                "camcops_messages_total",
-                "E-mails and text messages (codes and notices) by channel and outcome (sent, failed).",
-            ),
+        let messages = counter_vec(
+            "camcops_messages_total",
+            "E-mails and text messages (codes and notices) by channel and outcome (sent, failed).",
             &["channel", "outcome"],
         )?;
-        registry.register(Box::new(messages.clone()))?;
         for channel in crate::messaging::Channel::ALL {
             for outcome in ["sent", "failed"] {
                 messages.with_label_values(&[channel.name(), outcome]);
             }
         }
         let stats = pool.stats();
-        registry.register(Box::new(stats.checkouts.clone()))?;
-        registry.register(Box::new(stats.waits.clone()))?;
-        registry.register(Box::new(stats.wait_seconds.clone()))?;
-        registry.register(Box::new(stats.timeouts.clone()))?;
-        registry.register(Box::new(stats.discarded.clone()))?;
-        registry.register(Box::new(stats.deadlines_missed.clone()))?;
-        registry.register(Box::new(stats.statements.clone()))?;
+        let pool_collectors: [Box<dyn prometheus::core::Collector>; 7] = [
+            Box::new(stats.checkouts.clone()),
+            Box::new(stats.waits.clone()),
+            Box::new(stats.wait_seconds.clone()),
+            Box::new(stats.timeouts.clone()),
+            Box::new(stats.discarded.clone()),
+            Box::new(stats.deadlines_missed.clone()),
+            Box::new(stats.statements.clone()),
+        ];
+        for c in pool_collectors {
+            registry.register(c)?;
+        }
         Ok(Metrics {
             requests,
             latency,

@@ -165,21 +165,13 @@ impl Application {
                     let server = server
                         .bind_rustls_0_23(addr, tls)
                         .with_context(|| format!("cannot listen on {place}"))?;
-                    let port = server
-                        .addrs()
-                        .first()
-                        .map(|a| a.port())
-                        .unwrap_or(settings.port);
+                    let port = bound_port(&server.addrs(), settings.port);
                     (server, port)
                 } else {
                     let server = server
                         .bind(addr)
                         .with_context(|| format!("cannot listen on {place}"))?;
-                    let port = server
-                        .addrs()
-                        .first()
-                        .map(|a| a.port())
-                        .unwrap_or(settings.port);
+                    let port = bound_port(&server.addrs(), settings.port);
                     (server, port)
                 }
             }
@@ -285,6 +277,11 @@ fn spawn_log_summaries() {
             crate::log_limit::flush();
         }
     });
+}
+
+/// The port the first bound address listens on, else `default`.
+fn bound_port(addrs: &[std::net::SocketAddr], default: u16) -> u16 {
+    addrs.first().map_or(default, |a| a.port())
 }
 
 /// `MAX_CONNECTIONS` shared out among the workers (actix counts per worker; rounded up).

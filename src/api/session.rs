@@ -56,23 +56,40 @@ pub async fn handle(state: &AppState, req: ApiRequest, ip: String) -> Result<Out
             None => {}
         }
     }
-    match (&req.username, req.password.is_empty()) {
-        (Some(_), false) => authenticate(state, req, ip, anon_session, now).await,
-        _ => anonymous(state, req, ip, anon_session, now).await,
+    let login = req.username.is_some() && !req.password.is_empty();
+    let call = Call {
+        req,
+        ip,
+        session: anon_session,
+        now,
+    };
+    if login {
+        authenticate(state, call).await
+    } else {
+        anonymous(state, call).await
     }
+}
+
+/// A call past its session step: what [`anonymous`] and [`authenticate`] take.
+struct Call {
+    req: Arc<ApiRequest>,
+    ip: Arc<String>,
+    /// The presented anonymous session, if it resumed.
+    session: Option<CamcopsSession>,
+    now: NaiveDateTime,
 }
 
 /// No login attempted: operations open to anyone run in a read-only unit; nothing is written.
 /// A presented anonymous API session (already a row) is echoed back; otherwise the reply
 /// carries no session (`session_id:0`): the call's session lives only in memory for its
 /// duration, so a flood of anonymous calls cannot grow the session table.
-async fn anonymous(
-    state: &AppState,
-    req: Arc<ApiRequest>,
-    ip: Arc<String>,
-    session: Option<CamcopsSession>,
-    now: NaiveDateTime,
-) -> Result<Outcome, AppError> {
+async fn anonymous(state: &AppState, call: Call) -> Result<Outcome, AppError> {
+    let Call {
+        req,
+        ip,
+        session,
+        now,
+    } = call;
     if !ops::is_anyone_op(&req.operation) {
         return Ok(Outcome::sessionless(ops::without_user(&req.operation)));
     }
@@ -94,13 +111,13 @@ async fn anonymous(
 
 /// Username and password: lockout check and lookup (read-only unit), bcrypt (blocking
 /// thread, no transaction open), then the failure or the login and the operation (one unit).
-async fn authenticate(
-    state: &AppState,
-    req: Arc<ApiRequest>,
-    ip: Arc<String>,
-    session: Option<CamcopsSession>,
-    now: NaiveDateTime,
-) -> Result<Outcome, AppError> {
+async fn authenticate(state: &AppState, call: Call) -> Result<Outcome, AppError> {
+    let Call {
+        req,
+        ip,
+        session,
+        now,
+    } = call;
     let username = req.username.clone().unwrap_or_default();
     // An address that has used up its failure budget tries no password at all.
     throttle::check(state, &ip)?;

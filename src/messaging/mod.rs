@@ -125,22 +125,21 @@ impl Messenger {
         subject: &str,
         body: &str,
     ) -> Result<(), SendError> {
-        match &self.mailer {
-            None => Err(SendError::NotConfigured(Channel::Email)),
-            Some(m) => m.send(to, subject, body, false),
-        }
+        self.email_blocking(to, subject, body, false)
     }
 
-    /// As [`Messenger::send_email_blocking`], with the site's Sender/Reply-To (notices).
-    fn send_email_with_reply_headers_blocking(
+    /// [`Messenger::send_email_blocking`], with the site's Sender/Reply-To when
+    /// `reply_headers` (notices).
+    fn email_blocking(
         &self,
         to: &str,
         subject: &str,
         body: &str,
+        reply_headers: bool,
     ) -> Result<(), SendError> {
         match &self.mailer {
             None => Err(SendError::NotConfigured(Channel::Email)),
-            Some(m) => m.send(to, subject, body, true),
+            Some(m) => m.send(to, subject, body, reply_headers),
         }
     }
 
@@ -211,14 +210,7 @@ pub async fn send_email(
     subject: &str,
     body: &str,
 ) -> Result<(), SendError> {
-    let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
-    run_send(
-        state,
-        Channel::Email,
-        state.messenger.email_bound,
-        move |m| m.send_email_blocking(&to, &subject, &body),
-    )
-    .await
+    email(state, to, subject, body, false).await
 }
 
 /// An e-mail with the site's Sender/Reply-To headers (security notices).
@@ -228,12 +220,23 @@ pub(crate) async fn send_email_with_reply_headers(
     subject: &str,
     body: &str,
 ) -> Result<(), SendError> {
+    email(state, to, subject, body, true).await
+}
+
+/// [`send_email`], with the site's Sender/Reply-To when `reply_headers`.
+async fn email(
+    state: &AppState,
+    to: &str,
+    subject: &str,
+    body: &str,
+    reply_headers: bool,
+) -> Result<(), SendError> {
     let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
     run_send(
         state,
         Channel::Email,
         state.messenger.email_bound,
-        move |m| m.send_email_with_reply_headers_blocking(&to, &subject, &body),
+        move |m| m.email_blocking(&to, &subject, &body, reply_headers),
     )
     .await
 }

@@ -32,9 +32,19 @@ pub struct Seed {
     pub tasks: [i32; 8],
 }
 
-/// T1..T8: (table, patient 1..3, group A..C as 0..2, device d1/d2 as 0/1, adding user as an
-/// index into [`Seed::users`], complete).
-pub const TASKS: [(&str, Option<usize>, usize, usize, Option<usize>, bool); 8] = [
+/// One seeded task: (table, patient 1..3, group A..C as 0..2, device d1/d2 as 0/1, adding
+/// user as an index into [`Seed::users`], complete).
+pub type TaskSpec = (
+    &'static str,
+    Option<usize>,
+    usize,
+    usize,
+    Option<usize>,
+    bool,
+);
+
+/// T1..T8.
+pub const TASKS: [TaskSpec; 8] = [
     ("phq9", Some(1), 0, 0, Some(1), true),       // T1
     ("gad7", Some(2), 1, 1, Some(2), false),      // T2
     ("bmi", Some(3), 2, 0, Some(1), true),        // T3
