@@ -1,0 +1,128 @@
+//! The configured senders ([`Messenger`]: SMTP and the SMS backend, with their time bounds)
+//! and what a send says ([`Channel`], [`SendError`]). No application state: `state` holds a
+//! `Messenger`, and the async sending functions of the parent module take the state.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use super::sms::SmsSender;
+use super::smtp::Mailer;
+use crate::config::Settings;
+
+/// Sends in progress at once in one process; further sends wait (within their bound).
+pub const MAX_CONCURRENT_SENDS: usize = 16;
+
+/// How a message travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// E-mail (SMTP).
+    Email,
+    /// Text message (the configured `SMS_BACKEND`).
+    Sms,
+}
+
+impl Channel {
+    /// The name used in logs and metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        }
+    }
+
+    /// Every channel (metric labels).
+    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Sms];
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A message could not be sent. The text is safe to log; pages show their own wording.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The channel has no settings on this server (e.g. no `EMAIL_HOST`).
+    #[error("{0} is not configured on this server")]
+    NotConfigured(Channel),
+    /// The server or provider refused, failed or timed out.
+    #[error("sending by {channel} failed: {reason}")]
+    Failed {
+        /// Which channel.
+        channel: Channel,
+        /// What went wrong, without secrets.
+        reason: String,
+    },
+}
+
+/// The configured senders (built once at startup from the settings).
+pub struct Messenger {
+    mailer: Option<Mailer>,
+    sms: SmsSender,
+    pub(super) email_bound: Duration,
+    pub(super) sms_bound: Duration,
+    pub(super) slots: Arc<Semaphore>,
+}
+
+impl Messenger {
+    /// Senders for these settings. Fails on settings that cannot work (startup error).
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Messenger> {
+        let mailer = settings.email.as_ref().map(Mailer::new).transpose()?;
+        // A send makes several round trips, each bounded by EMAIL_TIMEOUT_S; the whole send
+        // (connect, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT) is bounded by three times it.
+        let email_bound =
+            Duration::from_secs(settings.email.as_ref().map_or(10, |e| e.timeout_s) * 3);
+        Ok(Messenger {
+            mailer,
+            sms: SmsSender::new(&settings.sms),
+            email_bound,
+            // The HTTP request as a whole is bounded by SMS_TIMEOUT_S; a little more here.
+            sms_bound: Duration::from_secs(settings.sms.timeout_s + 2),
+            slots: Arc::new(Semaphore::new(MAX_CONCURRENT_SENDS)),
+        })
+    }
+
+    /// Whether e-mail can be sent at all (mail settings present).
+    pub fn email_configured(&self) -> bool {
+        self.mailer.is_some()
+    }
+
+    /// The longest a [`send_email`](super::send_email) call takes before it gives up.
+    pub fn email_bound(&self) -> Duration {
+        self.email_bound
+    }
+
+    /// Sends a plain-text e-mail to one address. Blocking: run on a blocking thread.
+    pub fn send_email_blocking(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<(), SendError> {
+        self.email_blocking(to, subject, body, false)
+    }
+
+    /// [`Messenger::send_email_blocking`], with the site's Sender/Reply-To when
+    /// `reply_headers` (notices).
+    pub(super) fn email_blocking(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        reply_headers: bool,
+    ) -> Result<(), SendError> {
+        match &self.mailer {
+            None => Err(SendError::NotConfigured(Channel::Email)),
+            Some(m) => m.send(to, subject, body, reply_headers),
+        }
+    }
+
+    /// Sends a text message to an E.164 number (`+447700900123`). Blocking.
+    pub fn send_sms_blocking(&self, to_e164: &str, body: &str) -> Result<(), SendError> {
+        self.sms.send(to_e164, body)
+    }
+}
