@@ -99,7 +99,7 @@ impl Metrics {
             "E-mails and text messages (codes and notices) by channel and outcome (sent, failed).",
             &["channel", "outcome"],
         )?;
-        for channel in crate::messaging::messenger::Channel::ALL {
+        for channel in crate::messaging::channel::Channel::ALL {
             for outcome in ["sent", "failed"] {
                 messages.with_label_values(&[channel.name(), outcome]);
             }
@@ -163,14 +163,14 @@ impl Metrics {
     }
 
     /// Counts a message sent.
-    pub fn message_sent(&self, channel: crate::messaging::messenger::Channel) {
+    pub fn message_sent(&self, channel: crate::messaging::channel::Channel) {
         self.messages
             .with_label_values(&[channel.name(), "sent"])
             .inc();
     }
 
     /// Counts a message that could not be sent.
-    pub fn message_failed(&self, channel: crate::messaging::messenger::Channel) {
+    pub fn message_failed(&self, channel: crate::messaging::channel::Channel) {
         self.messages
             .with_label_values(&[channel.name(), "failed"])
             .inc();

@@ -1,63 +1,19 @@
-//! The configured senders ([`Messenger`]: SMTP and the SMS backend, with their time bounds)
-//! and what a send says ([`Channel`], [`SendError`]). No application state: `state` holds a
-//! `Messenger`, and the async sending functions of the parent module take the state.
+//! The configured senders ([`Messenger`]: SMTP and the SMS backend, with their time bounds).
+//! No application state: `state` holds a `Messenger`, and the async sending functions of the
+//! parent module take the state.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use super::channel::{Channel, SendError};
 use super::sms::SmsSender;
 use super::smtp::Mailer;
 use crate::config::Settings;
 
 /// Sends in progress at once in one process; further sends wait (within their bound).
 pub const MAX_CONCURRENT_SENDS: usize = 16;
-
-/// How a message travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Channel {
-    /// E-mail (SMTP).
-    Email,
-    /// Text message (the configured `SMS_BACKEND`).
-    Sms,
-}
-
-impl Channel {
-    /// The name used in logs and metric labels.
-    pub fn name(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-        }
-    }
-
-    /// Every channel (metric labels).
-    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Sms];
-}
-
-impl fmt::Display for Channel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A message could not be sent. The text is safe to log; pages show their own wording.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    /// The channel has no settings on this server (e.g. no `EMAIL_HOST`).
-    #[error("{0} is not configured on this server")]
-    NotConfigured(Channel),
-    /// The server or provider refused, failed or timed out.
-    #[error("sending by {channel} failed: {reason}")]
-    Failed {
-        /// Which channel.
-        channel: Channel,
-        /// What went wrong, without secrets.
-        reason: String,
-    },
-}
 
 /// The configured senders (built once at startup from the settings).
 pub struct Messenger {

@@ -10,6 +10,7 @@
 //! not on actix's per-worker blocking pool: that pool is sized for database units, and a slow
 //! mail server must not hold the threads that serve page views.
 
+pub mod channel;
 pub mod messenger;
 pub mod notices;
 pub mod phone;
@@ -21,7 +22,8 @@ use std::time::Duration;
 
 use crate::state::AppState;
 
-pub use messenger::{Channel, Messenger, SendError};
+pub use channel::{Channel, SendError};
+pub use messenger::Messenger;
 pub use notices::{notice_text, send_notice, spawn_notice, Notice};
 
 pub use messenger::MAX_CONCURRENT_SENDS;
