@@ -59,22 +59,14 @@ impl Messenger {
         subject: &str,
         body: &str,
     ) -> Result<(), SendError> {
-        self.email_blocking(to, subject, body, false)
+        self.mailer()?.send(to, subject, body, false)
     }
 
-    /// [`Messenger::send_email_blocking`], with the site's Sender/Reply-To when
-    /// `reply_headers` (notices).
-    pub(super) fn email_blocking(
-        &self,
-        to: &str,
-        subject: &str,
-        body: &str,
-        reply_headers: bool,
-    ) -> Result<(), SendError> {
-        match &self.mailer {
-            None => Err(SendError::NotConfigured(Channel::Email)),
-            Some(m) => m.send(to, subject, body, reply_headers),
-        }
+    /// The SMTP sender, if e-mail is configured.
+    pub(super) fn mailer(&self) -> Result<&Mailer, SendError> {
+        self.mailer
+            .as_ref()
+            .ok_or(SendError::NotConfigured(Channel::Email))
     }
 
     /// Sends a text message to an E.164 number (`+447700900123`). Blocking.

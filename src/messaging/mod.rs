@@ -123,7 +123,7 @@ async fn email(
         state,
         Channel::Email,
         state.messenger.email_bound,
-        move |m| m.email_blocking(&to, &subject, &body, reply_headers),
+        move |m| m.mailer()?.send(&to, &subject, &body, reply_headers),
     )
     .await
 }

@@ -132,12 +132,10 @@ impl TaskFilter {
             out.push(format!("Created < {}", d.format("%Y-%m-%d %H:%M:%S %:z")));
         }
         if !self.text_contents.is_empty() {
-            let phrases: Vec<String> = self
-                .text_contents
-                .iter()
-                .map(|p| format!("“{p}”"))
-                .collect();
-            out.push(format!("Text contains all of: {}", phrases.join(", ")));
+            out.push(format!(
+                "Text contains all of: {}",
+                quoted_phrases(&self.text_contents)
+            ));
         }
         if self.complete_only.unwrap_or(false) {
             out.push("Only complete tasks".to_owned());
@@ -147,4 +145,10 @@ impl TaskFilter {
         }
         out
     }
+}
+
+/// Text phrases as the task list shows them: each in curly quotes, comma-separated.
+pub fn quoted_phrases(phrases: &[String]) -> String {
+    let quoted: Vec<String> = phrases.iter().map(|p| format!("“{p}”")).collect();
+    quoted.join(", ")
 }

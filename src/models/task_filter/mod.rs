@@ -11,7 +11,7 @@ pub use codec::{
     decode_datetime, decode_idnum_list, decode_int_list, decode_string_list, encode_datetime,
     encode_idnum_list, encode_int_list, encode_string_list, IdNumReference,
 };
-pub use describe::FilterNames;
+pub use describe::{quoted_phrases, FilterNames};
 
 use crate::db::schema::_task_filters;
 use crate::db::{last_insert_id, DbConnection, MultiBackend};
