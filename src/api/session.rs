@@ -84,24 +84,18 @@ struct Call {
 /// carries no session (`session_id:0`): the call's session lives only in memory for its
 /// duration, so a flood of anonymous calls cannot grow the session table.
 async fn anonymous(state: &AppState, call: Call) -> Result<Outcome, AppError> {
-    let Call {
-        req,
-        ip,
-        session,
-        now,
-    } = call;
-    if !ops::is_anyone_op(&req.operation) {
-        return Ok(Outcome::sessionless(ops::without_user(&req.operation)));
+    if !ops::is_anyone_op(&call.req.operation) {
+        return Ok(Outcome::sessionless(ops::without_user(&call.req.operation)));
     }
     run_db_read(&state.pool, move |conn| {
         let ctx = Ctx {
-            req: &req,
+            req: &call.req,
             user: None,
-            now,
-            ip: &ip,
+            now: call.now,
+            ip: &call.ip,
         };
         let reply = ops::run(conn, &ctx)?;
-        Ok(match session {
+        Ok(match call.session {
             Some(s) if reply.success && s.id.is_some() => Outcome::with(reply, &s),
             _ => Outcome::sessionless(reply),
         })
