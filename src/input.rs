@@ -4,14 +4,13 @@
 //! settings (they hide characters in lists and the audit trail).
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::{header, Method};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::web::{Bytes, BytesMut};
 use actix_web::HttpMessage;
-use futures_util::StreamExt;
 
 use crate::error::AppError;
+use crate::request_body::{is_form_content_type, ReceivedBody, API_PATHS};
 
 /// Form fields that are multi-line text areas (they may keep `\n`, `\r` and `\t`). No form has
 /// one yet; a field named here is still refused NUL and every other control character.
@@ -42,51 +41,28 @@ pub fn first_bad_field(body: &[u8]) -> Option<String> {
     })
 }
 
-fn is_form(req: &ServiceRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
-}
-
 /// Middleware: a url-encoded form body (any page but the tablet API, `/api` and `/database`,
-/// which checks its own
-/// fields) with a control character in a field is refused with a 400 page naming the field,
-/// before the handler runs, so nothing is written. The body is read once (at most the form
-/// limit; more is a 413, as the form reader would say) and handed on unchanged.
+/// which checks its own fields) with a control character in a field is refused with a 400 page
+/// naming the field, before the handler runs, so nothing is written. The body is the one
+/// `observe` (the outer middleware) already received within the form limit
+/// ([`ReceivedBody`]); the payload is left as it is for the handler. A request without one
+/// has no body to check.
 pub async fn refuse_control_characters(
-    mut req: ServiceRequest,
+    req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let api = crate::api::PATHS.contains(&req.path());
-    if req.method() != Method::POST || !is_form(&req) || api {
+    let api = API_PATHS.contains(&req.path());
+    if req.method() != Method::POST || !is_form_content_type(req.headers()) || api {
         return next.call(req).await;
     }
-    let mut payload = req.take_payload();
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk?;
-        if body.len() + chunk.len() > crate::startup::FORM_LIMIT {
-            return Err(AppError::PayloadTooLarge.into());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let body: Bytes = body.freeze();
-    if let Some(field) = first_bad_field(&body) {
+    let received = req.extensions().get::<ReceivedBody>().cloned();
+    if let Some(field) = received.and_then(|ReceivedBody(body)| first_bad_field(&body)) {
         log::info!(
             "Form field with a control character refused ({})",
             req.path()
         );
         return Err(AppError::BadRequest(control_message(&field)).into());
     }
-    let stream = futures_util::stream::once(async move { Ok(body) });
-    req.set_payload(Payload::Stream {
-        payload: Box::pin(stream),
-    });
     next.call(req).await
 }
 

@@ -13,10 +13,12 @@ pub mod input;
 pub mod log_limit;
 pub mod messaging;
 pub mod metrics;
+pub mod metrics_listener;
 pub mod models;
 pub mod observe;
 #[cfg(test)]
 mod proptests;
+pub mod request_body;
 pub mod routes;
 pub mod session;
 pub mod startup;

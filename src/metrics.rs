@@ -1,26 +1,19 @@
-//! `/metrics`: the counters of one server process in the Prometheus text format (the
-//! `prometheus` crate), served only on the separate `METRICS_HOST`/`METRICS_PORT` listener.
+//! The counters of one server process (the `prometheus` crate's registry), kept in
+//! `AppState`. Serving them (`GET /metrics` on the separate `METRICS_HOST`/`METRICS_PORT`
+//! listener) is `metrics_listener`'s work; this module imports nothing of `state`.
 //!
 //! Requests by route and status, latency by route, the pool (size, in use, waits, timeouts,
 //! discarded connections), database errors by kind, active sessions (counted from
 //! `last_activity_utc` at scrape time, so accurate to `SESSION_ACTIVITY_WRITE_INTERVAL_S`),
 //! logins, failed logins, lockouts, housekeeping deletions and open client connections.
 
-use std::time::Duration;
-
-use actix_web::{web, HttpResponse};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
 
-use crate::db::{run_unit, DbPool, Failure};
+use crate::db::{DbPool, Failure};
 use crate::session::housekeeping::HousekeepingReport;
-use crate::session::model::n_sessions_active_since;
-use crate::state::AppState;
-
-/// How long a scrape waits for the active-session count before leaving the last value.
-const SCRAPE_DB_DEADLINE: Duration = Duration::from_millis(800);
 
 /// Every metric of one application.
 pub struct Metrics {
@@ -48,7 +41,8 @@ pub struct Metrics {
     pool_idle: IntGauge,
     pool_in_use: IntGauge,
     pool_max: IntGauge,
-    active_sessions: IntGauge,
+    /// `camcops_sessions_active`, set by each scrape.
+    pub(crate) active_sessions: IntGauge,
 }
 
 impl Metrics {
@@ -65,11 +59,17 @@ impl Metrics {
             registry.register(Box::new(g.clone()))?;
             Ok(g)
         };
-        let requests = IntCounterVec::new(
-            Opts::new("camcops_http_requests_total", "HTTP requests answered."),
+        let counter_vec =
+            |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntCounterVec> {
+                let v = IntCounterVec::new(Opts::new(name, help), labels)?;
+                registry.register(Box::new(v.clone()))?;
+                Ok(v)
+            };
+        let requests = counter_vec(
+            "camcops_http_requests_total",
+            "HTTP requests answered.",
             &["route", "method", "status"],
         )?;
-        registry.register(Box::new(requests.clone()))?;
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "camcops_http_request_duration_seconds",
@@ -81,46 +81,42 @@ impl Metrics {
             &["route"],
         )?;
         registry.register(Box::new(latency.clone()))?;
-        let db_errors = IntCounterVec::new(
-            Opts::new(
-                "camcops_db_errors_total",
-                "Requests (web and tablet API) that failed because the database was unavailable, by kind.",
-            ),
+        let db_errors = counter_vec(
+            "camcops_db_errors_total",
+            "Requests (web and tablet API) that failed because the database was unavailable, by kind.",
             &["kind"],
         )?;
-        registry.register(Box::new(db_errors.clone()))?;
         for kind in Failure::ALL {
             db_errors.with_label_values(&[kind.label()]);
         }
-        let housekeeping_deleted = IntCounterVec::new(
-            Opts::new(
-                "camcops_housekeeping_deleted_total",
-                "Rows deleted by housekeeping.",
-            ),
+        let housekeeping_deleted = counter_vec(
+            "camcops_housekeeping_deleted_total",
+            "Rows deleted by housekeeping.",
             &["what"],
         )?;
-        registry.register(Box::new(housekeeping_deleted.clone()))?;
-        let messages = IntCounterVec::new(
-            Opts::new(
-                "camcops_messages_total",
-                "E-mails and text messages (codes and notices) by channel and outcome (sent, failed).",
-            ),
+        let messages = counter_vec(
+            "camcops_messages_total",
+            "E-mails and text messages (codes and notices) by channel and outcome (sent, failed).",
             &["channel", "outcome"],
         )?;
-        registry.register(Box::new(messages.clone()))?;
-        for channel in crate::messaging::Channel::ALL {
+        for channel in crate::messaging::channel::Channel::ALL {
             for outcome in ["sent", "failed"] {
                 messages.with_label_values(&[channel.name(), outcome]);
             }
         }
         let stats = pool.stats();
-        registry.register(Box::new(stats.checkouts.clone()))?;
-        registry.register(Box::new(stats.waits.clone()))?;
-        registry.register(Box::new(stats.wait_seconds.clone()))?;
-        registry.register(Box::new(stats.timeouts.clone()))?;
-        registry.register(Box::new(stats.discarded.clone()))?;
-        registry.register(Box::new(stats.deadlines_missed.clone()))?;
-        registry.register(Box::new(stats.statements.clone()))?;
+        let pool_collectors: [Box<dyn prometheus::core::Collector>; 7] = [
+            Box::new(stats.checkouts.clone()),
+            Box::new(stats.waits.clone()),
+            Box::new(stats.wait_seconds.clone()),
+            Box::new(stats.timeouts.clone()),
+            Box::new(stats.discarded.clone()),
+            Box::new(stats.deadlines_missed.clone()),
+            Box::new(stats.statements.clone()),
+        ];
+        for c in pool_collectors {
+            registry.register(c)?;
+        }
         Ok(Metrics {
             requests,
             latency,
@@ -167,14 +163,14 @@ impl Metrics {
     }
 
     /// Counts a message sent.
-    pub fn message_sent(&self, channel: crate::messaging::Channel) {
+    pub fn message_sent(&self, channel: crate::messaging::channel::Channel) {
         self.messages
             .with_label_values(&[channel.name(), "sent"])
             .inc();
     }
 
     /// Counts a message that could not be sent.
-    pub fn message_failed(&self, channel: crate::messaging::Channel) {
+    pub fn message_failed(&self, channel: crate::messaging::channel::Channel) {
         self.messages
             .with_label_values(&[channel.name(), "failed"])
             .inc();
@@ -219,25 +215,6 @@ impl Metrics {
     }
 }
 
-/// `GET /metrics` (metrics listener only).
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let since =
-        state.clock.now() - chrono::Duration::minutes(state.settings.session_timeout_minutes);
-    let counted = run_unit(
-        &state.pool,
-        SCRAPE_DB_DEADLINE / 2,
-        SCRAPE_DB_DEADLINE,
-        move |conn| Ok(n_sessions_active_since(conn, since)?),
-    )
-    .await;
-    if let Ok(n) = counted {
-        state.metrics.active_sessions.set(n);
-    }
-    HttpResponse::Ok()
-        .content_type(TextEncoder::new().format_type())
-        .body(state.metrics.render(&state.pool))
-}
-
 /// Keeps `camcops_http_open_connections` up while its connection is open (it lives in the
 /// connection's extensions, dropped when the connection closes).
 struct OpenConnection(IntGauge);
@@ -263,47 +240,4 @@ pub fn connection_counter(
     move |_, ext| {
         ext.insert(OpenConnection::new(&gauge));
     }
-}
-
-/// Starts the metrics listener on `listener`, or on `METRICS_HOST:METRICS_PORT` when set:
-/// one worker, one route (`GET /metrics`), the security headers; `None` when it is off.
-pub fn start_listener(
-    settings: &crate::config::Settings,
-    state: &web::Data<AppState>,
-    listener: Option<std::net::TcpListener>,
-) -> anyhow::Result<Option<(actix_web::dev::ServerHandle, u16)>> {
-    use anyhow::Context as _;
-    let app_state = state.clone();
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new()
-            .app_data(app_state.clone())
-            .wrap(
-                actix_web::middleware::DefaultHeaders::new()
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("Cache-Control", "no-store")),
-            )
-            .route("/metrics", web::get().to(metrics))
-    })
-    .workers(1)
-    .disable_signals()
-    .client_request_timeout(settings.request_timeout())
-    .max_connections(64);
-    let server = match (listener, settings.metrics_port) {
-        (Some(l), _) => server.listen(l)?,
-        (None, Some(port)) => server
-            .bind((settings.metrics_host.as_str(), port))
-            .with_context(|| {
-                format!(
-                    "cannot listen for metrics on {}:{port}",
-                    settings.metrics_host
-                )
-            })?,
-        (None, None) => return Ok(None),
-    };
-    let port = server.addrs().first().map_or(0, |a| a.port());
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
-    log::info!("metrics on port {port} (/metrics)");
-    Ok(Some((handle, port)))
 }

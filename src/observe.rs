@@ -9,15 +9,12 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::web;
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
-use futures_util::StreamExt;
 
 use crate::error::{error_page, AppError};
+use crate::request_body::{self, collect, ReceivedBody, Unread};
 use crate::state::AppState;
-
-/// Largest body of a tablet API request (`/api`, `/database`).
-pub const API_BODY_LIMIT: usize = crate::api::body::BODY_LIMIT;
 
 /// The middleware function (`actix_web::middleware::from_fn(observe)`).
 pub async fn observe(
@@ -43,51 +40,35 @@ pub async fn observe(
 }
 
 /// Reads the request body (if any) within `deadline` and puts it back as bytes, so that no
-/// handler ever waits on a slow client and no unread body is drained afterwards. Over the
-/// route's limit: 413; too slow: 408; both close the connection.
+/// handler ever waits on a slow client and no unread body is drained afterwards; the bytes
+/// also go into the extensions as [`ReceivedBody`] (for `input`). Over the route's limit
+/// ([`request_body::limit_for`]): 413; too slow: 408; both close the connection.
 async fn receive_body(req: &mut ServiceRequest, deadline: Instant) -> Result<(), HttpResponse> {
     let headers = req.headers();
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = request_body::declared_length(headers);
     let chunked = headers.contains_key(header::TRANSFER_ENCODING);
     if !chunked && declared.unwrap_or(0) == 0 {
         return Ok(());
     }
-    let path = req.path();
-    let limit = if path == "/api" || path == "/database" {
-        API_BODY_LIMIT
-    } else {
-        crate::startup::FORM_LIMIT
-    };
+    let limit = request_body::limit_for(req.path());
     let too_large = || closing(AppError::PayloadTooLarge.error_response());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     let mut payload = req.take_payload();
-    let mut body = BytesMut::new();
-    let read = async {
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| {
-                closing(
-                    AppError::BadRequest("The request body could not be read.".into())
-                        .error_response(),
-                )
-            })?;
-            if body.len() + chunk.len() > limit {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(())
-    };
     let left = deadline.saturating_duration_since(Instant::now());
-    match actix_web::rt::time::timeout(left, read).await {
-        Ok(result) => result?,
+    let body = match actix_web::rt::time::timeout(left, collect(&mut payload, limit)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(Unread::TooLarge)) => return Err(too_large()),
+        Ok(Err(Unread::Broken)) => {
+            return Err(closing(
+                AppError::BadRequest("The request body could not be read.".into()).error_response(),
+            ))
+        }
         Err(_) => return Err(request_timeout()),
-    }
-    req.set_payload(Bytes::from(body).into());
+    };
+    req.extensions_mut().insert(ReceivedBody(body.clone()));
+    req.set_payload(body.into());
     Ok(())
 }
 

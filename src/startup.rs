@@ -13,13 +13,11 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{build_pool_with, schema_problem, DbPool};
 use crate::error::{error_page, AppError};
+use crate::request_body::FORM_LIMIT;
 use crate::routes;
 use crate::session::cookie;
 use crate::session::housekeeping;
 use crate::state::AppState;
-
-/// Largest form body the pages accept.
-pub const FORM_LIMIT: usize = 64 * 1024;
 
 /// A built, bound server.
 pub struct Application {
@@ -167,28 +165,20 @@ impl Application {
                     let server = server
                         .bind_rustls_0_23(addr, tls)
                         .with_context(|| format!("cannot listen on {place}"))?;
-                    let port = server
-                        .addrs()
-                        .first()
-                        .map(|a| a.port())
-                        .unwrap_or(settings.port);
+                    let port = bound_port(&server.addrs(), settings.port);
                     (server, port)
                 } else {
                     let server = server
                         .bind(addr)
                         .with_context(|| format!("cannot listen on {place}"))?;
-                    let port = server
-                        .addrs()
-                        .first()
-                        .map(|a| a.port())
-                        .unwrap_or(settings.port);
+                    let port = bound_port(&server.addrs(), settings.port);
                     (server, port)
                 }
             }
         };
         let server = server.run();
         let (metrics_server, metrics_port) =
-            match crate::metrics::start_listener(&settings, &state, metrics_listener)? {
+            match crate::metrics_listener::start_listener(&settings, &state, metrics_listener)? {
                 Some((handle, port)) => (Some(handle), Some(port)),
                 None => (None, None),
             };
@@ -287,6 +277,11 @@ fn spawn_log_summaries() {
             crate::log_limit::flush();
         }
     });
+}
+
+/// The port the first bound address listens on, else `default`.
+fn bound_port(addrs: &[std::net::SocketAddr], default: u16) -> u16 {
+    addrs.first().map_or(default, |a| a.port())
 }
 
 /// `MAX_CONNECTIONS` shared out among the workers (actix counts per worker; rounded up).

@@ -7,7 +7,7 @@ use crate::auth::throttle::Throttle;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::DbPool;
-use crate::messaging::Messenger;
+use crate::messaging::messenger::Messenger;
 use crate::metrics::Metrics;
 use crate::session::SessionPolicy;
 

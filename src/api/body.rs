@@ -4,18 +4,15 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::header;
-use actix_web::web::{Bytes, BytesMut, Payload};
+use actix_web::web::{Bytes, Payload};
 use actix_web::HttpRequest;
-use futures_util::StreamExt;
 
-/// Largest body accepted (the session and registration operations need a few hundred bytes).
-pub const BODY_LIMIT: usize = 1024 * 1024;
+use crate::request_body::{self, collect, Unread, API_BODY_LIMIT as BODY_LIMIT};
 
 /// Why a body was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejected {
-    /// Over [`BODY_LIMIT`]: 413.
+    /// Over [`API_BODY_LIMIT`](crate::request_body::API_BODY_LIMIT): 413.
     TooLarge,
     /// Anything else: 400 (the reason goes to the log).
     Invalid(&'static str),
@@ -23,38 +20,24 @@ pub enum Rejected {
     ControlCharacter(String),
 }
 
-/// Whether the request says `application/x-www-form-urlencoded` (parameters such as
-/// `charset=utf-8` allowed; the media type is case-insensitive).
+/// Whether the request says `application/x-www-form-urlencoded`
+/// ([`request_body::is_form_content_type`]).
 pub fn is_form_content_type(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
+    request_body::is_form_content_type(req.headers())
 }
 
 /// Reads the body, refusing early when `Content-Length` already says it is too large.
 pub async fn read_body(req: &HttpRequest, mut payload: Payload) -> Result<Bytes, Rejected> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = request_body::declared_length(req.headers());
     if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
         return Err(Rejected::TooLarge);
     }
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| Rejected::Invalid("body could not be read"))?;
-        if body.len() + chunk.len() > BODY_LIMIT {
-            return Err(Rejected::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+    collect(&mut payload, BODY_LIMIT)
+        .await
+        .map_err(|why| match why {
+            Unread::TooLarge => Rejected::TooLarge,
+            Unread::Broken => Rejected::Invalid("body could not be read"),
+        })
 }
 
 /// Parses a form body into fields. Empty `&&` segments are skipped; a segment without `=`

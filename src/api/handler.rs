@@ -4,11 +4,12 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-use super::body::{self, Rejected, BODY_LIMIT};
+use super::body::{self, Rejected};
 use super::fields::ApiRequest;
 use super::session;
 use super::wire;
 use crate::error::AppError;
+use crate::request_body::API_BODY_LIMIT as BODY_LIMIT;
 use crate::session::client_ip::client_ip;
 use crate::state::AppState;
 

@@ -5,20 +5,20 @@
 
 use actix_web::web;
 
+use crate::request_body::API_PATHS;
+
 pub mod body;
 pub mod fields;
 pub mod handler;
 pub mod ops;
+pub mod outcome;
 pub mod resume;
 pub mod session;
 pub mod wire;
 
-/// The paths the API answers on.
-pub const PATHS: [&str; 2] = ["/api", "/database"];
-
-/// Registers `POST /api` and `POST /database`; other methods on them get 405.
+/// Registers `POST /api` and `POST /database` ([`API_PATHS`]); other methods on them get 405.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for path in PATHS {
+    for path in API_PATHS {
         cfg.service(
             web::resource(path)
                 .route(web::post().to(handler::client_api))

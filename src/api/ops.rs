@@ -129,28 +129,35 @@ fn find_device(conn: &mut DbConnection, ctx: &Ctx<'_>) -> QueryResult<Option<Dev
 
 /// `ensure_valid_user_for_device_registration`.
 fn registration_user(user: Option<&AuthUser>) -> Result<&AuthUser, Reply> {
-    let user = user.ok_or_else(|| Reply::error(INVALID_USER))?;
-    if user.user.upload_group_id.is_none() {
-        return Err(no_upload_group(user));
-    }
-    if !user.may_register_devices() {
-        return Err(Reply::error(
-            "User not authorized to register devices for selected group",
-        ));
-    }
-    Ok(user)
+    user_with_upload_group(
+        user,
+        AuthUser::may_register_devices,
+        "User not authorized to register devices for selected group",
+    )
 }
 
 /// `ensure_valid_device_and_user_for_uploading`, without the device (checked last).
 fn upload_user(user: Option<&AuthUser>) -> Result<&AuthUser, Reply> {
+    user_with_upload_group(
+        user,
+        AuthUser::may_upload,
+        "User not authorized to upload to selected group",
+    )
+}
+
+/// A user with an upload group who may do what `allowed` says there, else the error reply
+/// (`refusal` when not allowed).
+fn user_with_upload_group<'u>(
+    user: Option<&'u AuthUser>,
+    allowed: fn(&AuthUser) -> bool,
+    refusal: &str,
+) -> Result<&'u AuthUser, Reply> {
     let user = user.ok_or_else(|| Reply::error(INVALID_USER))?;
     if user.user.upload_group_id.is_none() {
         return Err(no_upload_group(user));
     }
-    if !user.may_upload() {
-        return Err(Reply::error(
-            "User not authorized to upload to selected group",
-        ));
+    if !allowed(user) {
+        return Err(Reply::error(refusal));
     }
     Ok(user)
 }

@@ -7,7 +7,7 @@ use diesel::QueryResult;
 
 use super::fields::ApiRequest;
 use super::ops::{self, Ctx};
-use super::session::Outcome;
+use super::outcome::Outcome;
 use crate::auth::principal::AuthUser;
 use crate::db::{Backend, DbConnection};
 use crate::session::model::Miss;

@@ -11,6 +11,7 @@ use chrono::NaiveDateTime;
 
 use super::fields::ApiRequest;
 use super::ops::{self, Ctx, INVALID_USER};
+use super::outcome::Outcome;
 use super::resume::{self, Mode, Resumed};
 use super::wire::Reply;
 use crate::auth::login::{self as svc, LoginLookup};
@@ -22,28 +23,6 @@ use crate::models::lockout;
 use crate::models::user::User;
 use crate::session::CamcopsSession;
 use crate::state::AppState;
-
-/// A reply and the session it carries (`None`: id 0 and an empty token, nothing saved).
-pub struct Outcome {
-    /// The operation's reply.
-    pub reply: Reply,
-    /// Saved session id and plaintext token.
-    pub session: Option<(i32, String)>,
-}
-
-impl Outcome {
-    pub(super) fn sessionless(reply: Reply) -> Outcome {
-        Outcome {
-            reply,
-            session: None,
-        }
-    }
-
-    pub(super) fn with(reply: Reply, s: &CamcopsSession) -> Outcome {
-        let session = s.id.map(|id| (id, s.token.clone()));
-        Outcome { reply, session }
-    }
-}
 
 /// Handles one validated request.
 pub async fn handle(state: &AppState, req: ApiRequest, ip: String) -> Result<Outcome, AppError> {
@@ -77,35 +56,46 @@ pub async fn handle(state: &AppState, req: ApiRequest, ip: String) -> Result<Out
             None => {}
         }
     }
-    match (&req.username, req.password.is_empty()) {
-        (Some(_), false) => authenticate(state, req, ip, anon_session, now).await,
-        _ => anonymous(state, req, ip, anon_session, now).await,
+    let login = req.username.is_some() && !req.password.is_empty();
+    let call = Call {
+        req,
+        ip,
+        session: anon_session,
+        now,
+    };
+    if login {
+        authenticate(state, call).await
+    } else {
+        anonymous(state, call).await
     }
+}
+
+/// A call past its session step: what [`anonymous`] and [`authenticate`] take.
+struct Call {
+    req: Arc<ApiRequest>,
+    ip: Arc<String>,
+    /// The presented anonymous session, if it resumed.
+    session: Option<CamcopsSession>,
+    now: NaiveDateTime,
 }
 
 /// No login attempted: operations open to anyone run in a read-only unit; nothing is written.
 /// A presented anonymous API session (already a row) is echoed back; otherwise the reply
 /// carries no session (`session_id:0`): the call's session lives only in memory for its
 /// duration, so a flood of anonymous calls cannot grow the session table.
-async fn anonymous(
-    state: &AppState,
-    req: Arc<ApiRequest>,
-    ip: Arc<String>,
-    session: Option<CamcopsSession>,
-    now: NaiveDateTime,
-) -> Result<Outcome, AppError> {
-    if !ops::is_anyone_op(&req.operation) {
-        return Ok(Outcome::sessionless(ops::without_user(&req.operation)));
+async fn anonymous(state: &AppState, call: Call) -> Result<Outcome, AppError> {
+    if !ops::is_anyone_op(&call.req.operation) {
+        return Ok(Outcome::sessionless(ops::without_user(&call.req.operation)));
     }
     run_db_read(&state.pool, move |conn| {
         let ctx = Ctx {
-            req: &req,
+            req: &call.req,
             user: None,
-            now,
-            ip: &ip,
+            now: call.now,
+            ip: &call.ip,
         };
         let reply = ops::run(conn, &ctx)?;
-        Ok(match session {
+        Ok(match call.session {
             Some(s) if reply.success && s.id.is_some() => Outcome::with(reply, &s),
             _ => Outcome::sessionless(reply),
         })
@@ -115,13 +105,13 @@ async fn anonymous(
 
 /// Username and password: lockout check and lookup (read-only unit), bcrypt (blocking
 /// thread, no transaction open), then the failure or the login and the operation (one unit).
-async fn authenticate(
-    state: &AppState,
-    req: Arc<ApiRequest>,
-    ip: Arc<String>,
-    session: Option<CamcopsSession>,
-    now: NaiveDateTime,
-) -> Result<Outcome, AppError> {
+async fn authenticate(state: &AppState, call: Call) -> Result<Outcome, AppError> {
+    let Call {
+        req,
+        ip,
+        session,
+        now,
+    } = call;
     let username = req.username.clone().unwrap_or_default();
     // An address that has used up its failure budget tries no password at all.
     throttle::check(state, &ip)?;

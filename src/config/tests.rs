@@ -42,6 +42,14 @@ fn assert_bad(result: Result<Settings, ConfigError>, key: &str, section: &str) -
     msg
 }
 
+/// Asserts a `Missing` error for `key` in `section`.
+fn assert_missing(e: &ConfigError, key: &str, section: &str) {
+    assert!(
+        matches!(e, ConfigError::Missing { key: k, section: s } if *k == key && *s == section),
+        "{e}"
+    );
+}
+
 fn assert_defaults_except_db_and_secret(s: &Settings) {
     let d = Settings::with_defaults(s.db_url.clone(), s.session_cookie_secret.clone());
     assert_eq!(format!("{s:?}"), format!("{d:?}"));
@@ -219,16 +227,7 @@ fn keys_are_case_insensitive_sections_are_not() {
         "[Site]\nDB_URL = {DB}\nSESSION_COOKIE_SECRET = {SECRET}\n"
     ))
     .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            ConfigError::Missing {
-                key: "DB_URL",
-                section: "site"
-            }
-        ),
-        "{e}"
-    );
+    assert_missing(&e, "DB_URL", "site");
     let s = with("", "").unwrap();
     let t = load(&format!("{}[SERVER]\nPORT = 1\n", minimal())).unwrap();
     assert_eq!(s.port, t.port, "[SERVER] is not [server]");
@@ -287,16 +286,7 @@ fn secret_rules() {
         format!("[site]\nDB_URL = {DB}\nSESSION_COOKIE_SECRET =\n"),
     ] {
         let e = load(&text).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                ConfigError::Missing {
-                    key: "SESSION_COOKIE_SECRET",
-                    section: "site"
-                }
-            ),
-            "{e}"
-        );
+        assert_missing(&e, "SESSION_COOKIE_SECRET", "site");
     }
     // exactly 32 bytes is enough
     let s = load(&format!(
@@ -322,16 +312,7 @@ fn db_url_rules() {
         String::new(),
     ] {
         let e = load(&text).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                ConfigError::Missing {
-                    key: "DB_URL",
-                    section: "site"
-                }
-            ),
-            "{e}"
-        );
+        assert_missing(&e, "DB_URL", "site");
     }
     let e = load(&format!(
         "[site]\nDB_URL = oracle://scott:tiger123@h/db\nSESSION_COOKIE_SECRET = {SECRET}\n"
@@ -662,10 +643,7 @@ fn mail_and_sms_settings() {
 
     assert_bad(with("SMS_BACKEND = pigeon", ""), "SMS_BACKEND", "site");
     let e = with("SMS_BACKEND = kapow", "").unwrap_err();
-    assert!(
-        matches!(e, ConfigError::Missing { key: "USERNAME", section } if section == KAPOW_SECTION),
-        "{e}"
-    );
+    assert_missing(&e, "USERNAME", KAPOW_SECTION);
     let s = load(&format!(
         "{}SMS_BACKEND = Twilio\n[{TWILIO_SECTION}]\nsid = AC1\nToken = tok-secret\nFROM_PHONE_NUMBER = +441234567890\n",
         minimal()

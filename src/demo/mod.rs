@@ -10,8 +10,6 @@ pub mod names;
 pub mod staff;
 
 #[cfg(test)]
-mod query_tests;
-#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;

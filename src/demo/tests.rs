@@ -12,7 +12,7 @@ use crate::models::task_filter::{IdNumReference, TaskFilter, TaskFilterRow};
 use crate::models::task_index::{query_tasks, Visibility, COUNT_CAP};
 
 /// A fresh, migrated SQLite database in a temporary directory (kept alive by the guard).
-pub(crate) fn temp_db() -> (tempfile::TempDir, DbConnection) {
+fn temp_db() -> (tempfile::TempDir, DbConnection) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("test.sqlite");
     let url = crate::db::DbUrl::parse(path.to_str().unwrap()).unwrap();

@@ -10,24 +10,23 @@
 //! not on actix's per-worker blocking pool: that pool is sized for database units, and a slow
 //! mail server must not hold the threads that serve page views.
 
+pub mod channel;
+pub mod messenger;
 pub mod notices;
 pub mod phone;
 pub mod sms;
 pub mod smtp;
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
-use crate::config::Settings;
 use crate::state::AppState;
 
+pub use channel::{Channel, SendError};
+pub use messenger::Messenger;
 pub use notices::{notice_text, send_notice, spawn_notice, Notice};
 
-/// Sends in progress at once in one process; further sends wait (within their bound).
-pub const MAX_CONCURRENT_SENDS: usize = 16;
+pub use messenger::MAX_CONCURRENT_SENDS;
 
 /// CamCOPS' subject of a code e-mail.
 pub const CODE_EMAIL_SUBJECT: &str = "CamCOPS authentication";
@@ -35,119 +34,6 @@ pub const CODE_EMAIL_SUBJECT: &str = "CamCOPS authentication";
 /// CamCOPS' text of a code message (e-mail body and SMS).
 pub fn code_text(code: &str) -> String {
     format!("Your CamCOPS verification code is {code}")
-}
-
-/// How a message travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Channel {
-    /// E-mail (SMTP).
-    Email,
-    /// Text message (the configured `SMS_BACKEND`).
-    Sms,
-}
-
-impl Channel {
-    /// The name used in logs and metric labels.
-    pub fn name(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-        }
-    }
-
-    /// Every channel (metric labels).
-    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Sms];
-}
-
-impl fmt::Display for Channel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A message could not be sent. The text is safe to log; pages show their own wording.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    /// The channel has no settings on this server (e.g. no `EMAIL_HOST`).
-    #[error("{0} is not configured on this server")]
-    NotConfigured(Channel),
-    /// The server or provider refused, failed or timed out.
-    #[error("sending by {channel} failed: {reason}")]
-    Failed {
-        /// Which channel.
-        channel: Channel,
-        /// What went wrong, without secrets.
-        reason: String,
-    },
-}
-
-/// The configured senders (built once at startup from the settings).
-pub struct Messenger {
-    mailer: Option<smtp::Mailer>,
-    sms: sms::SmsSender,
-    email_bound: Duration,
-    sms_bound: Duration,
-    slots: Arc<Semaphore>,
-}
-
-impl Messenger {
-    /// Senders for these settings. Fails on settings that cannot work (startup error).
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Messenger> {
-        let mailer = settings.email.as_ref().map(smtp::Mailer::new).transpose()?;
-        // A send makes several round trips, each bounded by EMAIL_TIMEOUT_S; the whole send
-        // (connect, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT) is bounded by three times it.
-        let email_bound =
-            Duration::from_secs(settings.email.as_ref().map_or(10, |e| e.timeout_s) * 3);
-        Ok(Messenger {
-            mailer,
-            sms: sms::SmsSender::new(&settings.sms),
-            email_bound,
-            // The HTTP request as a whole is bounded by SMS_TIMEOUT_S; a little more here.
-            sms_bound: Duration::from_secs(settings.sms.timeout_s + 2),
-            slots: Arc::new(Semaphore::new(MAX_CONCURRENT_SENDS)),
-        })
-    }
-
-    /// Whether e-mail can be sent at all (mail settings present).
-    pub fn email_configured(&self) -> bool {
-        self.mailer.is_some()
-    }
-
-    /// The longest a [`send_email`] call takes before it gives up.
-    pub fn email_bound(&self) -> Duration {
-        self.email_bound
-    }
-
-    /// Sends a plain-text e-mail to one address. Blocking: run on a blocking thread.
-    pub fn send_email_blocking(
-        &self,
-        to: &str,
-        subject: &str,
-        body: &str,
-    ) -> Result<(), SendError> {
-        match &self.mailer {
-            None => Err(SendError::NotConfigured(Channel::Email)),
-            Some(m) => m.send(to, subject, body, false),
-        }
-    }
-
-    /// As [`Messenger::send_email_blocking`], with the site's Sender/Reply-To (notices).
-    fn send_email_with_reply_headers_blocking(
-        &self,
-        to: &str,
-        subject: &str,
-        body: &str,
-    ) -> Result<(), SendError> {
-        match &self.mailer {
-            None => Err(SendError::NotConfigured(Channel::Email)),
-            Some(m) => m.send(to, subject, body, true),
-        }
-    }
-
-    /// Sends a text message to an E.164 number (`+447700900123`). Blocking.
-    pub fn send_sms_blocking(&self, to_e164: &str, body: &str) -> Result<(), SendError> {
-        self.sms.send(to_e164, body)
-    }
 }
 
 /// Runs `f` on a thread of its own, within `bound`; counts the outcome for `channel`.
@@ -211,14 +97,7 @@ pub async fn send_email(
     subject: &str,
     body: &str,
 ) -> Result<(), SendError> {
-    let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
-    run_send(
-        state,
-        Channel::Email,
-        state.messenger.email_bound,
-        move |m| m.send_email_blocking(&to, &subject, &body),
-    )
-    .await
+    email(state, to, subject, body, false).await
 }
 
 /// An e-mail with the site's Sender/Reply-To headers (security notices).
@@ -228,12 +107,23 @@ pub(crate) async fn send_email_with_reply_headers(
     subject: &str,
     body: &str,
 ) -> Result<(), SendError> {
+    email(state, to, subject, body, true).await
+}
+
+/// [`send_email`], with the site's Sender/Reply-To when `reply_headers`.
+async fn email(
+    state: &AppState,
+    to: &str,
+    subject: &str,
+    body: &str,
+    reply_headers: bool,
+) -> Result<(), SendError> {
     let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
     run_send(
         state,
         Channel::Email,
         state.messenger.email_bound,
-        move |m| m.send_email_with_reply_headers_blocking(&to, &subject, &body),
+        move |m| m.mailer()?.send(&to, &subject, &body, reply_headers),
     )
     .await
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 
-use super::{Channel, SendError};
+use super::channel::{Channel, SendError};
 use crate::config::{SmsBackend, SmsSettings};
 
 /// Kapow's send URL (as CamCOPS).

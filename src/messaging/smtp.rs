@@ -11,7 +11,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 
-use super::{Channel, SendError};
+use super::channel::{Channel, SendError};
 use crate::config::EmailSettings;
 
 /// A configured SMTP sender.

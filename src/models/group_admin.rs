@@ -1,6 +1,12 @@
-//! What the group administration pages do to `_security_groups` and the rows that hang on a
-//! group (`_security_group_group`, `_security_ip_use`), and the checks that refuse a delete:
-//! queries only, no HTTP (admin-pages spec §4).
+//! The group administration pages' database work (admin-pages spec §4), no HTTP: their
+//! reads (the paged group list, member names, whether a name is taken, the can-see pairs),
+//! their writes to `_security_groups` and the rows that hang on a group
+//! (`_security_group_group`, `_security_ip_use`), and the checks that refuse a delete. They
+//! are `impl Group` blocks, so that the pages call `Group::update_fields(...)` and the like.
+//!
+//! The user administration pages' writes are not here: they live in `auth/user_admin.rs`,
+//! where each is audited through its `Actor`. Plain group reads that any page needs stay in
+//! `models/group.rs`.
 
 use diesel::prelude::*;
 

@@ -239,22 +239,20 @@ fn happy_and(
     })
 }
 
-impl FromRequest for GroupAdmin {
-    type Error = AppError;
-    type Future = LocalFuture<Self>;
+/// `FromRequest` for a role extractor: [`LoggedIn`], happy, and `$allowed`, else 403.
+macro_rules! role_extractor {
+    ($role:ident, $allowed:path) => {
+        impl FromRequest for $role {
+            type Error = AppError;
+            type Future = LocalFuture<Self>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let fut = happy_and(req, payload, AuthUser::authorized_as_groupadmin);
-        Box::pin(async move { fut.await.map(GroupAdmin) })
-    }
+            fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+                let fut = happy_and(req, payload, $allowed);
+                Box::pin(async move { fut.await.map($role) })
+            }
+        }
+    };
 }
 
-impl FromRequest for Superuser {
-    type Error = AppError;
-    type Future = LocalFuture<Self>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let fut = happy_and(req, payload, AuthUser::is_superuser);
-        Box::pin(async move { fut.await.map(Superuser) })
-    }
-}
+role_extractor!(GroupAdmin, AuthUser::authorized_as_groupadmin);
+role_extractor!(Superuser, AuthUser::is_superuser);

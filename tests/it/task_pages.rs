@@ -1,223 +1,22 @@
 //! `/view_tasks` and `/set_filters` through HTTP on every backend: statuses, CSRF, page sizes
 //! (the 400s of §7.3 item 8, the session's `number_to_view`), page clamping, each filter field
-//! on a small seeded data set, the group-visibility rules, validation messages and clearing.
+//! on the small seeded data set (`task_seed`), the group-visibility rules, validation messages and clearing.
 
-use chrono::{Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{Local, NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
 
-use camcops_web::auth::password;
 use camcops_web::db::schema::{
     _security_user_group as ugm, _security_webviewer_sessions as sess, _task_filters,
 };
-use camcops_web::db::DbConnection;
-use camcops_web::models::device::{Device, NewDevice};
-use camcops_web::models::group::{Group, Membership, NewGroup, NewMembership};
-use camcops_web::models::idnum::{IdNumDefinition, IdNumIndexEntry, NewIdNumIndexEntry};
-use camcops_web::models::patient::{NewPatient, Patient};
-use camcops_web::models::task_index::{NewTaskIndexEntry, TaskIndexEntry};
-use camcops_web::models::user::{NewUser, User};
+use camcops_web::models::user::User;
 
 use crate::helpers::{location, new_client, TestApp};
+use crate::task_seed::{self, day, task, user, Seed, Times, PW};
 use crate::testdb::backend_test;
 
-const PW: &str = "correct horse battery";
-
-/// Ids of the seeded data set.
-struct Seed {
-    groups: [i32; 3],
-    devices: [i32; 2],
-    /// super, ua (A, sees all), ub (B, sees none unfiltered), unone (no group).
-    users: [i32; 4],
-}
-
-fn group(c: &mut DbConnection, name: &str) -> i32 {
-    Group::insert(
-        c,
-        &NewGroup {
-            name,
-            description: None,
-            upload_policy: None,
-            finalize_policy: None,
-        },
-    )
-    .unwrap()
-}
-
-/// A web-viewer user with memberships `(group, view_all_patients_when_unfiltered)`.
-fn user(c: &mut DbConnection, name: &str, superuser: bool, groups: &[(Option<i32>, bool)]) -> i32 {
-    let hash = password::hash(PW, 4).unwrap();
-    let id = User::insert(
-        c,
-        &NewUser {
-            username: name,
-            fullname: None,
-            email: None,
-            hashedpw: &hash,
-            mfa_method: "no_mfa",
-            hotp_counter: 0,
-            superuser: Some(superuser),
-            must_change_password: Some(false),
-            last_password_change_utc: None,
-            when_agreed_terms_of_use: Some(crate::helpers::AGREED.into()),
-            upload_group_id: None,
-            auto_generated: false,
-        },
-    )
-    .unwrap();
-    for &(g, view_all) in groups {
-        Membership::insert(
-            c,
-            &NewMembership {
-                user_id: Some(id),
-                group_id: g,
-                may_use_webviewer: Some(true),
-                view_all_patients_when_unfiltered: Some(view_all),
-                ..NewMembership::default()
-            },
-        )
-        .unwrap();
-    }
-    id
-}
-
-fn day(d: u32, hour: u32) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2024, 1, d)
-        .unwrap()
-        .and_hms_opt(hour, 0, 0)
-        .unwrap()
-}
-
-/// Inserts a task: `(group, device, adding user)` say where it came from.
-fn task(
-    c: &mut DbConnection,
-    table: &str,
-    patient: Option<i32>,
-    (group, device, user): (i32, i32, Option<i32>),
-    created: NaiveDateTime,
-    complete: bool,
-) {
-    let iso = created.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
-    TaskIndexEntry::insert(
-        c,
-        &NewTaskIndexEntry {
-            indexed_at_utc: day(20, 0),
-            task_table_name: table,
-            task_pk: Some(1),
-            patient_pk: patient,
-            device_id: device,
-            era: "2024-01-20T00:00:00.000000+00:00",
-            when_created_utc: created,
-            when_created_iso: &iso,
-            when_added_batch_utc: created,
-            adding_user_id: user,
-            group_id: group,
-            task_is_complete: complete,
-        },
-    )
-    .unwrap();
-}
-
-/// Groups A, B, C (B can see C); devices d1 ("Tablet one"), d2; ID types 1 (NHS number,
-/// validated) and 2 (RiO); patients p1 Smith/Ann F 1970 (A), p2 SMITH/Bob M 1980 (B),
-/// p3 Jones/Ann F 1970 (C); tasks T1..T8 created on 1..8 January 2024 at 10:00 UTC, so a
-/// row's creation day names the task.
+/// The seeded data set (`task_seed`), one task per day.
 fn seed(app: &TestApp) -> Seed {
-    let mut conn = app.conn();
-    conn.transaction::<_, diesel::result::Error, _>(|c| {
-        let groups = [group(c, "A"), group(c, "B"), group(c, "C")];
-        Group::add_can_see(c, groups[1], groups[2]).unwrap();
-        let users = [
-            user(c, "super", true, &[]),
-            user(c, "ua", false, &[(Some(groups[0]), true)]),
-            user(c, "ub", false, &[(Some(groups[1]), false)]),
-            user(c, "unone", false, &[(None, true)]),
-        ];
-        let dev = |c: &mut DbConnection, name: &str, friendly: Option<&str>| {
-            Device::insert(
-                c,
-                &NewDevice {
-                    name,
-                    friendly_name: friendly,
-                    camcops_version: None,
-                    registered_by_user_id: None,
-                    when_registered_utc: None,
-                    currently_preserving: None,
-                },
-            )
-            .unwrap()
-        };
-        let devices = [dev(c, "d1", Some("Tablet one")), dev(c, "d2", None)];
-        for (which, desc, method) in [
-            (1, "NHS number", Some("uk_nhs_number")),
-            (2, "RiO number", None),
-        ] {
-            IdNumDefinition::insert(
-                c,
-                &IdNumDefinition {
-                    which_idnum: which,
-                    description: Some(desc.into()),
-                    short_description: None,
-                    validation_method: method.map(str::to_string),
-                },
-            )
-            .unwrap();
-        }
-        let pat =
-            |c: &mut DbConnection, s: &str, f: &str, dob: (i32, u32, u32), sex: &str, g: i32| {
-                Patient::insert(
-                    c,
-                    &NewPatient {
-                        id: 1,
-                        forename: Some(f),
-                        surname: Some(s),
-                        dob: NaiveDate::from_ymd_opt(dob.0, dob.1, dob.2),
-                        sex: Some(sex),
-                        _device_id: devices[0],
-                        _era: "NOW",
-                        _current: true,
-                        _group_id: g,
-                    },
-                )
-                .unwrap()
-            };
-        let p1 = pat(c, "Smith", "Ann", (1970, 1, 1), "F", groups[0]);
-        let p2 = pat(c, "SMITH", "Bob", (1980, 5, 5), "M", groups[1]);
-        let p3 = pat(c, "Jones", "Ann", (1970, 1, 1), "F", groups[2]);
-        for (p, which, value) in [
-            (p1, 1, 9_434_765_919),
-            (p1, 2, 111),
-            (p2, 1, 4_010_232_137),
-            (p3, 2, 222),
-        ] {
-            IdNumIndexEntry::insert(
-                c,
-                &NewIdNumIndexEntry {
-                    indexed_at_utc: day(1, 0),
-                    patient_pk: Some(p),
-                    which_idnum: which,
-                    idnum_value: Some(value),
-                },
-            )
-            .unwrap();
-        }
-        let (a, b, cc) = (groups[0], groups[1], groups[2]);
-        let (d1, d2) = (devices[0], devices[1]);
-        let (ua, ub) = (Some(users[1]), Some(users[2]));
-        task(c, "phq9", Some(p1), (a, d1, ua), day(1, 10), true); // T1
-        task(c, "gad7", Some(p2), (b, d2, ub), day(2, 10), false); // T2
-        task(c, "bmi", Some(p3), (cc, d1, ua), day(3, 10), true); // T3
-        task(c, "ref_satis_gen", None, (a, d1, ua), day(4, 10), true); // T4
-        task(c, "ref_satis_gen", None, (b, d2, ub), day(5, 10), true); // T5
-        task(c, "phq9", Some(p1), (a, d2, ub), day(6, 10), false); // T6
-        task(c, "photo", Some(p2), (b, d1, None), day(7, 10), true); // T7
-        task(c, "phq9", Some(p3), (cc, d2, ua), day(8, 10), true); // T8
-        Ok(Seed {
-            groups,
-            devices,
-            users,
-        })
-    })
-    .unwrap()
+    task_seed::seed(&mut app.conn(), Times::OnePerDay)
 }
 
 /// The `<tbody>` of the task table ("" when there is none).

@@ -15,12 +15,21 @@ use crate::db::{DbConnection, MultiBackend};
 pub(crate) struct CountOf<Q>(pub(crate) Q);
 
 impl<Q: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for CountOf<Q> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        out.push_sql("SELECT COUNT(*) FROM (");
-        self.0.walk_ast(out.reborrow())?;
-        out.push_sql(") AS capped_count");
-        Ok(())
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        count_from(&self.0, "SELECT COUNT(*) FROM (", out)
     }
+}
+
+/// `<select> (<inner>) AS capped_count`, the shape of [`CountOf`] and [`CountAndTop`].
+fn count_from<'b, Q: QueryFragment<MultiBackend>>(
+    inner: &'b Q,
+    select: &'static str,
+    mut out: AstPass<'_, 'b, MultiBackend>,
+) -> QueryResult<()> {
+    out.push_sql(select);
+    inner.walk_ast(out.reborrow())?;
+    out.push_sql(") AS capped_count");
+    Ok(())
 }
 
 impl<Q> Query for CountOf<Q> {
@@ -102,11 +111,12 @@ impl<C: ValidGrouping<()>> ValidGrouping<()> for NoIndex<C> {
 pub(super) struct CountAndTop<Q>(pub(super) Q);
 
 impl<Q: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for CountAndTop<Q> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        out.push_sql("SELECT COUNT(*), (SELECT MAX(index_entry_pk) FROM _task_index) FROM (");
-        self.0.walk_ast(out.reborrow())?;
-        out.push_sql(") AS capped_count");
-        Ok(())
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        count_from(
+            &self.0,
+            "SELECT COUNT(*), (SELECT MAX(index_entry_pk) FROM _task_index) FROM (",
+            out,
+        )
     }
 }
 

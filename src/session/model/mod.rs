@@ -1,29 +1,32 @@
 //! The `CamcopsSession` lifecycle over `_security_webviewer_sessions` (§2): resolve by id and
 //! token, activity touch, login, logout, per-session settings. No HTTP in here.
+//!
+//! This file holds the types and the lifecycle of one session (save, touch, login, logout,
+//! per-session settings); `lookup` the per-request reads (resolving a presented id and token,
+//! with the user in the same statement); `admin` the queries over many sessions (the admin
+//! page, ending a user's sessions, counting active ones).
+
+mod admin;
+mod lookup;
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
+pub use admin::{end_session, end_user_sessions, find_row, list_active, n_sessions_active_since};
+
 use super::form_state::FormState;
-use super::token::{generate_token, hash_token, token_matches};
-use crate::auth::principal::AuthUser;
+use super::token::{generate_token, hash_token};
 use crate::config::Settings;
+use crate::db::lock::{lock_rows, Locked};
 use crate::db::schema::{_security_webviewer_sessions as sess, _task_filters};
-use crate::db::{last_insert_id, Backend, DbConnection, MultiBackend};
-use crate::models::group::Membership;
-use crate::models::task_filter::{TaskFilter, TaskFilterRow};
-use crate::models::user::User;
+use crate::db::{last_insert_id, DbConnection, MultiBackend};
+use crate::models::task_filter::TaskFilter;
 
 /// The session row filtered by id and token hash.
 type GuardedRow = diesel::dsl::Filter<
     diesel::dsl::Filter<sess::table, diesel::dsl::Eq<sess::id, i32>>,
     diesel::dsl::Eq<sess::token, String>,
 >;
-
-/// The id to look up: only a positive id that comes with a token.
-fn presented_id(id: Option<i32>, token: &str) -> Option<i32> {
-    id.filter(|&id| id > 0 && !token.is_empty())
-}
 
 /// Default tasks per page when the session has none stored (§2.13).
 pub const DEFAULT_NUMBER_TO_VIEW: i32 = 25;
@@ -169,197 +172,6 @@ impl CamcopsSession {
         self.number_to_view.unwrap_or(DEFAULT_NUMBER_TO_VIEW)
     }
 
-    /// `get_session` (§2.4) with our rules: look up by id only, compare the token hash in
-    /// constant time, check idle timeout, absolute lifetime and (if on) the IP; on a hit,
-    /// write `last_activity_utc` only when older than the write interval. Otherwise a new
-    /// unsaved session. Runs in the caller's transaction.
-    pub fn resolve(
-        conn: &mut DbConnection,
-        policy: &SessionPolicy,
-        id: Option<i32>,
-        token: &str,
-        client_ip: &str,
-        now: NaiveDateTime,
-    ) -> QueryResult<Resolved> {
-        let mut r = Self::lookup(conn, policy, id, token, client_ip, now)?;
-        if r.touched {
-            r.touched = r.session.touch(conn, now)?;
-        }
-        Ok(r)
-    }
-
-    /// The read half of [`resolve`](Self::resolve): everything but the activity write. On a
-    /// hit, `touched` says whether the write is due; call [`touch`](Self::touch) to do it.
-    pub fn lookup(
-        conn: &mut DbConnection,
-        policy: &SessionPolicy,
-        id: Option<i32>,
-        token: &str,
-        client_ip: &str,
-        now: NaiveDateTime,
-    ) -> QueryResult<Resolved> {
-        let row = match presented_id(id, token) {
-            // Run on every request with credentials: on the backend's own connection.
-            Some(id) => crate::on_native_connection!(conn, |c| sess::table
-                .find(id)
-                .select(SessionRow::as_select())
-                .get_result(c)
-                .optional())?,
-            None => None,
-        };
-        Ok(Self::judge(policy, id, row, token, client_ip, now))
-    }
-
-    /// [`lookup`](Self::lookup) and the logged-in user with their memberships in one
-    /// statement (the session row left-joined to its user and the user's memberships, one row
-    /// per membership): what every authenticated page view needs. With `task_list`, the same
-    /// statement also reads what the task list needs (the `_security_group_group` rows of each
-    /// membership and the session's task filter), so that no page reads them again; without,
-    /// the statement stays as small as the other pages need. The user and the extras are
-    /// returned only on a hit.
-    pub fn lookup_with_user(
-        conn: &mut DbConnection,
-        policy: &SessionPolicy,
-        presented: (Option<i32>, &str),
-        client_ip: &str,
-        now: NaiveDateTime,
-        task_list: bool,
-    ) -> QueryResult<(Resolved, Option<AuthUser>, SessionExtras)> {
-        use crate::db::schema::{
-            _security_group_group as gg, _security_user_group as ug, _security_users as users,
-        };
-        type Row = (
-            SessionRow,
-            Option<User>,
-            Option<Membership>,
-            Option<i32>,
-            Option<TaskFilterRow>,
-        );
-        let (id, token) = presented;
-        let rows: Vec<Row> = match presented_id(id, token) {
-            Some(id) if task_list => crate::on_native_connection!(conn, |c| sess::table
-                .left_join(users::table)
-                .left_join(ug::table.on(ug::user_id.eq(sess::user_id)))
-                .left_join(gg::table.on(gg::group_id.nullable().eq(ug::group_id)))
-                .left_join(
-                    _task_filters::table.on(_task_filters::id.nullable().eq(sess::task_filter_id)),
-                )
-                .filter(sess::id.eq(id))
-                .select((
-                    SessionRow::as_select(),
-                    Option::<User>::as_select(),
-                    Option::<Membership>::as_select(),
-                    gg::can_see_group_id.nullable(),
-                    Option::<TaskFilterRow>::as_select(),
-                ))
-                .load(c))?,
-            Some(id) => {
-                let rows: Vec<(SessionRow, Option<User>, Option<Membership>)> =
-                    crate::on_native_connection!(conn, |c| sess::table
-                        .left_join(users::table)
-                        .left_join(ug::table.on(ug::user_id.eq(sess::user_id)))
-                        .filter(sess::id.eq(id))
-                        .select((
-                            SessionRow::as_select(),
-                            Option::<User>::as_select(),
-                            Option::<Membership>::as_select(),
-                        ))
-                        .load(c))?;
-                rows.into_iter()
-                    .map(|(s, u, m)| (s, u, m, None, None))
-                    .collect()
-            }
-            None => Vec::new(),
-        };
-        let mut rows = rows.into_iter();
-        let Some((row, user, first, first_seen, filter)) = rows.next() else {
-            let r = Self::judge(policy, id, None, token, client_ip, now);
-            return Ok((r, None, SessionExtras::default()));
-        };
-        let r = Self::judge(policy, id, Some(row), token, client_ip, now);
-        let (user, extras) = match (&r.miss, user) {
-            (None, Some(user)) => {
-                let mut memberships: Vec<Membership> = first.into_iter().collect();
-                let mut seen: Vec<i32> = first_seen.into_iter().collect();
-                for (_, _, m, s, _) in rows {
-                    memberships.extend(m);
-                    seen.extend(s);
-                }
-                // Sorted here rather than by the statement (no sorter for a handful of rows).
-                memberships.sort_by_key(|m| (m.group_id, m.id));
-                memberships.dedup_by_key(|m| m.id);
-                seen.sort_unstable();
-                seen.dedup();
-                let extras = SessionExtras {
-                    filter: filter.as_ref().map(TaskFilter::from_row),
-                    seen_group_ids: seen,
-                };
-                (Some(AuthUser { user, memberships }), extras)
-            }
-            _ => (None, SessionExtras::default()),
-        };
-        Ok((r, user, extras))
-    }
-
-    /// The rules of `get_session` (§2.4) applied to the row found for `id` (if any).
-    fn judge(
-        policy: &SessionPolicy,
-        id: Option<i32>,
-        row: Option<SessionRow>,
-        token: &str,
-        client_ip: &str,
-        now: NaiveDateTime,
-    ) -> Resolved {
-        let miss = |m| Resolved {
-            session: CamcopsSession::new_unsaved(client_ip, now),
-            miss: Some(m),
-            touched: false,
-        };
-        if presented_id(id, token).is_none() {
-            return miss(Miss::NoCredentials);
-        }
-        let Some(row) = row else {
-            return miss(Miss::NoSuchRow);
-        };
-        // CamCOPS stores its tokens in plain text: a row it made never authenticates here, so
-        // that nobody who reads the table can log in with what they read.
-        let Some(created_at_utc) = row.created_at_utc else {
-            return miss(Miss::MadeElsewhere);
-        };
-        if !token_matches(token, row.token.as_deref()) {
-            return miss(Miss::BadToken);
-        }
-        let last = row.last_activity_utc.unwrap_or(created_at_utc);
-        if last < now - policy.timeout {
-            return miss(Miss::IdleExpired);
-        }
-        if let Some(max) = policy.max_lifetime {
-            if created_at_utc < now - max {
-                return miss(Miss::LifetimeExpired);
-            }
-        }
-        if policy.check_ip && row.ip_address.as_deref().unwrap_or("") != truncate(client_ip, 45) {
-            return miss(Miss::IpChanged);
-        }
-        let due = policy.write_interval <= Duration::zero() || last < now - policy.write_interval;
-        Resolved {
-            session: CamcopsSession {
-                id: Some(row.id),
-                token: token.to_string(),
-                ip_address: row.ip_address.unwrap_or_default(),
-                user_id: row.user_id,
-                last_activity_utc: last,
-                created_at_utc,
-                number_to_view: row.number_to_view,
-                task_filter_id: row.task_filter_id,
-                is_api_session: row.is_api_session.unwrap_or(false),
-                form_state: FormState::from_column(row.form_state.as_deref()),
-            },
-            miss: None,
-            touched: due,
-        }
-    }
-
     /// Writes `last_activity_utc = now`, guarded by the token's hash so that a logout (or a
     /// login elsewhere) committed meanwhile wins. Returns whether the row was written.
     pub fn touch(&mut self, conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
@@ -424,7 +236,7 @@ impl CamcopsSession {
         user_id: i32,
         now: NaiveDateTime,
     ) -> QueryResult<()> {
-        lock_user_row(conn, user_id)?;
+        lock_rows(conn, Locked::Users, &[user_id])?;
         let old_hash = self.guarded().map(|(_, h)| h);
         self.token = generate_token();
         self.user_id = Some(user_id);
@@ -530,17 +342,7 @@ impl CamcopsSession {
         if let Some(fid) = self.task_filter_id {
             return Ok(fid);
         }
-        diesel::insert_into(_task_filters::table)
-            .values((
-                _task_filters::task_types.eq(Some("")),
-                _task_filters::idnum_criteria.eq(Some("")),
-                _task_filters::device_ids.eq(Some("")),
-                _task_filters::user_ids.eq(Some("")),
-                _task_filters::group_ids.eq(Some("")),
-                _task_filters::text_contents.eq(Some("")),
-            ))
-            .execute(conn)?;
-        let fid = last_insert_id(conn)?;
+        let fid = TaskFilter::insert_empty(conn)?;
         self.task_filter_id = Some(fid);
         if self.id.is_none() {
             self.ensure_saved(conn)?;
@@ -574,88 +376,6 @@ pub(crate) fn delete_sessions(
             .execute(conn)?;
     }
     Ok(n)
-}
-
-/// Ends every session of a user except `keep` (password change, disabling): returns how many.
-pub fn end_user_sessions(
-    conn: &mut DbConnection,
-    user_id: i32,
-    keep: Option<i32>,
-) -> QueryResult<usize> {
-    let rows: Vec<(i32, Option<i32>)> = sess::table
-        .filter(sess::user_id.eq(user_id))
-        .filter(sess::id.ne(keep.unwrap_or(0)))
-        .select((sess::id, sess::task_filter_id))
-        .load(conn)?;
-    delete_sessions(conn, &rows)
-}
-
-/// One session row by id (admin page).
-pub fn find_row(conn: &mut DbConnection, id: i32) -> QueryResult<Option<SessionRow>> {
-    sess::table
-        .find(id)
-        .select(SessionRow::as_select())
-        .get_result(conn)
-        .optional()
-}
-
-/// Ends one session by id (admin page); returns whether it existed.
-pub fn end_session(conn: &mut DbConnection, id: i32) -> QueryResult<bool> {
-    let rows: Vec<(i32, Option<i32>)> = sess::table
-        .filter(sess::id.eq(id))
-        .select((sess::id, sess::task_filter_id))
-        .load(conn)?;
-    Ok(delete_sessions(conn, &rows)? > 0)
-}
-
-/// `n_sessions_active_since(when)` (§2.10): all rows, logged in or not, human or API.
-pub fn n_sessions_active_since(conn: &mut DbConnection, when: NaiveDateTime) -> QueryResult<i64> {
-    sess::table
-        .filter(sess::last_activity_utc.ge(when))
-        .count()
-        .get_result(conn)
-}
-
-/// Live (logged-in, unexpired) sessions, newest activity first; for the admin page.
-pub fn list_active(
-    conn: &mut DbConnection,
-    policy: &SessionPolicy,
-    now: NaiveDateTime,
-    user_ids: Option<&[i32]>,
-) -> QueryResult<Vec<SessionRow>> {
-    let mut q = sess::table
-        .filter(sess::user_id.is_not_null())
-        .filter(sess::token.ne(""))
-        .filter(sess::last_activity_utc.ge(now - policy.timeout))
-        .select(SessionRow::as_select())
-        .order(sess::last_activity_utc.desc())
-        .into_boxed();
-    if let Some(max) = policy.max_lifetime {
-        // Rows CamCOPS made have no creation time: only its idle timeout applies to them.
-        q = q.filter(
-            sess::created_at_utc
-                .ge(now - max)
-                .or(sess::created_at_utc.is_null()),
-        );
-    }
-    if let Some(ids) = user_ids {
-        q = q.filter(sess::user_id.eq_any(ids.to_vec()));
-    }
-    q.limit(1000).load(conn)
-}
-
-/// Locks the user's row until the transaction ends (PostgreSQL, MariaDB). SQLite units already
-/// hold the database write lock (`BEGIN IMMEDIATE`).
-fn lock_user_row(conn: &mut DbConnection, user_id: i32) -> QueryResult<()> {
-    let sql = match conn.backend() {
-        Backend::Sqlite => return Ok(()),
-        Backend::Postgres => "SELECT id FROM _security_users WHERE id = $1 FOR UPDATE",
-        Backend::Mysql => "SELECT id FROM _security_users WHERE id = ? FOR UPDATE",
-    };
-    diesel::sql_query(sql)
-        .bind::<diesel::sql_types::Integer, _>(user_id)
-        .execute(conn)
-        .map(|_| ())
 }
 
 fn truncate(s: &str, max: usize) -> String {
