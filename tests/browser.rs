@@ -307,7 +307,7 @@ async fn browser_admin_adds_user_who_sees_group_tasks() {
     type_into(&c, "username", "clinician1").await;
     type_into(&c, "password", "plum-tractor-violin-42").await;
     click(&c, "button[name=submit]").await;
-    // A new user agrees the terms of use first (admin-pages spec §5).
+    // A new user agrees the terms of use first (admin §5).
     source_when(&c, |h| h.contains("TERMS AND CONDITIONS OF USE")).await;
     click(&c, "button[name=submit]").await;
     source_when(&c, |h| h.contains("Logged in as")).await;

@@ -1,4 +1,4 @@
-//! The request fields of §5.2 (`TabletParam`) and their validation. Everything refused here
+//! The request fields of sessions §5.2 (`TabletParam`) and their validation. Everything refused here
 //! is a 400 `Not a valid CamCOPS API request` and touches no database.
 
 use std::collections::HashMap;

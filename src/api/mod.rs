@@ -1,4 +1,4 @@
-//! The tablet client API (§5): `POST /api` and its legacy alias `POST /database`,
+//! The tablet client API (sessions §5): `POST /api` and its legacy alias `POST /database`,
 //! form-encoded requests, `key:value` text replies, sessions carried in the body
 //! (`session_id`, `session_token`) so that only the first call costs a password check.
 //! See `docs/api.md`.

@@ -1,4 +1,4 @@
-//! The operations (§5.4): which class each belongs to, the permission checks in the
+//! The operations (sessions §5.4): which class each belongs to, the permission checks in the
 //! original's order, and the ones this server implements (`check_device_registered`,
 //! `register`, `check_upload_user_and_device`, `get_id_info`). Runs inside the caller's
 //! transaction; no HTTP here.

@@ -1,4 +1,4 @@
-//! Resuming the session a call presents (§5.3 steps 1–3): resolve the id and token as the web
+//! Resuming the session a call presents (sessions §5.3 steps 1–3): resolve the id and token as the web
 //! does, accept API sessions only, reuse the session for the same username (running the
 //! operation in the same unit), log out a session of another username.
 

@@ -1,4 +1,4 @@
-//! Session handling for the tablet API (§5.3, with our differences): resolve the presented
+//! Session handling for the tablet API (sessions §5.3, with our differences): resolve the presented
 //! id/token as the web does; reuse it for the same username without a password; log out a
 //! session of another username; otherwise authenticate (lockout first, bcrypt off the
 //! database and off the async workers, failures counted towards lockout) and log in an API
@@ -15,7 +15,6 @@ use super::outcome::Outcome;
 use super::resume::{self, Mode, Resumed};
 use super::wire::Reply;
 use crate::auth::login::{self as svc, LoginLookup};
-use crate::auth::throttle;
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::audit::{audit, AuditSource};
@@ -114,7 +113,7 @@ async fn authenticate(state: &AppState, call: Call) -> Result<Outcome, AppError>
     } = call;
     let username = req.username.clone().unwrap_or_default();
     // An address that has used up its failure budget tries no password at all.
-    throttle::check(state, &ip)?;
+    svc::check_address(state, &ip)?;
     let found: LoginLookup = {
         let name = username.clone();
         run_db_read(&state.pool, move |conn| Ok(svc::lookup(conn, &name, now)?)).await?

@@ -1,4 +1,4 @@
-//! Who may do what to whom in user administration (admin spec §2): the capability matrix as
+//! Who may do what to whom in user administration (admin §2): the capability matrix as
 //! pure rules over the actor's and the target's memberships. No HTTP and no database here;
 //! the pages load both users, ask these functions, and turn a refusal into a 403 page.
 
@@ -52,7 +52,7 @@ pub enum Action {
     EditMfa,
     /// `unlock_user`.
     Unlock,
-    /// `delete_user` (then [`delete_refusal`] for the rules of §3.10).
+    /// `delete_user` (then [`delete_refusal`] for the rules of admin §3.10).
     Delete,
     /// See the user's sessions (with their addresses) on `view_sessions`.
     ViewSessions,
@@ -103,7 +103,7 @@ pub fn may_edit_user(me: &AuthUser, target: &AuthUser) -> Result<(), &'static st
     }
 }
 
-/// The capability matrix (§2.2, §7): may `me` take `action` on `target`?
+/// The capability matrix (admin §2.2, admin §7): may `me` take `action` on `target`?
 pub fn check(me: &AuthUser, action: Action, target: &AuthUser) -> Result<(), Denial> {
     let own = me.id() == target.id();
     match action {
@@ -113,7 +113,7 @@ pub fn check(me: &AuthUser, action: Action, target: &AuthUser) -> Result<(), Den
         // may edit that user (a group administrator never reaches another group administrator).
         Action::ViewSessions | Action::EndSessions if own => Ok(()),
         // The original redirected GET only and let a superuser POST change their own
-        // password without the old one (§8.6): here both methods go to the own page.
+        // password without the old one (admin §8.6): here both methods go to the own page.
         // (A group administrator is refused as a group administrator, as in the original.)
         Action::ChangePassword if own && me.is_superuser() => {
             Err(Denial::UseOwnPage("/change_own_password"))
@@ -157,7 +157,7 @@ pub fn min_groups(me: &AuthUser) -> usize {
 }
 
 /// The target's groups `me` may change ("fluid", shown on the edit form) and those `me` may
-/// not ("frozen", kept whatever is submitted) (§2.1).
+/// not ("frozen", kept whatever is submitted) (admin §2.1).
 pub fn fluid_and_frozen(me: &AuthUser, target_groups: &[i32]) -> (Vec<i32>, Vec<i32>) {
     target_groups
         .iter()
@@ -190,7 +190,7 @@ impl std::fmt::Display for GroupsError {
 }
 
 /// Checks the groups `me` submitted for a user against the `offered` ones (the groups `me`
-/// administers) and returns the final set: submitted ∪ `frozen` (§2.1, §3.3, §3.4).
+/// administers) and returns the final set: submitted ∪ `frozen` (admin §2.1, admin §3.3, admin §3.4).
 pub fn final_groups(
     me: &AuthUser,
     offered: &[i32],
@@ -216,7 +216,7 @@ pub fn final_groups(
     Ok(seen)
 }
 
-/// The first of §3.10's refusals that applies to `me` deleting `target` (after
+/// The first of admin §3.10's refusals that applies to `me` deleting `target` (after
 /// [`check`] with [`Action::Delete`]); `records_refer` is the database's answer to "does any
 /// record or audit row refer to the user?".
 pub fn delete_refusal(

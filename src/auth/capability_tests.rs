@@ -1,4 +1,4 @@
-//! Table-driven tests of the capability matrix (admin spec §2.2, §3.10, §7).
+//! Table-driven tests of the capability matrix (admin §2.2, admin §3.10, admin §7).
 
 use super::*;
 use crate::models::group::Membership;
@@ -60,7 +60,7 @@ const fn no(reason: &'static str) -> Result<(), Denial> {
     Err(Denial::Forbidden(reason))
 }
 
-/// §2.2: every action of the user pages for each actor on each kind of target.
+/// admin §2.2: every action of the user pages for each actor on each kind of target.
 #[test]
 fn matrix_of_actor_action_and_target() {
     use Action::*;
@@ -142,7 +142,7 @@ type GroupCase<'a> = (
     Result<Vec<i32>, GroupsError>,
 );
 
-/// §2.1: fluid/frozen groups, duplicates, choices, at least one own group for a GA.
+/// admin §2.1: fluid/frozen groups, duplicates, choices, at least one own group for a GA.
 #[test]
 fn group_lists() {
     let [(_, su), (_, ga), _] = actors();
@@ -186,7 +186,7 @@ fn group_lists() {
     );
 }
 
-/// §3.10's refusals in their order.
+/// admin §3.10's refusals in their order.
 #[test]
 fn delete_refusals_in_order() {
     let [(_, su), (_, ga), _] = actors();

@@ -1,4 +1,4 @@
-//! The login service (§4.2, §2.7): lockout check, password check, failure recording, and the
+//! The login service (sessions §4.2, sessions §2.7): lockout check, password check, failure recording, and the
 //! successful-login writes. No HTTP in here; the page handler calls these.
 
 use chrono::{Duration, NaiveDateTime};
@@ -50,7 +50,7 @@ pub async fn check_password(
 }
 
 /// Before a logged-in user re-authenticates (old password to change it, current code to
-/// change MFA): such checks count like logins (§1.6), so that a session left open is no
+/// change MFA): such checks count like logins (sessions §1.6), so that a session left open is no
 /// guessing oracle. `Some(message)` while the account is locked: then try nothing.
 pub async fn reauth_locked(state: &AppState, username: &str) -> Result<Option<String>, AppError> {
     let (name, now) = (username.to_owned(), state.clock.now());
@@ -63,7 +63,7 @@ pub async fn reauth_locked(state: &AppState, username: &str) -> Result<Option<St
 
 /// A failed login or re-authentication, in a unit of its own: recorded and audited as a
 /// failed login (see [`record_failure`]) and counted towards the failure budget of the
-/// client's address ([`throttle::record_failure`]). `Some(message)` when it locked the
+/// client's address ([`record_address_failure`]). `Some(message)` when it locked the
 /// account.
 pub async fn failed_login(
     state: &AppState,
@@ -82,7 +82,7 @@ pub async fn failed_login(
         .metrics
         .login_failed(outcome.locked_for_minutes.is_some());
     // Every failure kind also counts towards the budget of the client's address.
-    throttle::record_failure(state, remote_addr, source).await?;
+    record_address_failure(state, remote_addr, source).await?;
     Ok(outcome
         .locked_for_minutes
         .map(|m| locked_message(now + Duration::minutes(m))))
@@ -217,6 +217,47 @@ pub fn complete_web_login(
     session.form_state.finish();
     session.login(conn, user.id, now)?;
     audit_own(conn, now, remote_addr, user.id, "Login")
+}
+
+/// Refuses (429 with `Retry-After`) a login attempt from an address that has used up its
+/// failure budget. Call before a password or code is checked.
+pub fn check_address(state: &AppState, ip: &str) -> Result<(), AppError> {
+    match state.login_throttle.blocked_for(ip, state.clock.now()) {
+        Some(retry_after_s) => Err(AppError::TooManyRequests(retry_after_s)),
+        None => Ok(()),
+    }
+}
+
+/// Counts a failed login (or wrong code) from `ip`. The failure that uses up the budget
+/// writes one audit row for the blocked window (refused attempts write none, so a flood
+/// cannot fill the audit table).
+pub async fn record_address_failure(
+    state: &AppState,
+    ip: &str,
+    source: AuditSource,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    if let throttle::Recorded::Exhausted(seconds) = state.login_throttle.note_failure(ip, now) {
+        let addr = ip.to_owned();
+        let limit = state.settings.login_failures_per_address;
+        let minutes = state.settings.login_failures_per_address_window_minutes;
+        log::warn!("Too many failed logins from {addr}: logins refused for {seconds} s");
+        run_db(&state.pool, move |conn| {
+            Ok(audit(
+                conn,
+                now,
+                source,
+                Some(&addr),
+                None,
+                None,
+                &format!(
+                    "Too many failed logins from address {addr} ({limit} in {minutes} minutes): logins from it refused for {seconds} s"
+                ),
+            )?)
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

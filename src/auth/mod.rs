@@ -16,7 +16,3 @@ mod test_users;
 pub mod throttle;
 pub mod user_admin;
 pub mod user_commands;
-
-/// The old name of [`user_commands`], kept for the callers outside `auth/` (the CLI, the user
-/// list page) until they move to the new one.
-pub use self::user_commands as users;

@@ -1,5 +1,5 @@
 //! Passwords: bcrypt hashing at `BCRYPT_COST`, verification (any cost, `$2a$`/`$2b$`), the
-//! dummy hash for unknown users, and the rules for new passwords (§1.4).
+//! dummy hash for unknown users, and the rules for new passwords (sessions §1.4).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -116,7 +116,7 @@ pub fn is_common(password: &str) -> bool {
     })
 }
 
-/// The rules of §1.4 for a new password. `old` is given for a change of one's own password.
+/// The rules of sessions §1.4 for a new password. `old` is given for a change of one's own password.
 pub fn validate_new_password(new: &str, old: Option<&str>) -> Result<(), String> {
     if new.trim().is_empty() {
         return Err("Passwords can't be blank".into());

@@ -1,5 +1,5 @@
-//! A logged-in user with their memberships, and the permissions derived from them (§1.4,
-//! §2.14): `happy`, `must_change_password`, `must_set_mfa`, `superuser`, `groupadmin`.
+//! A logged-in user with their memberships, and the permissions derived from them (sessions §1.4,
+//! sessions §2.14): `happy`, `must_change_password`, `must_set_mfa`, `superuser`, `groupadmin`.
 
 use diesel::QueryResult;
 
@@ -17,14 +17,14 @@ pub struct AuthUser {
     pub memberships: Vec<Membership>,
 }
 
-/// The exclusive state principal of §2.14 (after `may_use_webviewer`).
+/// The exclusive state principal of sessions §2.14 (after `may_use_webviewer`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserState {
     /// May use the pages.
     Happy,
     /// Must change password first.
     MustChangePassword,
-    /// Must agree the terms of use first (admin-pages spec §5).
+    /// Must agree the terms of use first (admin §5).
     MustAgreeTerms,
     /// Must set an allowed MFA method first.
     MustSetMfa,
@@ -219,7 +219,7 @@ mod tests {
         s
     }
 
-    // §6.4 CamcopsAuthenticationPolicyTests re-expressed.
+    // sessions §6.4 CamcopsAuthenticationPolicyTests re-expressed.
     #[test]
     fn principals_follow_the_original_priority() {
         let s = settings(vec![MfaMethod::NoMfa]);
@@ -231,7 +231,7 @@ mod tests {
         u.user.must_change_password = Some(true);
         assert_eq!(u.state(&s), UserState::MustChangePassword);
         u.user.must_change_password = Some(false);
-        // Terms (admin-pages spec §5): after the password, before MFA.
+        // Terms (admin §5): after the password, before MFA.
         u.user.when_agreed_terms_of_use = Some("2020-06-28T10:00:00.000000+01:00".into());
         assert_eq!(u.state(&s), UserState::MustAgreeTerms);
         assert_eq!(
@@ -260,7 +260,7 @@ mod tests {
         assert!(su.may_use_webviewer() && su.authorized_as_groupadmin());
     }
 
-    // §6.3 UserPermissionTests (view-all / view-none when unfiltered).
+    // sessions §6.3 UserPermissionTests (view-all / view-none when unfiltered).
     #[test]
     fn unfiltered_patient_rules() {
         let none = AuthUser {

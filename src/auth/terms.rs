@@ -1,4 +1,4 @@
-//! The terms of use (admin-pages spec §5): who must agree them first, and the time of agreeing
+//! The terms of use (admin §5): who must agree them first, and the time of agreeing
 //! as CamCOPS stores it in `_security_users.when_agreed_terms_of_use` (ISO 8601 text with the
 //! zone, for example `2026-12-01T21:02:37.796129+00:00`).
 

@@ -3,20 +3,16 @@
 //! memory, bounded in size. The lockout is per account; this stops one address trying a
 //! password against every account (password spraying).
 //!
-//! Callers: [`check`] before a password (or code) is tried, [`record_failure`] after a
-//! failure. `crate::auth::login::failed_login` records for every failure kind that goes
-//! through it.
+//! This module holds only the budget itself (what `AppState` keeps). The login service uses
+//! it: `crate::auth::login::check_address` before a password (or code) is tried,
+//! `record_address_failure` after a failure (`failed_login` records for every failure kind
+//! that goes through it).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
 use chrono::NaiveDateTime;
-
-use crate::db::run_db;
-use crate::error::AppError;
-use crate::models::audit::{audit, AuditSource};
-use crate::state::AppState;
 
 /// At most this many failure times are kept across all addresses (8 bytes each).
 pub const MAX_FAILURE_TIMES: usize = 1_000_000;
@@ -152,47 +148,6 @@ pub fn address_key(ip: &str) -> String {
         Ok(IpAddr::V4(v4)) => v4.to_string(),
         Err(_) => ip.to_string(),
     }
-}
-
-/// Refuses (429 with `Retry-After`) a login attempt from an address that has used up its
-/// failure budget. Call before a password or code is checked.
-pub fn check(state: &AppState, ip: &str) -> Result<(), AppError> {
-    match state.login_throttle.blocked_for(ip, state.clock.now()) {
-        Some(retry_after_s) => Err(AppError::TooManyRequests(retry_after_s)),
-        None => Ok(()),
-    }
-}
-
-/// Counts a failed login (or wrong code) from `ip`. The failure that uses up the budget
-/// writes one audit row for the blocked window (refused attempts write none, so a flood
-/// cannot fill the audit table).
-pub async fn record_failure(
-    state: &AppState,
-    ip: &str,
-    source: AuditSource,
-) -> Result<(), AppError> {
-    let now = state.clock.now();
-    if let Recorded::Exhausted(seconds) = state.login_throttle.note_failure(ip, now) {
-        let addr = ip.to_owned();
-        let limit = state.settings.login_failures_per_address;
-        let minutes = state.settings.login_failures_per_address_window_minutes;
-        log::warn!("Too many failed logins from {addr}: logins refused for {seconds} s");
-        run_db(&state.pool, move |conn| {
-            Ok(audit(
-                conn,
-                now,
-                source,
-                Some(&addr),
-                None,
-                None,
-                &format!(
-                    "Too many failed logins from address {addr} ({limit} in {minutes} minutes): logins from it refused for {seconds} s"
-                ),
-            )?)
-        })
-        .await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! What the user administration pages write (admin spec §3), each in the caller's
+//! What the user administration pages write (admin §3), each in the caller's
 //! transaction, each with one audit row naming the acting administrator (`user_id`) and the
 //! target (in `details`). A change that ends a user's web access (password reset by someone
 //! else, MFA switched off, `may_use_webviewer` gone, deletion) also ends their sessions.
@@ -43,7 +43,7 @@ impl Actor<'_> {
     }
 }
 
-/// A user to create (`add_user`, §3.3).
+/// A user to create (`add_user`, admin §3.3).
 #[derive(Debug, Clone)]
 pub struct NewAccount<'a> {
     /// Login name (already validated).
@@ -176,7 +176,7 @@ fn end_sessions_if_access_lost(conn: &mut DbConnection, before: &AuthUser) -> Qu
     }
 }
 
-/// What `edit_user` saves (§3.4).
+/// What `edit_user` saves (admin §3.4).
 #[derive(Debug, Clone)]
 pub struct AccountEdit<'a> {
     /// The text fields and flags.
@@ -278,7 +278,7 @@ fn set_groups(
     Ok((added, removed))
 }
 
-/// Rewrites a membership's flags (`edit_user_group_membership`, §3.5). Returns how many of
+/// Rewrites a membership's flags (`edit_user_group_membership`, admin §3.5). Returns how many of
 /// the user's sessions were ended (when the change took their web access away).
 pub fn set_membership_flags(
     conn: &mut DbConnection,
@@ -314,7 +314,7 @@ pub fn set_membership_flags(
     Ok(ended)
 }
 
-/// Sets the user's upload group (`set_other_user_upload_group`, §3.6).
+/// Sets the user's upload group (`set_other_user_upload_group`, admin §3.6).
 pub fn set_upload_group(
     conn: &mut DbConnection,
     actor: Actor<'_>,
@@ -333,7 +333,7 @@ pub fn set_upload_group(
     )
 }
 
-/// Sets another user's password (`change_other_password`, §3.7): the hash, the change time,
+/// Sets another user's password (`change_other_password`, admin §3.7): the hash, the change time,
 /// the forced-change flag as chosen; ends all of the user's sessions and audits it. Returns
 /// how many sessions were ended.
 pub fn set_other_password(
@@ -355,7 +355,7 @@ pub fn set_other_password(
     Ok(ended)
 }
 
-/// Switches another user's MFA off (`edit_other_user_mfa`, §3.8): method `no_mfa`, the
+/// Switches another user's MFA off (`edit_other_user_mfa`, admin §3.8): method `no_mfa`, the
 /// secret and HOTP counter cleared (the original kept the secret), sessions ended, audited.
 pub fn disable_mfa(
     conn: &mut DbConnection,
@@ -374,7 +374,7 @@ pub fn disable_mfa(
     Ok(ended)
 }
 
-/// `any_records_use_user` (§3.10 rule 5) over the tables this schema has: devices
+/// `any_records_use_user` (admin §3.10 rule 5) over the tables this schema has: devices
 /// registered or uploaded by the user, audit rows of theirs, and tasks they added.
 pub fn records_refer_to_user(conn: &mut DbConnection, user_id: i32) -> QueryResult<bool> {
     use diesel::dsl::exists;
@@ -397,7 +397,7 @@ pub fn records_refer_to_user(conn: &mut DbConnection, user_id: i32) -> QueryResu
     Ok(devices || audits || tasks)
 }
 
-/// Deletes the user with their memberships (the original left them behind, §8.8) and
+/// Deletes the user with their memberships (the original left them behind, admin §8.8) and
 /// sessions, in the caller's transaction, and audits it. Returns the sessions ended.
 pub fn delete_user(
     conn: &mut DbConnection,

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 
 pub use args::{Cli, Command};
 
-use crate::auth::{login::valid_username, password, users};
+use crate::auth::{login::valid_username, password, user_commands};
 use crate::clock::Clock;
 use crate::config::{self, Settings};
 use crate::db::{self, DbConnection, DbUrl};
@@ -135,7 +135,7 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
             let hash = password::hash(&pw, settings.bcrypt_cost)?;
             let mut conn = connect_migrated(&settings.db_url)?;
             let (id, created) = db::transaction(&mut conn, |c| {
-                Ok(users::make_superuser(c, username, &hash, now)?)
+                Ok(user_commands::make_superuser(c, username, &hash, now)?)
             })
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             if created {
@@ -153,7 +153,7 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
             let hash = password::hash(&pw, settings.bcrypt_cost)?;
             let mut conn = connect_migrated(&settings.db_url)?;
             let r = db::transaction(&mut conn, |c| {
-                Ok(users::reset_password(c, username, &hash, now)?)
+                Ok(user_commands::reset_password(c, username, &hash, now)?)
             })
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             match r {
@@ -168,7 +168,7 @@ pub fn run_offline(cli: &Cli) -> anyhow::Result<bool> {
             let settings = load_settings(cli)?;
             let mut conn = connect_migrated(&settings.db_url)?;
             let n = db::transaction(&mut conn, |c| {
-                Ok(users::enable_user(
+                Ok(user_commands::enable_user(
                     c,
                     username,
                     now,
@@ -324,7 +324,7 @@ pub fn prepare_demo(
     let hash = password::hash(&pw, settings.bcrypt_cost)?;
     let now = Clock::system().now();
     db::transaction(&mut conn, |c| {
-        let (id, _) = users::make_superuser(c, DEMO_SUPERUSER, &hash, now)?;
+        let (id, _) = user_commands::make_superuser(c, DEMO_SUPERUSER, &hash, now)?;
         // The demo's staff have agreed the terms of use; so has its admin.
         crate::models::user::User::set_agreed_terms(c, id, &crate::auth::terms::agreed_at(now))?;
         Ok(id)

@@ -67,7 +67,7 @@ fn config_path_from(cli: Option<&Path>, env: Option<OsString>) -> Result<PathBuf
     }
 }
 
-/// Multi-factor authentication methods of the original (§3.2 `MFA_METHODS`).
+/// Multi-factor authentication methods of the original (sessions §3.2 `MFA_METHODS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MfaMethod {
     /// No second factor.

@@ -1,6 +1,6 @@
-//! `_security_audit`: the audit trail (§1.10): writing rows (never a password, token, MFA
+//! `_security_audit`: the audit trail (sessions §1.10): writing rows (never a password, token, MFA
 //! secret or session id in `details`) and reading them back a page at a time, filtered in
-//! the database (admin-pages spec §6.3), newest first.
+//! the database (admin §6.3), newest first.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

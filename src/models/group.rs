@@ -1,5 +1,5 @@
 //! `_security_groups`, `_security_user_group` (memberships with their permission flags) and
-//! `_security_group_group` (which groups a group can see) (§1.8).
+//! `_security_group_group` (which groups a group can see) (sessions §1.8).
 
 use diesel::prelude::*;
 

@@ -1,4 +1,4 @@
-//! The group administration pages' database work (admin-pages spec §4), no HTTP: their
+//! The group administration pages' database work (admin §4), no HTTP: their
 //! reads (the paged group list, member names, whether a name is taken, the can-see pairs),
 //! their writes to `_security_groups` and the rows that hang on a group
 //! (`_security_group_group`, `_security_ip_use`), and the checks that refuse a delete. They

@@ -1,5 +1,5 @@
 //! `_idnum_definitions` (which ID number types exist) and `_idnum_index` (patients' ID numbers,
-//! as used for ID-number filtering) (§1.11), plus the NHS number checksum.
+//! as used for ID-number filtering) (sessions §1.11), plus the NHS number checksum.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

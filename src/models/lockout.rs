@@ -1,5 +1,5 @@
 //! `_security_login_failures` and `_security_account_lockouts`: failed logins and the
-//! lockouts they cause, keyed by username string (§1.5, §1.6).
+//! lockouts they cause, keyed by username string (sessions §1.5, sessions §1.6).
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::dsl::{exists, max, not};
@@ -20,7 +20,7 @@ pub struct FailureOutcome {
 }
 
 /// Records one failure and, at every `threshold`-th failure, a lockout of
-/// `k × increment` minutes where k = failures / threshold (§1.6).
+/// `k × increment` minutes where k = failures / threshold (sessions §1.6).
 pub fn record_failure(
     conn: &mut DbConnection,
     username: &str,

@@ -1,4 +1,4 @@
-//! `_server_settings`: the singleton row (id 1) (§1.9).
+//! `_server_settings`: the singleton row (id 1) (sessions §1.9).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

@@ -1,4 +1,4 @@
-//! `_security_users`: staff and tablet users (§1.4).
+//! `_security_users`: staff and tablet users (sessions §1.4).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -148,8 +148,8 @@ impl User {
     /// Ids of the users an admin page lists, by username: never the system user, no
     /// auto-generated users unless asked; with `admin_group_ids` (a group administrator, not a
     /// superuser) only users in one of those groups who are neither superusers nor group
-    /// administrators anywhere (`managed_users`, §2.1). Each user once, however many groups
-    /// they share with the administrator (the original counted them once per group, §8.11).
+    /// administrators anywhere (`managed_users`, admin §2.1). Each user once, however many groups
+    /// they share with the administrator (the original counted them once per group, admin §8.11).
     pub fn ids_for_admin(
         conn: &mut DbConnection,
         admin_group_ids: Option<&[i32]>,

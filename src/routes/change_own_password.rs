@@ -1,4 +1,4 @@
-//! `/change_own_password` (§2.12 wizard 2, §1.4): a code step first when the user has a
+//! `/change_own_password` (sessions §2.12 wizard 2, sessions §1.4): a code step first when the user has a
 //! second factor (TOTP, or codes by e-mail or text message: one is sent when the step is first
 //! shown, see `routes::step_up`), then the old password and the new one twice. Success sets
 //! the password, ends the user's other sessions and returns to the main menu. The wizard state

@@ -1,4 +1,4 @@
-//! `/`: the main menu (§4.4), with the links the user's permissions allow.
+//! `/`: the main menu (sessions §4.4), with the links the user's permissions allow.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};

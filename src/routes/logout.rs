@@ -33,7 +33,7 @@ pub async fn logout_form(li: LoggedIn) -> Result<HttpResponse, AppError> {
     html(StatusCode::OK, &page)
 }
 
-/// `POST /logout`: audit "Logout", then user NULL and token "" on the row (§2.8).
+/// `POST /logout`: audit "Logout", then user NULL and token "" on the row (sessions §2.8).
 pub async fn log_out(
     state: web::Data<AppState>,
     cs: CurrentSession,

@@ -1,4 +1,4 @@
-//! The route table (paths as the original, §4.1) and the page handlers, one file per page.
+//! The route table (paths as the original, sessions §4.1) and the page handlers, one file per page.
 
 use actix_web::web;
 

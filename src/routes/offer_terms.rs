@@ -1,4 +1,4 @@
-//! `/offer_terms` (admin-pages spec §5): the terms of use, and one button to agree them. Every
+//! `/offer_terms` (admin §5): the terms of use, and one button to agree them. Every
 //! other page sends a user who has not agreed (or agreed before the terms last changed) here
 //! first. Unlike the original the POST needs the CSRF token, and agreeing is audited.
 

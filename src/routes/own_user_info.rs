@@ -1,4 +1,4 @@
-//! `/view_own_user_info` (§4.8): the logged-in user's account: names, e-mail, superuser,
+//! `/view_own_user_info` (sessions §4.8): the logged-in user's account: names, e-mail, superuser,
 //! groups and permissions, upload group, last login, MFA method and whether it is locked out.
 
 use std::collections::HashMap;
@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 
 use super::page::{html, PageCtx};
 /// Moved to `auth::mfa`; kept here for the admin MFA page until it imports the new place.
-pub use crate::auth::mfa::mfa_description;
+use crate::auth::mfa::mfa_description;
 use crate::db::run_db_read;
 use crate::error::AppError;
 use crate::models::group::Group;

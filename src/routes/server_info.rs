@@ -1,5 +1,5 @@
-//! `/view_server_info` (§4.7): ID number definitions, the "Recent activity" session counts
-//! (§2.10) and the session timeout rules.
+//! `/view_server_info` (sessions §4.7): ID number definitions, the "Recent activity" session counts
+//! (sessions §2.10) and the session timeout rules.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};

@@ -33,7 +33,7 @@ pub enum Shown {
 
 /// A code page of a step-up or set-up wizard.
 #[derive(Template)]
-#[template(path = "code_step.html")]
+#[template(path = "step_up.html")]
 pub struct CodePage<'a> {
     /// Layout context.
     pub ctx: PageCtx,

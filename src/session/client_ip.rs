@@ -1,5 +1,5 @@
 //! The client's IP address: the socket peer, or a forwarded header only when
-//! `TRUSTED_PROXY_HEADERS` names it (§3.3).
+//! `TRUSTED_PROXY_HEADERS` names it (sessions §3.3).
 
 use actix_web::HttpRequest;
 

@@ -1,5 +1,5 @@
 //! Actix extractors: `CurrentSession` (resolved once per request and cached), and the
-//! permission extractors `LoggedIn`, `HappyUser`, `GroupAdmin`, `Superuser` (§2.14).
+//! permission extractors `LoggedIn`, `HappyUser`, `GroupAdmin`, `Superuser` (sessions §2.14).
 
 use std::future::{ready, Future};
 use std::pin::Pin;

@@ -1,4 +1,4 @@
-//! `form_state`: the typed wizard state kept in the session row as JSON (§2.12).
+//! `form_state`: the typed wizard state kept in the session row as JSON (sessions §2.12).
 
 use serde::{Deserialize, Serialize};
 
@@ -125,7 +125,7 @@ impl FormState {
 mod tests {
     use super::*;
 
-    // §6.5 FormWizardMixinTests re-expressed.
+    // sessions §6.5 FormWizardMixinTests re-expressed.
     #[test]
     fn other_route_resets_state_to_current_route() {
         let mut s = FormState {

@@ -1,4 +1,4 @@
-//! Housekeeping (§2.9): expired sessions with their filters (in batches), orphan filters,
+//! Housekeeping (sessions §2.9): expired sessions with their filters (in batches), orphan filters,
 //! ended lockouts, and the weekly clearing of failures for non-existent usernames.
 
 use chrono::{Duration, NaiveDateTime};
@@ -79,7 +79,7 @@ pub fn delete_old_sessions(
 }
 
 /// Deletes task filters that no session refers to. `NOT EXISTS`, unlike the original's
-/// `NOT IN`, is not defeated by sessions whose `task_filter_id` is NULL (§7.3 item 1).
+/// `NOT IN`, is not defeated by sessions whose `task_filter_id` is NULL (sessions §7.3 item 1).
 pub fn delete_orphan_filters(conn: &mut DbConnection) -> QueryResult<usize> {
     diesel::delete(_task_filters::table.filter(not(exists(
         sess::table.filter(sess::task_filter_id.eq(_task_filters::id.nullable())),

@@ -236,7 +236,7 @@ backend_test! {
         assert_eq!(form_state(&app, uid).step.as_deref(), Some("change_password"));
     }
 
-    /// Wrong old passwords count as failed logins (§1.6): the threshold locks the account, the
+    /// Wrong old passwords count as failed logins (sessions §1.6): the threshold locks the account, the
     /// right old password is refused while locked, and works once the lockout has passed.
     async fn change_password_wrong_old_password_locks(db) {
         let app = TestApp::spawn_with(db, |s| {

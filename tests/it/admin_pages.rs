@@ -192,7 +192,7 @@ backend_test! {
         for th in ["Username", "Role", "Groups", "Upload group", "Last login", "Locked out", "MFA method", "Can log in", "Can upload", "Actions"] {
             assert!(page.contains(&format!("<th scope=\"col\">{th}</th>")), "{th}");
         }
-        // §2.1 managed_users: group administrators (the viewer included) are not listed.
+        // admin §2.1 managed_users: group administrators (the viewer included) are not listed.
         assert!(page.contains("<td>alice</td>") && !page.contains("<td>admin1</td>"), "{page}");
         assert!(!page.contains("<td>bob</td>") && !page.contains("<td>root</td>"), "{page}");
         assert!(page.contains("<td class=\"wrap\">g_admin1 <a href=\"/edit_user_group_membership?user_group_membership_id="), "{page}");

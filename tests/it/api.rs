@@ -1,4 +1,4 @@
-//! The tablet client API through HTTP on every backend: §6.7's session-related tests, session
+//! The tablet client API through HTTP on every backend: sessions §6.7's session-related tests, session
 //! reuse without bcrypt, other usernames, human/API coexistence, lockout, reply escaping and
 //! a table of bad requests (never a 5xx, never a row).
 
@@ -206,7 +206,7 @@ fn audits(conn: &mut DbConnection, like: &str) -> Vec<(String, Option<i32>)> {
 }
 
 backend_test! {
-    /// §6.7 MalformedRequestTests: a body of `rubbish` is a 400 "Not a valid CamCOPS API
+    /// sessions §6.7 MalformedRequestTests: a body of `rubbish` is a 400 "Not a valid CamCOPS API
     /// request" in plain text.
     async fn rubbish_is_not_a_valid_request(db) {
         let app = TestApp::spawn(db).await;
@@ -222,7 +222,7 @@ backend_test! {
         assert!(r.text().await.unwrap().contains("Not a valid CamCOPS API request"));
     }
 
-    /// §6.7 OpCheckDeviceRegisteredTests / OpCheckUploadUserAndDeviceTests: success replies,
+    /// sessions §6.7 OpCheckDeviceRegisteredTests / OpCheckUploadUserAndDeviceTests: success replies,
     /// `/database` as an alias, no cookie. An anonymous check's session lives in memory only
     /// (reply `session_id:0`, no row); a login then gets a saved API session.
     async fn device_and_upload_checks_succeed(db) {
@@ -310,7 +310,7 @@ backend_test! {
         assert_eq!(count!(&mut conn, lf::table), 0);
     }
 
-    /// §5.3: a found session of another username (or with no username) is logged out; the
+    /// sessions §5.3: a found session of another username (or with no username) is logged out; the
     /// new user gets a new session; the old token never works again.
     async fn another_username_logs_the_old_session_out(db) {
         let app = TestApp::spawn(db).await;
@@ -400,7 +400,7 @@ backend_test! {
         assert_eq!(count!(&mut conn, lf::table), 1);
     }
 
-    /// §6.1 GetSessionTests through the API, and the web's other rules: IP binding (on by
+    /// sessions §6.1 GetSessionTests through the API, and the web's other rules: IP binding (on by
     /// default), idle timeout, a wrong token, a non-integer id.
     async fn sessions_follow_the_web_rules(db) {
         let app = TestApp::spawn_with(db, |s| s.client_ip_source = ClientIpSource::XForwardedFor).await;
@@ -436,7 +436,7 @@ backend_test! {
         call_from(&app, &same, Some("192.0.2.1")).await.assert_error(INVALID);
     }
 
-    /// §6.1 test_old_session_for_different_ip_when_ip_ignored: with SESSION_CHECK_USER_IP off,
+    /// sessions §6.1 test_old_session_for_different_ip_when_ip_ignored: with SESSION_CHECK_USER_IP off,
     /// a new address keeps the session.
     async fn ip_change_allowed_when_not_checked(db) {
         let app = TestApp::spawn_with(db, |s| {
@@ -484,8 +484,8 @@ backend_test! {
         assert_eq!((rows[0].1, rows[0].2), (Some(uid), Some(false)), "the web session is untouched");
     }
 
-    /// §6.7 OpRegisterDeviceTests (new and existing device) and the registration checks of
-    /// §5.4 in order; the reply carries the server's ID information.
+    /// sessions §6.7 OpRegisterDeviceTests (new and existing device) and the registration checks of
+    /// sessions §5.4 in order; the reply carries the server's ID information.
     async fn register_new_and_existing_devices(db) {
         let app = TestApp::spawn(db).await;
         let uid = app.create_user_with("gail", PW, false, |m| m.may_register_devices = Some(true));
@@ -522,7 +522,7 @@ backend_test! {
         assert_eq!(regs, vec![("tablet".to_string(), Some(d.id)); 2]);
     }
 
-    /// §5.4 upload checks, in order: no user, no upload group, no upload permission, then an
+    /// sessions §5.4 upload checks, in order: no user, no upload group, no upload permission, then an
     /// unregistered device; other operations are "not supported".
     async fn upload_checks_in_order(db) {
         let app = TestApp::spawn(db).await;

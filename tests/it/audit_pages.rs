@@ -1,4 +1,4 @@
-//! The audit trail through HTTP on every backend (admin-pages spec §6): each filter alone
+//! The audit trail through HTTP on every backend (admin §6): each filter alone
 //! and combined against a reference query in the test, paging newest first, long details
 //! on request, bad input (400 or an empty page, never a 500), and that reading the trail is
 //! not itself audited.
@@ -141,7 +141,7 @@ fn local(t: NaiveDateTime) -> String {
 }
 
 backend_test! {
-    /// §6.3: every filter alone and combined gives exactly the rows of the reference query,
+    /// admin §6.3: every filter alone and combined gives exactly the rows of the reference query,
     /// newest first; the conditions are listed; an unknown username matches nothing.
     async fn each_filter_alone_and_combined_matches_the_reference(db) {
         let app = TestApp::spawn(db).await;
@@ -183,7 +183,7 @@ backend_test! {
         assert!(body.contains("source = tablet; username = alice"), "conditions in the form's order");
     }
 
-    /// §0.6, §6.3: pages of `rows_per_page`, newest first, clamped to the last page, with
+    /// admin §0.6, admin §6.3: pages of `rows_per_page`, newest first, clamped to the last page, with
     /// the pager keeping the other parameters; long details whole on request.
     async fn paging_newest_first_and_details_on_request(db) {
         let app = TestApp::spawn(db).await;

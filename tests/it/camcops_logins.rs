@@ -1,8 +1,7 @@
 //! CamCOPS' own users on CamCOPS' own data (the SQLite and MariaDB dumps of CamCOPS 2.4.24;
 //! PostgreSQL has no dump), adopted and served: they log in with their CamCOPS passwords, the
 //! hashes written here stay `$2a$` (CamCOPS' py-bcrypt rejects `$2b$`), the system user and a
-//! user without `may_use_webviewer` never log in, the terms of use come first (admin-pages spec
-//! §5), CamCOPS' sessions are listed as made elsewhere, and `demo-data` refuses the database.
+//! user without `may_use_webviewer` never log in, the terms of use come first (admin §5), CamCOPS' sessions are listed as made elsewhere, and `demo-data` refuses the database.
 
 use camcops_web::db::{self, DbConnection};
 use camcops_web::routes::admin::sessions::MADE_ELSEWHERE;

@@ -1,5 +1,5 @@
-//! Sessions on an adopted CamCOPS database, beside CamCOPS' own rows (sessions spec §2.4,
-//! §2.7, §2.9; issue "Run on an existing CamCOPS 2.4 database", items 2 and 5): ours are
+//! Sessions on an adopted CamCOPS database, beside CamCOPS' own rows (sessions §2.4,
+//! sessions §2.7, sessions §2.9; issue "Run on an existing CamCOPS 2.4 database", items 2 and 5): ours are
 //! written and resolved; a row CamCOPS made (plain token, no `created_at_utc`) never
 //! authenticates and is ended by the idle timeout only; a login here ends the user's human
 //! sessions of either server, not the tablet ones.
@@ -103,7 +103,7 @@ fn exists(conn: &mut DbConnection, id: i32) -> bool {
 
 camcops_test! {
     /// Our sessions are written and resolved on CamCOPS' table; CamCOPS' rows never
-    /// authenticate here, whatever token is presented (§2.4 "made elsewhere").
+    /// authenticate here, whatever token is presented (sessions §2.4 "made elsewhere").
     fn sessions_on_an_adopted_database(backend) {
         let Some(db) = schema_db(backend) else { return };
         adopt(&db);
@@ -134,7 +134,7 @@ camcops_test! {
         }
     }
 
-    /// Housekeeping (§2.9): the absolute lifetime ends our old sessions but not CamCOPS'
+    /// Housekeeping (sessions §2.9): the absolute lifetime ends our old sessions but not CamCOPS'
     /// (which have no creation time); CamCOPS' idle ones go by the idle timeout.
     fn housekeeping_applies_only_the_idle_timeout_to_camcops_rows(backend) {
         let Some(db) = schema_db(backend) else { return };
@@ -160,7 +160,7 @@ camcops_test! {
         assert!(!exists(&mut conn, old_id), "our session outlived its lifetime");
     }
 
-    /// One human session per user across both servers (§2.7): logging in here deletes the
+    /// One human session per user across both servers (sessions §2.7): logging in here deletes the
     /// user's other human rows, CamCOPS' (is_api_session 0 or NULL) included; API rows stay.
     fn login_ends_the_users_camcops_human_sessions(backend) {
         let Some(db) = schema_db(backend) else { return };

@@ -1,8 +1,8 @@
 //! The task pages on databases made by CamCOPS 2.4.24 and adopted by `upgrade-db`:
 //! - `/view_tasks` for admin, clinician, researcher and grpadmin, with no filter, a surname,
 //!   task types, trackers only (and trackers plus a surname), lists exactly the tasks that a
-//!   reference query finds in the raw task tables by CamCOPS' rules (spec §4.5 with §1.7 and
-//!   §1.11; cc_taskcollection.py, cc_taskfilter.py): current records of every era, group
+//!   reference query finds in the raw task tables by CamCOPS' rules (spec sessions §4.5 with sessions §1.7 and
+//!   sessions §1.11; cc_taskcollection.py, cc_taskfilter.py): current records of every era, group
 //!   visibility through `_security_group_group`, anonymous tasks,
 //!   `view_all_patients_when_unfiltered`; on the SQLite and MariaDB data fixtures. Each row
 //!   links to CamCOPS' task page (`CAMCOPS_TASK_VIEW_URL`); a task type of a newer CamCOPS shows
@@ -279,7 +279,7 @@ async fn apply(app: &TestApp, c: &reqwest::Client, uid: i32, case: &Case) {
 }
 
 camcops_test! {
-    /// §4.5: the same tasks as CamCOPS for each user and filter, on CamCOPS' own data.
+    /// sessions §4.5: the same tasks as CamCOPS for each user and filter, on CamCOPS' own data.
     async fn view_tasks_lists_what_camcops_lists(backend) {
         let Some(db) = demo_db(backend) else { return };
         adopt(&db);

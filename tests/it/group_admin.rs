@@ -1,7 +1,7 @@
-//! Group administration through HTTP on every backend (admin-pages spec §4): who may use
-//! the pages (§2.2: superusers only), each form's validation with the original's messages
-//! (§0.4, §4.2, §4.3), all four IP-use flags kept (§8.10), visibility taking effect on
-//! `/view_tasks` at once, the delete refusals (§4.4, §8.9), bad input, and the audit rows of
+//! Group administration through HTTP on every backend (admin §4): who may use
+//! the pages (admin §2.2: superusers only), each form's validation with the original's messages
+//! (admin §0.4, admin §4.2, admin §4.3), all four IP-use flags kept (admin §8.10), visibility taking effect on
+//! `/view_tasks` at once, the delete refusals (admin §4.4, admin §8.9), bad input, and the audit rows of
 //! every change.
 
 use chrono::NaiveDate;
@@ -160,7 +160,7 @@ fn edit_form<'a>(
 }
 
 backend_test! {
-    /// §2.2: groups and audit pages are for superusers: anonymous visitors are sent to log
+    /// admin §2.2: groups and audit pages are for superusers: anonymous visitors are sent to log
     /// in, group administrators and ordinary users get 403 on every page and action, and
     /// none of their POSTs writes anything.
     async fn only_superusers_reach_group_and_audit_pages(db) {
@@ -200,7 +200,7 @@ backend_test! {
         }
     }
 
-    /// §4.2, §0.4: the add form's name rules and messages, CSRF, and what a valid add
+    /// admin §4.2, admin §0.4: the add form's name rules and messages, CSRF, and what a valid add
     /// writes (the name only) and audits.
     async fn add_group_validates_the_name_and_audits(db) {
         let app = TestApp::spawn(db).await;
@@ -240,7 +240,7 @@ backend_test! {
         assert!(list.contains("Group newgroup added") && list.contains(&format!("/edit_group?group_id={gid}")));
     }
 
-    /// §4.3: every field of the edit form is validated with the original's messages
+    /// admin §4.3: every field of the edit form is validated with the original's messages
     /// (policies that parse and that do not, unknown ID numbers, the description, the
     /// visible groups), a refused edit writes nothing, SQL-looking and 10,000-character
     /// values are refused the same way, and a hidden id that differs is a 400.
@@ -298,7 +298,7 @@ backend_test! {
         assert_eq!(snapshot(&mut conn), before, "nothing written by refused edits");
     }
 
-    /// §4.3, §8.10: a valid edit stores every field, all four IP-use flags (and keeps them
+    /// admin §4.3, admin §8.10: a valid edit stores every field, all four IP-use flags (and keeps them
     /// on the next save, reusing the same `_security_ip_use` row), rewrites the groups it may
     /// see, and audits what changed.
     async fn edit_group_saves_everything_and_audits_changes(db) {

@@ -32,6 +32,7 @@ mod session_http;
 mod session_model;
 mod slow_clients;
 mod sms_backends;
+mod spec_references;
 mod statement_budget;
 mod task_index_queries;
 mod task_pages;

@@ -1,6 +1,6 @@
 //! Migrations on every backend: up, all the way down and up again, and the schema they make
 //! read back from the catalogue (tables, columns, types, VARCHAR lengths, nullability,
-//! defaults, keys, foreign keys, indexes, MariaDB charset) against the spec's §1 tables.
+//! defaults, keys, foreign keys, indexes, MariaDB charset) against the spec's sessions §1 tables.
 
 mod catalogue;
 mod spec;

@@ -1,4 +1,4 @@
-//! The session model on every backend (§2.4–§2.12, §6.1): resolution, IP binding, timeouts
+//! The session model on every backend (sessions §2.4–sessions §2.12, sessions §6.1): resolution, IP binding, timeouts
 //! with an injected clock, write coalescing, fixation, logout, one human session per user,
 //! races, housekeeping.
 
@@ -99,7 +99,7 @@ fn human_sessions_of(conn: &mut DbConnection, user: i32) -> i64 {
 }
 
 backend_test! {
-    /// §6.1 GetSessionTests: same IP → same session; other IP with checking off → same
+    /// sessions §6.1 GetSessionTests: same IP → same session; other IP with checking off → same
     /// session; with checking on → a new session.
     fn ip_binding_as_the_original(db) {
         let mut conn = db.conn();
@@ -219,7 +219,7 @@ backend_test! {
         assert_eq!(r.miss, Some(Miss::IdleExpired));
     }
 
-    /// One human session per user; API sessions exempt both ways (§2.7).
+    /// One human session per user; API sessions exempt both ways (sessions §2.7).
     fn one_human_session_per_user(db) {
         let mut conn = db.conn();
         let u = make_user(&mut conn, "hal");
@@ -271,7 +271,7 @@ backend_test! {
     }
 
     /// Housekeeping: expired sessions and their filters go, live ones stay, orphan filters go
-    /// (NOT EXISTS, even with NULL task_filter_id rows present — §7.3 item 1).
+    /// (NOT EXISTS, even with NULL task_filter_id rows present — sessions §7.3 item 1).
     fn housekeeping_deletes_expired_and_orphans(db) {
         let mut conn = db.conn();
         let u = make_user(&mut conn, "lee");

@@ -127,7 +127,7 @@ async fn view_tasks_within_budget(app: &TestApp, c: &reqwest::Client, case: &str
 }
 
 backend_test! {
-    /// §2.4 with coalescing (ARCHITECTURE.md items 1 and 8): one statement per page view
+    /// sessions §2.4 with coalescing (ARCHITECTURE.md items 1 and 8): one statement per page view
     /// when no activity write is due; the write itself is one guarded UPDATE in its own
     /// short transaction.
     async fn main_menu_is_one_statement(db) {
@@ -156,7 +156,7 @@ backend_test! {
         assert_eq!(n.statements, 0, "GET /login:{}", show(&texts));
     }
 
-    /// §4.5: the task list in at most 4 statements for each kind of view.
+    /// sessions §4.5: the task list in at most 4 statements for each kind of view.
     async fn view_tasks_is_at_most_four_statements(db) {
         // The coalesced activity write (counted by `main_menu_is_one_statement`) must not
         // fall due between the login and the last page here, however slowly a loaded
@@ -212,7 +212,7 @@ fn login_statements(backend: Backend) -> Vec<&'static str> {
         (
             true,
             "select _security_account_lockouts",
-            "is the name locked out (§1.5)",
+            "is the name locked out (sessions §1.5)",
         ),
         (
             true,

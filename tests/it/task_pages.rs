@@ -1,5 +1,5 @@
 //! `/view_tasks` and `/set_filters` through HTTP on every backend: statuses, CSRF, page sizes
-//! (the 400s of §7.3 item 8, the session's `number_to_view`), page clamping, each filter field
+//! (the 400s of sessions §7.3 item 8, the session's `number_to_view`), page clamping, each filter field
 //! on the small seeded data set (`task_seed`), the group-visibility rules, validation messages and clearing.
 
 use chrono::{Local, NaiveDateTime, TimeZone, Utc};
@@ -153,7 +153,7 @@ backend_test! {
         assert!(!body.contains("class=\"camcops-task\""), "no CamCOPS links without CAMCOPS_TASK_VIEW_URL");
         assert!(!body.contains("No tasks found") && !body.contains("not assigned you to any groups"));
         assert!(!body.contains("isn’t configured to view all patients"));
-        // §2.11 makes the filter on first use; an empty filter shows the same list, so the
+        // sessions §2.11 makes the filter on first use; an empty filter shows the same list, so the
         // task list (a GET) writes nothing and the filter page makes it.
         assert_eq!(session_row(&app).1, None, "the task list wrote no filter");
         get(&app, &c, "/set_filters").await;
@@ -435,7 +435,7 @@ backend_test! {
     }
 
     /// Users and groups offered are those the requester may see (groups they can see
-    /// included: §7.3 item 14); others are refused with a message and nothing is saved.
+    /// included: sessions §7.3 item 14); others are refused with a message and nothing is saved.
     async fn choices_are_limited_to_what_the_user_may_see(db) {
         let app = TestApp::spawn(db).await;
         let s = seed(&app);

@@ -1,7 +1,7 @@
 //! The task list query (`query_tasks`) on every backend, on demo data: the plans chosen per
 //! backend and per filter (patient keys listed or a subquery; an index walk, a sorted
 //! statement, or PostgreSQL's own choice) must give the same pages as a full sort done here
-//! (§1.7, §4.5).
+//! (sessions §1.7, sessions §4.5).
 
 use std::collections::HashMap;
 
@@ -94,7 +94,7 @@ fn check_pages(
 
 backend_test! {
     /// Patient criteria are looked up first and listed when few patients match, kept as a
-    /// subquery when many do (§1.7 semantics either way).
+    /// subquery when many do (sessions §1.7 semantics either way).
     fn patient_criteria_listed_or_subquery_give_the_same_pages(db) {
         let mut conn = db.conn();
         let rows = seed(&mut conn, 2_400, 3_000);

@@ -1,5 +1,4 @@
-//! What user administration does beyond the original, on purpose (issue item 3; admin spec
-//! §7, §8): another user's password change, MFA switched off, `may_use_webviewer` removed
+//! What user administration does beyond the original, on purpose (issue item 3; admin §7, admin §8): another user's password change, MFA switched off, `may_use_webviewer` removed
 //! and deletion end that user's sessions at once; switching MFA off clears the secret; each
 //! action is audited with actor and target; the pages need a "happy" administrator and a
 //! CSRF token; deletion needs the code the server chose and takes memberships with it.
@@ -124,7 +123,7 @@ backend_test! {
         assert!(last_audit(&mut conn).1.starts_with(&format!("User alice (#{}) edited: ", w.alice)));
     }
 
-    /// §3.10 with a server-chosen code: refusals with the original's reasons; the browser
+    /// admin §3.10 with a server-chosen code: refusals with the original's reasons; the browser
     /// cannot pick its own code; deleting takes the memberships and sessions with the user
     /// in one transaction and is audited.
     async fn delete_user_rules_and_effects(db) {
@@ -174,7 +173,7 @@ backend_test! {
         assert!(User::find(&mut conn, idle).unwrap().is_none());
         assert!(Membership::for_user(&mut conn, idle).unwrap().is_empty());
         let orphans: i64 = ugm::table.filter(ugm::user_id.is_null()).count().get_result(&mut conn).unwrap();
-        assert_eq!(orphans, 0, "no orphan memberships (§8.8)");
+        assert_eq!(orphans, 0, "no orphan memberships (admin §8.8)");
         assert_eq!(session_count(&mut conn, idle), 0);
         assert_eq!(audits_by(&mut conn, w.admin1, &format!("User idle (#{idle}) deleted")), 1);
         // A superuser may delete a user in groups they all administer.
@@ -187,7 +186,7 @@ backend_test! {
         assert!(User::find(&mut conn, mixed).unwrap().is_none());
     }
 
-    /// The pages need a happy administrator (§8.3): one who must change their password or
+    /// The pages need a happy administrator (admin §8.3): one who must change their password or
     /// set up MFA is sent there first, for every page; a missing CSRF token is refused on
     /// every POST and changes nothing.
     async fn happy_gate_and_csrf(db) {

@@ -1,4 +1,4 @@
-//! Each user administration form's validation (admin spec §0.4, §3.3–§3.8): the original's
+//! Each user administration form's validation (admin §0.4, admin §3.3–admin §3.8): the original's
 //! messages, 400 when a form comes back with errors, 403 with a reason for what the actor
 //! may not grant, and nothing written in either case. Garbage, SQL-looking and oversized
 //! input included.
@@ -43,7 +43,7 @@ async fn submit(
 }
 
 backend_test! {
-    /// §3.3 and §0.4: username and password rules, duplicates (case-insensitive on MariaDB,
+    /// admin §3.3 and admin §0.4: username and password rules, duplicates (case-insensitive on MariaDB,
     /// as its collation compares), groups; a valid form creates the user, memberships with
     /// every flag false, the creator audited, and the new user can log in.
     async fn add_user_validation_and_success(db) {
@@ -116,7 +116,7 @@ backend_test! {
         assert_eq!(user_count(&mut conn), n);
     }
 
-    /// §2.2 for a group administrator adding a user: own groups only, at least one, and
+    /// admin §2.2 for a group administrator adding a user: own groups only, at least one, and
     /// never a superuser (403 with the reason, nothing created).
     async fn add_user_as_group_admin(db) {
         let app = TestApp::spawn(db).await;
@@ -150,7 +150,7 @@ backend_test! {
         assert_eq!(Membership::for_user(&mut conn, id).unwrap()[0].group_id, Some(w.g_admin1));
     }
 
-    /// §3.4: field messages, rename conflicts, the superuser flag (superusers only; not one's
+    /// admin §3.4: field messages, rename conflicts, the superuser flag (superusers only; not one's
     /// own), the fluid/frozen groups rule and the upload group cleared with its group.
     async fn edit_user_validation(db) {
         let app = TestApp::spawn(db).await;
@@ -228,7 +228,7 @@ backend_test! {
         }
     }
 
-    /// §3.5: the ten flags; `groupadmin` only by a superuser; only in groups the editor
+    /// admin §3.5: the ten flags; `groupadmin` only by a superuser; only in groups the editor
     /// administers; absent boxes are false.
     async fn membership_validation(db) {
         let app = TestApp::spawn(db).await;
@@ -263,7 +263,7 @@ backend_test! {
         }
     }
 
-    /// §3.6 and §3.7: the upload group must be one of the user's groups; another user's new
+    /// admin §3.6 and admin §3.7: the upload group must be one of the user's groups; another user's new
     /// password follows the rules and must differ from their current one.
     async fn upload_group_and_password_validation(db) {
         let app = TestApp::spawn(db).await;

@@ -1,4 +1,4 @@
-//! The capability matrix of admin spec §2.2 as black-box HTTP tests: superuser, group
+//! The capability matrix of admin §2.2 as black-box HTTP tests: superuser, group
 //! administrator and ordinary user, each action on each kind of target (self, superuser,
 //! group administrator, user in own group, user in another group, `system`): the status,
 //! the reason on a 403 page, and whether anything changed in the database.
@@ -18,7 +18,7 @@ use crate::user_admin_world::{add_member, escaped, snapshot, world, PW};
 
 const GENERIC_403: &str = "You do not have permission to view this page.";
 
-/// The outcome of a plain action (view, edit, unlock) for an actor on a target (§2.2):
+/// The outcome of a plain action (view, edit, unlock) for an actor on a target (admin §2.2):
 /// `Ok(())` or `Err(reason shown on the 403 page)`.
 fn plain_rule(actor: &str, target: &str) -> Result<(), &'static str> {
     match (actor, target) {
@@ -48,7 +48,7 @@ async fn expect(r: reqwest::Response, expected: Result<u16, &str>, what: &str) {
 }
 
 backend_test! {
-    /// Every page of §3 on every kind of target, for each kind of actor: GET statuses and
+    /// Every page of admin §3 on every kind of target, for each kind of actor: GET statuses and
     /// 403 reasons; POSTs (edit the full name, unlock) change the row only where allowed.
     async fn matrix_of_actors_actions_and_targets(db) {
         let app = TestApp::spawn(db).await;
@@ -71,11 +71,11 @@ backend_test! {
                     let r = app.get_with(&c, &format!("/{page}?user_id={tid}")).await;
                     expect(r, plain, &format!("{actor} GET {page} {name}")).await;
                 }
-                // §7: a group administrator may set their own upload group.
+                // admin §7: a group administrator may set their own upload group.
                 let upload = if is_self && actor == "admin1" { Ok(200) } else { plain };
                 let r = app.get_with(&c, &format!("/set_other_user_upload_group?user_id={tid}")).await;
                 expect(r, upload, &format!("{actor} GET upload group {name}")).await;
-                // §7: a superuser's own password and MFA are changed on the own pages.
+                // admin §7: a superuser's own password and MFA are changed on the own pages.
                 for (page, own) in [
                     ("change_other_password", "/change_own_password"),
                     ("edit_other_user_mfa", "/edit_own_user_mfa"),
@@ -88,7 +88,7 @@ backend_test! {
                         expect(r, plain, &format!("{actor} GET {page} {name}")).await;
                     }
                 }
-                // §3.10: everyone here may log in, so deletion is refused after the edit rule.
+                // admin §3.10: everyone here may log in, so deletion is refused after the edit rule.
                 let delete = match rule {
                     Ok(()) if is_self => Err(DELETE_SELF),
                     Ok(()) => Err(DELETE_PERMITTED),
@@ -151,7 +151,7 @@ backend_test! {
         }
     }
 
-    /// The list shows what the matrix allows (§2.2 "See the user list"): a superuser sees all
+    /// The list shows what the matrix allows (admin §2.2 "See the user list"): a superuser sees all
     /// but `system`; a group administrator only the non-superuser, non-group-administrator
     /// users of their groups, each once however many groups they share; an ordinary user
     /// gets 403.
@@ -176,7 +176,7 @@ backend_test! {
             assert!(!page.contains(&format!("<td>{name}</td>")), "{name}: {page}");
         }
         assert!(page.contains("total 2 records"), "{page}");
-        assert_eq!(page.matches("<td>alice</td>").count(), 1, "once (§8.11)");
+        assert_eq!(page.matches("<td>alice</td>").count(), 1, "once (admin §8.11)");
         let p1 = app.body_with(&ga, "/view_all_users?rows_per_page=10&page=1").await;
         assert!(p1.contains("(Page 1 of 1; total 2 records)"), "{p1}");
         let p9 = app.body_with(&ga, "/view_all_users?page=9").await;

@@ -1,4 +1,4 @@
-//! The cast of the user administration tests (admin spec §2.2): actors and every kind of
+//! The cast of the user administration tests (admin §2.2): actors and every kind of
 //! target, plus helpers to read what the pages changed.
 
 use diesel::prelude::*;

@@ -1,5 +1,5 @@
 //! Tests of the policy language: the cases of the original's own policy tests (ID numbers 1
-//! to 10 defined), the observations of the admin-pages spec §4.3, and the tokenizer's edges.
+//! to 10 defined), the observations of the admin §4.3, and the tokenizer's edges.
 
 use super::*;
 
@@ -36,7 +36,7 @@ const CASES: &[(&str, bool, bool, Option<u64>)] = &[
     ("forename AND surname AND dob AND sex AND anyidnum", true, true, None),
     // The tablet's own policy is valid, and is the weakest valid one.
     (TABLET_ID_POLICY, true, true, None),
-    // Spec §4.3 observations.
+    // Spec admin §4.3 observations.
     ("sex", true, false, None),
     ("forename", true, false, None),
     ("sex AND anyidnum", true, true, None),

@@ -1,4 +1,4 @@
-//! Column encodings (§1.2) of `_task_filters`: the CamCOPS text codecs that turn the typed
+//! Column encodings (sessions §1.2) of `_task_filters`: the CamCOPS text codecs that turn the typed
 //! lists and times of a [`TaskFilter`](super::TaskFilter) into the stored text and back.
 //! Pure functions, no database. Reading is lenient as CamCOPS is: unreadable text reads as an
 //! empty list (or no time) and is logged.

@@ -1,4 +1,4 @@
-//! `_task_filters`: a session's task filter (§1.7): the stored row, a typed [`TaskFilter`] with
+//! `_task_filters`: a session's task filter (sessions §1.7): the stored row, a typed [`TaskFilter`] with
 //! the original's column encodings, and the text that describes a filter on the task list.
 
 mod codec;

@@ -340,7 +340,7 @@ mod tests {
         v.iter().map(|s| s.to_string()).collect()
     }
 
-    // The task-type rules of CamCOPS' TaskFilter.task_classes with the index (§4.5).
+    // The task-type rules of CamCOPS' TaskFilter.task_classes with the index (sessions §4.5).
     #[test]
     fn permitted_types_follow_camcops() {
         assert_eq!(permitted_types(&TaskFilter::default()), None);

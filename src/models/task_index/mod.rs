@@ -1,5 +1,5 @@
-//! `_task_index` (one row per current task, §1.11) and the task list query behind
-//! `/view_tasks` (§4.5): what a user may see, the filter criteria of §1.7, newest first, one
+//! `_task_index` (one row per current task, sessions §1.11) and the task list query behind
+//! `/view_tasks` (sessions §4.5): what a user may see, the filter criteria of sessions §1.7, newest first, one
 //! page at a time.
 //!
 //! Query plan, chosen to stay fast on millions of tasks and to cost few round trips (a page
@@ -163,7 +163,7 @@ impl Visibility {
     }
 
     /// Builds the view of a non-superuser from their memberships and the ids of the groups
-    /// their groups can see (§1.4).
+    /// their groups can see (sessions §1.4).
     pub fn from_memberships(memberships: &[Membership], seen_groups: &[i32]) -> Visibility {
         let mut group_ids: Vec<i32> = memberships.iter().filter_map(|m| m.group_id).collect();
         group_ids.extend_from_slice(seen_groups);

@@ -1,4 +1,4 @@
-//! `/edit_own_user_mfa` (§2.12 wizard 5): choose an MFA method among the configured
+//! `/edit_own_user_mfa` (sessions §2.12 wizard 5): choose an MFA method among the configured
 //! `MFA_METHODS`. A new secret is kept server-side in `form_state` (never in the page's form)
 //! and is stored on the user only after a correct code: for TOTP from the app; for codes by
 //! e-mail or text message, after the address or number is entered, from a code sent there

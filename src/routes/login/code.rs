@@ -6,9 +6,8 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::{fail, finish_login, save_and_remember};
-use crate::auth::login::GENERIC_FAILURE;
+use crate::auth::login::{check_address, GENERIC_FAILURE};
 use crate::auth::second_factor::{self, Checked, Sent};
-use crate::auth::throttle;
 use crate::db::run_db_read;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
@@ -63,7 +62,7 @@ pub(super) async fn mfa_step(
     redirect_url: String,
 ) -> Result<HttpResponse, AppError> {
     // Wrong codes count towards the client address's failed-login budget: beyond it, 429.
-    throttle::check(&state, &cs.client_ip)?;
+    check_address(&state, &cs.client_ip)?;
     let fs = cs.session.form_state.clone();
     let Some(user_id) = fs.mfa_user_id else {
         return fail(&state, &cs, &redirect_url, "Please log in again.").await;

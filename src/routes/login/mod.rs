@@ -1,4 +1,4 @@
-//! `/login` (§4.2): the username/password step, then a code step when the user has a second
+//! `/login` (sessions §4.2): the username/password step, then a code step when the user has a second
 //! factor (TOTP, or a code sent by e-mail or text message); lockout, generic failures,
 //! redirect to a same-site path. Here: the pages, the wizard's dispatch and its endings;
 //! `password.rs` and `code.rs` hold the two steps.

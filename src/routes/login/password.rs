@@ -10,7 +10,6 @@ use super::{LoginPage, ROUTE};
 use crate::auth::login::{self as svc, GENERIC_FAILURE};
 use crate::auth::readiness::{self, Policy, Reason};
 use crate::auth::second_factor::{self, Sent};
-use crate::auth::throttle;
 use crate::db::{run_db, run_db_conn};
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
@@ -58,7 +57,7 @@ pub(super) async fn password_step(
         return rerender(GENERIC_FAILURE);
     }
     // An address that has used up its failure budget tries no password at all (429).
-    throttle::check(&state, &cs.client_ip)?;
+    svc::check_address(&state, &cs.client_ip)?;
     let now = state.clock.now();
     let username = form_username.to_owned();
     // Three reads that need no common snapshot (the write phase below decides): no
@@ -105,7 +104,7 @@ pub(super) async fn password_step(
                 let (email, name) = (u.user.email.clone(), u.user.username.clone());
                 spawn_notice(state.clone(), email, name, Notice::AccountLocked);
             }
-            throttle::record_failure(&state, &cs.client_ip, AuditSource::Webviewer).await?;
+            svc::record_address_failure(&state, &cs.client_ip, AuditSource::Webviewer).await?;
             return fail(&state, &cs, &redirect_url, GENERIC_FAILURE).await;
         }
     };

@@ -1,8 +1,8 @@
-//! `/set_filters` (§4.6): edit or clear the session's task filter. "Set filters" validates
+//! `/set_filters` (sessions §4.6): edit or clear the session's task filter. "Set filters" validates
 //! and saves, then 303 to `redirect_url` (same-site only; default `/view_tasks`); errors
 //! re-render the form (200) and save nothing. "Clear" clears it and 303s back here. Both are
 //! CSRF-checked. User and group choices are limited to what the requester may see (for
-//! groups: all groups they may see, not only their own — §7.3 item 14).
+//! groups: all groups they may see, not only their own — sessions §7.3 item 14).
 
 pub mod choices;
 pub mod form;
@@ -142,7 +142,7 @@ impl SetFiltersPage {
 }
 
 /// The id of the session's task filter, creating it (and linking the session to it) on
-/// first use (§2.11). Only that first use writes.
+/// first use (sessions §2.11). Only that first use writes.
 pub async fn session_filter_id(state: &AppState, cs: &CurrentSession) -> Result<i32, AppError> {
     if let Some(id) = cs.session.task_filter_id {
         return Ok(id);

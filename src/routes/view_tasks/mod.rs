@@ -1,5 +1,5 @@
-//! `/view_tasks` (§4.5): the tasks the user may see through the session's filter, newest
-//! first, one page at a time; the "Set n/page" form (saved to the session, §2.13) and the
+//! `/view_tasks` (sessions §4.5): the tasks the user may see through the session's filter, newest
+//! first, one page at a time; the "Set n/page" form (saved to the session, sessions §2.13) and the
 //! "Refresh" form (POST, then 303 back: post/redirect/get).
 
 use actix_web::http::{header, StatusCode};

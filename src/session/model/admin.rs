@@ -40,7 +40,7 @@ pub fn end_session(conn: &mut DbConnection, id: i32) -> QueryResult<bool> {
     Ok(delete_sessions(conn, &rows)? > 0)
 }
 
-/// `n_sessions_active_since(when)` (§2.10): all rows, logged in or not, human or API.
+/// `n_sessions_active_since(when)` (sessions §2.10): all rows, logged in or not, human or API.
 pub fn n_sessions_active_since(conn: &mut DbConnection, when: NaiveDateTime) -> QueryResult<i64> {
     sess::table
         .filter(sess::last_activity_utc.ge(when))

@@ -1,4 +1,4 @@
-//! Per-request reads of a session: resolving a presented id and token (`get_session`, §2.4),
+//! Per-request reads of a session: resolving a presented id and token (`get_session`, sessions §2.4),
 //! and the same read with the logged-in user, their memberships and (for the task list) the
 //! task filter in one statement.
 
@@ -21,7 +21,7 @@ fn presented_id(id: Option<i32>, token: &str) -> Option<i32> {
 }
 
 impl CamcopsSession {
-    /// `get_session` (§2.4) with our rules: look up by id only, compare the token hash in
+    /// `get_session` (sessions §2.4) with our rules: look up by id only, compare the token hash in
     /// constant time, check idle timeout, absolute lifetime and (if on) the IP; on a hit,
     /// write `last_activity_utc` only when older than the write interval. Otherwise a new
     /// unsaved session. Runs in the caller's transaction.
@@ -140,7 +140,7 @@ impl CamcopsSession {
         Ok((r, user, extras))
     }
 
-    /// The rules of `get_session` (§2.4) applied to the row found for `id` (if any).
+    /// The rules of `get_session` (sessions §2.4) applied to the row found for `id` (if any).
     fn judge(
         policy: &SessionPolicy,
         id: Option<i32>,

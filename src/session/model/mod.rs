@@ -1,4 +1,4 @@
-//! The `CamcopsSession` lifecycle over `_security_webviewer_sessions` (§2): resolve by id and
+//! The `CamcopsSession` lifecycle over `_security_webviewer_sessions` (sessions §2): resolve by id and
 //! token, activity touch, login, logout, per-session settings. No HTTP in here.
 //!
 //! This file holds the types and the lifecycle of one session (save, touch, login, logout,
@@ -28,7 +28,7 @@ type GuardedRow = diesel::dsl::Filter<
     diesel::dsl::Eq<sess::token, String>,
 >;
 
-/// Default tasks per page when the session has none stored (§2.13).
+/// Default tasks per page when the session has none stored (sessions §2.13).
 pub const DEFAULT_NUMBER_TO_VIEW: i32 = 25;
 
 /// The session settings that govern resolution.
@@ -226,7 +226,7 @@ impl CamcopsSession {
         self.id.map(|id| (id, hash_token(&self.token)))
     }
 
-    /// `login(user)` (§2.7): fresh token (against fixation), the user set, and, unless this is
+    /// `login(user)` (sessions §2.7): fresh token (against fixation), the user set, and, unless this is
     /// an API session, every other human session of the user deleted (with its filter), all in
     /// the caller's transaction. The user's row is locked first so that two concurrent logins
     /// leave exactly one human session.
@@ -285,7 +285,7 @@ impl CamcopsSession {
         Ok(())
     }
 
-    /// `logout()` (§2.8): the row keeps its id but loses its user and its token, so no cookie
+    /// `logout()` (sessions §2.8): the row keeps its id but loses its user and its token, so no cookie
     /// can match it again. Returns whether a live row was changed.
     pub fn logout(&mut self, conn: &mut DbConnection) -> QueryResult<bool> {
         let changed = match self.id {
@@ -321,7 +321,7 @@ impl CamcopsSession {
         Ok(())
     }
 
-    /// Stores tasks per page (§2.13).
+    /// Stores tasks per page (sessions §2.13).
     pub fn set_number_to_view(&mut self, conn: &mut DbConnection, n: i32) -> QueryResult<()> {
         self.number_to_view = Some(n);
         if self.id.is_none() {
@@ -336,7 +336,7 @@ impl CamcopsSession {
         Ok(())
     }
 
-    /// `get_task_filter()` (§2.11): the session's filter id, creating an empty filter row and
+    /// `get_task_filter()` (sessions §2.11): the session's filter id, creating an empty filter row and
     /// linking it on first use.
     pub fn get_task_filter_id(&mut self, conn: &mut DbConnection) -> QueryResult<i32> {
         if let Some(fid) = self.task_filter_id {

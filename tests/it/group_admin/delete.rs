@@ -1,11 +1,11 @@
-//! `/delete_group` on every backend (admin-pages spec §4.4, §8.8, §8.9): the refusals with
+//! `/delete_group` on every backend (admin §4.4, admin §8.8, admin §8.9): the refusals with
 //! the original's messages (never a 500), CSRF, confirmation and hidden id, and what a delete
 //! removes and audits.
 
 use super::*;
 
 backend_test! {
-    /// §4.4, §8.8, §8.9: delete_group refuses, with the original's messages and never a 500,
+    /// admin §4.4, admin §8.8, admin §8.9: delete_group refuses, with the original's messages and never a 500,
     /// a group with members (an orphan membership too), with records (tasks), that is
     /// someone's upload group, or that a row the checks do not know refers to (as a CamCOPS
     /// task schedule would); it needs CSRF, the confirmation and the right hidden id; a

@@ -1,4 +1,4 @@
-//! The groups list and visibility on every backend (admin-pages spec §4.1, §4.3): what
+//! The groups list and visibility on every backend (admin §4.1, admin §4.3): what
 //! `/view_groups` shows and how it pages, and `_security_group_group` taking effect on a
 //! member's `/view_tasks` at once.
 
@@ -34,7 +34,7 @@ backend_test! {
         assert_eq!(task_days(&get_with(&app, &user, "/view_tasks").await.1), vec![11]);
     }
 
-    /// §4.1: the list shows each group's description, visible groups, policies (warning
+    /// admin §4.1: the list shows each group's description, visible groups, policies (warning
     /// colour when invalid, the principal ID number), IP use and non-auto-generated members,
     /// and pages; bad paging parameters are 400s.
     async fn view_groups_lists_policies_and_pages(db) {

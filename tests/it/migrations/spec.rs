@@ -1,4 +1,4 @@
-//! The schema the migrations must make (spec §1, plus `created_at_utc`, deliberate
+//! The schema the migrations must make (spec sessions §1, plus `created_at_utc`, deliberate
 //! difference 7): tables with their columns in order, foreign keys, indexes.
 
 use std::fmt;

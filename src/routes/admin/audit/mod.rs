@@ -1,4 +1,4 @@
-//! The audit trail, superusers only (admin-pages spec §6): `/audit_menu`,
+//! The audit trail, superusers only (admin §6): `/audit_menu`,
 //! `/offer_audit_trail` (the filter form, a GET form: choosing what to read changes nothing)
 //! and `/view_audit_trail` (paged, newest first, filtered in the database). Reading the trail
 //! is not itself audited.

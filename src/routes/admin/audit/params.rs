@@ -1,6 +1,6 @@
-//! The query parameters of `/view_audit_trail` (admin-pages spec §6.3), read straight from
+//! The query parameters of `/view_audit_trail` (admin §6.3), read straight from
 //! the address so a view can be bookmarked: each is checked (bad values are a 400 with the
-//! original's message where it has one; the original ignored bad dates and numbers, §8.15)
+//! original's message where it has one; the original ignored bad dates and numbers, admin §8.15)
 //! and becomes an [`AuditFilter`] that runs in the database. Empty strings count as absent.
 
 use std::net::IpAddr;

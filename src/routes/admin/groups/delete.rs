@@ -1,4 +1,4 @@
-//! `/delete_group?group_id=N` (§4.4): GET shows the refusal (the original's messages) or a
+//! `/delete_group?group_id=N` (admin §4.4): GET shows the refusal (the original's messages) or a
 //! confirmation form; POST (CSRF, `confirm` ticked, hidden `group_id` equal to N) deletes the
 //! group with its visibility rows and IP-use row and audits it. A refusal is never a 500:
 //! anything else that still refers to the group (a CamCOPS task schedule, a client table)

@@ -1,4 +1,4 @@
-//! `/add_group` (name only, §4.2) and `/edit_group?group_id=N` (§4.3): GET shows the form,
+//! `/add_group` (name only, admin §4.2) and `/edit_group?group_id=N` (admin §4.3): GET shows the form,
 //! POST (CSRF) with `cancel` goes back to the list, with `submit` validates, saves, audits
 //! what changed and goes back; an invalid form is shown again with its messages (400) and
 //! nothing is written.

@@ -1,5 +1,5 @@
 //! The group forms as plain HTML fields: reading a submission and validating it with the
-//! original's rules and messages (admin-pages spec §0.4, §4.2, §4.3). No database here: the
+//! original's rules and messages (admin §0.4, admin §4.2, admin §4.3). No database here: the
 //! caller passes what the checks need (other groups, defined ID numbers, whether the name is
 //! taken).
 

@@ -1,4 +1,4 @@
-//! Group administration, superusers only (admin-pages spec §4): `/view_groups` (here),
+//! Group administration, superusers only (admin §4): `/view_groups` (here),
 //! `/add_group` and `/edit_group` (`edit`), `/delete_group` (`delete`). Every change is a
 //! CSRF-checked POST and is audited (what changed); everyone else gets 403.
 

@@ -1,4 +1,4 @@
-//! `/add_user` (admin spec §3.3): a username, a password (the project's rules, typed twice),
+//! `/add_user` (admin §3.3): a username, a password (the project's rules, typed twice),
 //! "must change password" (ticked by default) and groups: any for a superuser, at least one of
 //! their own for a group administrator; and, for those groups, "may use the web viewer" and
 //! "may upload" (every other flag false), written in the same unit as the user. Then the
@@ -28,7 +28,7 @@ use crate::state::AppState;
 const PATH: &str = "/add_user";
 
 #[derive(Template)]
-#[template(path = "user_add.html")]
+#[template(path = "add_user.html")]
 struct AddPage {
     ctx: PageCtx,
     username: String,

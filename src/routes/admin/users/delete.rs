@@ -1,10 +1,10 @@
-//! `/delete_user?user_id=N` (admin spec §3.10): refused, with the original's reasons, for
+//! `/delete_user?user_id=N` (admin §3.10): refused, with the original's reasons, for
 //! oneself, a user who may still log in or upload, a user in groups the requester does not
 //! administer, or a user records or audit rows refer to. Otherwise a confirmation form: three
 //! ticks, one untick, and a code the server chose (kept in the requester's session, not in
-//! the page; the original trusted both halves from the browser, §8.2). Deleting removes the
+//! the page; the original trusted both halves from the browser, admin §8.2). Deleting removes the
 //! user's memberships and sessions in the same transaction (the original left memberships
-//! behind, §8.8) and is audited.
+//! behind, admin §8.8) and is audited.
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -30,7 +30,7 @@ const ROUTE: &str = "delete_user";
 pub const NOT_CONFIRMED: &str = "Not fully confirmed";
 
 #[derive(Template)]
-#[template(path = "user_delete.html")]
+#[template(path = "delete_user.html")]
 struct DeletePage<'a> {
     ctx: PageCtx,
     user_id: i32,
@@ -39,7 +39,7 @@ struct DeletePage<'a> {
     error: Option<&'a str>,
 }
 
-/// Loads the target and applies §3.10's checks: `Err` with the first refusal.
+/// Loads the target and applies admin §3.10's checks: `Err` with the first refusal.
 fn deletable(conn: &mut DbConnection, me: &AuthUser, id: i32) -> Result<AuthUser, AppError> {
     let target = target_for(conn, me, id, Missing::NoSuchUser, Action::Delete)?;
     let records = user_admin::records_refer_to_user(conn, id)?;

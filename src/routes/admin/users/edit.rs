@@ -1,6 +1,6 @@
-//! `/edit_user?user_id=N` (admin spec §3.4): username, full name, e-mail, "must change
+//! `/edit_user?user_id=N` (admin §3.4): username, full name, e-mail, "must change
 //! password", language, groups and (superusers only) the superuser flag. The form shows the
-//! target's groups the editor administers ("fluid"); the others ("frozen") are kept (§2.1).
+//! target's groups the editor administers ("fluid"); the others ("frozen") are kept (admin §2.1).
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -34,7 +34,7 @@ pub const PHONE_USED_FOR_MFA: &str = "This user's phone number is used for multi
     multi-factor authentication";
 
 #[derive(Template)]
-#[template(path = "user_edit.html")]
+#[template(path = "edit_user.html")]
 struct EditPage {
     ctx: PageCtx,
     user_id: i32,

@@ -1,4 +1,4 @@
-//! `GET /view_user_email_addresses` (admin spec §3.11): the users the requester manages who
+//! `GET /view_user_email_addresses` (admin §3.11): the users the requester manages who
 //! have no e-mail address, then a `mailto:` link for each one who has. The address in the
 //! href is percent-encoded (CamCOPS wrote it raw) and every text is HTML-escaped.
 

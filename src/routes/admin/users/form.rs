@@ -13,7 +13,7 @@ pub const GROUP_ITEM: &str = "group_id_sequence";
 /// Languages the original offers, with their labels.
 pub const LANGUAGES: [(&str, &str); 2] = [("en_GB", "English (UK)"), ("da_DK", "Dansk")];
 
-/// The username rules (§0.4), after deform's whitespace strip.
+/// The username rules (admin §0.4), after deform's whitespace strip.
 pub fn check_username(username: &str) -> Result<(), String> {
     if username.is_empty() {
         return Err("Required".into());

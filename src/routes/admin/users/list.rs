@@ -1,7 +1,7 @@
-//! `/view_all_users` (admin spec §3.1): the users the requester manages, a page at a time,
+//! `/view_all_users` (admin §3.1): the users the requester manages, a page at a time,
 //! with groups, lockout state, MFA method and a link for each action the requester may
 //! take, and whether each can log in to the web pages and upload from a tablet (reasons and
-//! fixes as on the user's page); `POST /unlock_user` (§3.9, CSRF) clears a user's lockouts and failures. The
+//! fixes as on the user's page); `POST /unlock_user` (admin §3.9, CSRF) clears a user's lockouts and failures. The
 //! original unlocked on `GET /unlock_user?user_id=N`; GET is now a 405.
 
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ use super::{Missing, LIST};
 use crate::auth::capability::{self, Action};
 use crate::auth::principal::AuthUser;
 use crate::auth::readiness::{self, Policy};
-use crate::auth::users;
+use crate::auth::user_commands;
 use crate::config::MfaMethod;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
@@ -174,7 +174,7 @@ fn lines(
 
 /// `GET /view_all_users` (`include_auto_generated`, `rows_per_page` 10/25/50/100, `page`):
 /// a superuser sees every user except `system`; a group administrator the users they manage
-/// (§2.1). Each user is counted once.
+/// (admin §2.1). Each user is counted once.
 pub async fn view_all_users(
     state: web::Data<AppState>,
     GroupAdmin(li): GroupAdmin,
@@ -237,7 +237,7 @@ pub async fn view_all_users(
     )
 }
 
-/// `POST /unlock_user` (`user_id`, `csrf_token`): for a user the requester may edit (§2.2),
+/// `POST /unlock_user` (`user_id`, `csrf_token`): for a user the requester may edit (admin §2.2),
 /// deletes their lockouts and failures (audit "User X re-enabled"), flashes
 /// "User X enabled" and goes back to the list.
 pub async fn unlock_user(
@@ -249,7 +249,7 @@ pub async fn unlock_user(
     let mut admin = AdminRequest::new(&li, &state);
     let username = run_db(&state.pool, move |conn| {
         let target = admin.lock_target(conn, user_id, Missing::NoSuchUser, Action::Unlock)?;
-        users::enable_user(
+        user_commands::enable_user(
             conn,
             &target.user.username,
             admin.now,

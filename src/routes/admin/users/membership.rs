@@ -1,4 +1,4 @@
-//! `/edit_user_group_membership?user_group_membership_id=M` (admin spec §3.5): the ten
+//! `/edit_user_group_membership?user_group_membership_id=M` (admin §3.5): the ten
 //! permission flags of one membership; `groupadmin` for superusers only. Every flag is
 //! rewritten on save (an absent checkbox is false). Removing `may_use_webviewer` ends the
 //! user's sessions when they can no longer use the web viewer at all.
@@ -52,7 +52,7 @@ struct FlagBox {
 }
 
 #[derive(Template)]
-#[template(path = "user_edit_group_membership.html")]
+#[template(path = "edit_user_group_membership.html")]
 struct MembershipPage {
     ctx: PageCtx,
     membership_id: i32,
@@ -72,7 +72,7 @@ fn membership_id(q: &MembershipQuery, f: Option<&Fields>) -> Result<i32, AppErro
         .map_err(|_| AppError::BadRequest("Cannot find UserGroupMembership with id:None".into()))
 }
 
-/// The membership, its user and group name, after the checks of §3.5.
+/// The membership, its user and group name, after the checks of admin §3.5.
 fn load(
     conn: &mut DbConnection,
     me: &AuthUser,
@@ -80,7 +80,7 @@ fn load(
 ) -> Result<(Membership, AuthUser, String), AppError> {
     let missing = || AppError::BadRequest(format!("Cannot find UserGroupMembership with id:{id}"));
     let m = Membership::find(conn, id)?.ok_or_else(missing)?;
-    // An orphan row (the original's delete left them, §8.8): nothing to edit.
+    // An orphan row (the original's delete left them, admin §8.8): nothing to edit.
     let (Some(uid), Some(gid)) = (m.user_id, m.group_id) else {
         return Err(missing());
     };

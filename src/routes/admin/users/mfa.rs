@@ -1,4 +1,4 @@
-//! `/edit_other_user_mfa?user_id=N` (admin spec §3.8): switch another user's multi-factor
+//! `/edit_other_user_mfa?user_id=N` (admin §3.8): switch another user's multi-factor
 //! authentication off (they set it up again at their next login if `MFA_METHODS` requires
 //! it). Unlike the original, the stored secret is cleared, the user's sessions end and the
 //! change is audited. The administrator's own code is asked for when their second factor is on.
@@ -12,13 +12,13 @@ use super::{
     LIST,
 };
 use crate::auth::capability::Action;
+use crate::auth::mfa::mfa_description;
 use crate::auth::user_admin;
 use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
 use crate::routes::admin::request::AdminRequest;
 use crate::routes::form::Fields;
-use crate::routes::own_user_info::mfa_description;
 use crate::routes::page::{html, see_other, PageCtx};
 use crate::session::extract::GroupAdmin;
 use crate::state::AppState;

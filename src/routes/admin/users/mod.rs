@@ -1,4 +1,4 @@
-//! User administration pages (admin spec §3): the list, one user's details, add, edit,
+//! User administration pages (admin §3): the list, one user's details, add, edit,
 //! memberships, upload group, another user's password and MFA, delete, unlock. Each page is
 //! a file; what they share (the target lookup and the capability check, the POST opening, the
 //! administrator's own re-authentication) is here.
@@ -108,7 +108,7 @@ impl UserIdQuery {
     }
 }
 
-/// The two wordings the original uses for an unknown user (§0.5).
+/// The two wordings the original uses for an unknown user (admin §0.5).
 #[derive(Debug, Clone, Copy)]
 pub enum Missing {
     /// `No such user ID: N` (function views).
@@ -242,7 +242,7 @@ impl Errors {
     }
 }
 
-/// The new-password rules (§0.4) on a form's `new_password` and its confirmation.
+/// The new-password rules (admin §0.4) on a form's `new_password` and its confirmation.
 pub fn check_new_password(f: &Fields) -> Result<(), String> {
     let new = f.text("new_password");
     if new.is_empty() {
@@ -260,7 +260,7 @@ pub const BAD_CODE: &str = second_factor::BAD_CODE;
 
 /// Whether `li`'s own logins need a code (TOTP, or one sent by e-mail or text message): then
 /// the password and MFA pages of other users ask for one too, as the original's MFA step
-/// does (§3.7).
+/// does (admin §3.7).
 pub fn needs_code(li: &LoggedIn) -> bool {
     own_totp(li).is_some() || second_factor::sends_codes(&li.user.user.mfa_method)
 }

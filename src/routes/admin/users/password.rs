@@ -1,4 +1,4 @@
-//! `/change_other_password?user_id=N` (admin spec §3.7): a new password for another user,
+//! `/change_other_password?user_id=N` (admin §3.7): a new password for another user,
 //! "must change at next login" ticked by default. The administrator's own code is asked for
 //! when their second factor is on (codes by e-mail or text message: one is sent when the form
 //! is shown). Unlike the original, the user's sessions end at once, the new

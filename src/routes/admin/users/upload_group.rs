@@ -1,4 +1,4 @@
-//! `/set_other_user_upload_group?user_id=N` (admin spec §3.6): the group a user's tablet
+//! `/set_other_user_upload_group?user_id=N` (admin §3.6): the group a user's tablet
 //! uploads go into, one of the user's own groups or none.
 
 use actix_web::{web, HttpResponse};

@@ -1,4 +1,4 @@
-//! `GET /view_user?user_id=N` (admin spec §3.2): one user's details, group memberships and
+//! `GET /view_user?user_id=N` (admin §3.2): one user's details, group memberships and
 //! permissions, read-only, for someone who may edit that user; first, whether the user can log
 //! in to the web pages and upload from a tablet, and if not why, with where to fix it.
 
