@@ -97,7 +97,7 @@ backend_test! {
         let r = post_login(&app, &other, &token.unwrap(), &[("one_time_password", &code)]).await;
         assert_eq!(location(&r), "/login?redirect_url=%2F");
         assert!(login_page(&app, &other).await.contains("You entered an invalid code. Please try again."));
-        assert!(!whoami(&app, &other).await.is_some());
+        assert!(whoami(&app, &other).await.is_none());
         assert_eq!(failures(&app, "alice"), 1);
         // An expired code (MFA_TIMEOUT_S is 600 s by default) is a failed login.
         let (_, _, token) = password_step(&app, &other).await;
@@ -107,7 +107,7 @@ backend_test! {
         assert_eq!(location(&r), "/login?redirect_url=%2F");
         assert!(login_page(&app, &other).await.contains("Your code expired. Please try again."));
         assert_eq!(failures(&app, "alice"), 2);
-        assert!(!whoami(&app, &other).await.is_some());
+        assert!(whoami(&app, &other).await.is_none());
     }
 
     /// "Send a new code": a new counter and code each time (the old code no longer works), at
@@ -153,7 +153,7 @@ backend_test! {
             let (status, _, _) = password_step(&app, &c).await;
             assert_eq!(status, 303, "{method}");
             assert!(login_page(&app, &c).await.contains(message), "{method}");
-            assert!(!whoami(&app, &c).await.is_some());
+            assert!(whoami(&app, &c).await.is_none());
         }
         assert_eq!(failures(&app, "alice"), 0);
     }
@@ -196,7 +196,7 @@ backend_test! {
             assert!(r.headers().get("retry-after").is_some());
             let body = unescape(&r.text().await.unwrap());
             assert!(body.contains("The code could not be sent. Please try again"), "{body}");
-            assert!(!whoami(&app, &d).await.is_some());
+            assert!(whoami(&app, &d).await.is_none());
         }
         assert_eq!(failures(&app, "alice"), 0, "no lockout counted");
         assert_eq!(audits_like(&app, "Second-factor code could not be sent to user alice%"), 2);

@@ -1,7 +1,6 @@
 //! The task list query (`models::task_index::query_tasks`, `Visibility`) on the small
 //! hand-made data set of `task_seed` (with creation ties), on every backend: the visibility
-//! rules built from memberships, each filter field, the order and pagination. (Moved from
-//! `src/demo/query_tests.rs`, which ran on SQLite only.)
+//! rules built from memberships, each filter field, the order and pagination.
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
