@@ -182,17 +182,6 @@ pub fn record_refusal(
     audit_web(conn, now, remote_addr, None, &details)
 }
 
-/// The password-expiry rule run at web login (`set_password_change_flag_if_necessary`).
-pub fn password_expired(user: &User, frequency_days: i64, now: NaiveDateTime) -> bool {
-    if user.must_change_password() || frequency_days <= 0 {
-        return false;
-    }
-    match user.last_password_change_utc {
-        None => true,
-        Some(t) => (now - t) >= Duration::days(frequency_days),
-    }
-}
-
 /// Everything a successful web login writes, in the caller's transaction: failures cleared,
 /// expiry rule, last login, optional upgraded hash, the session logged in (new token, other
 /// human sessions ended) and the audit row.
@@ -207,7 +196,7 @@ pub fn complete_web_login(
     remote_addr: &str,
 ) -> QueryResult<()> {
     lockout::clear_failures(conn, &user.username)?;
-    if password_expired(user, password_change_frequency_days, now) {
+    if password::expired(user, password_change_frequency_days, now) {
         User::set_must_change_password(conn, user.id, true)?;
     }
     User::set_last_login(conn, user.id, now)?;

@@ -135,6 +135,21 @@ pub fn validate_new_password(new: &str, old: Option<&str>) -> Result<(), String>
     Ok(())
 }
 
+/// The password-expiry rule run at web login (`set_password_change_flag_if_necessary`).
+pub fn expired(
+    user: &crate::models::user::User,
+    frequency_days: i64,
+    now: chrono::NaiveDateTime,
+) -> bool {
+    if user.must_change_password() || frequency_days <= 0 {
+        return false;
+    }
+    match user.last_password_change_utc {
+        None => true,
+        Some(t) => (now - t) >= chrono::Duration::days(frequency_days),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

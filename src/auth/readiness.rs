@@ -6,7 +6,7 @@
 use chrono::NaiveDateTime;
 
 use super::principal::AuthUser;
-use super::{login, terms};
+use super::terms;
 use crate::config::{MfaMethod, Settings};
 use crate::models::user::USER_NAME_FOR_SYSTEM;
 
@@ -168,7 +168,7 @@ pub fn web_login(
     }
     if u.must_change_password() {
         reasons.push(Reason::MustChangePassword);
-    } else if login::password_expired(u, policy.password_change_frequency_days, now) {
+    } else if super::password::expired(u, policy.password_change_frequency_days, now) {
         reasons.push(Reason::PasswordExpired);
     }
     if terms::must_agree(u.when_agreed_terms_of_use.as_deref()) {

@@ -5,14 +5,14 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 
-use super::{sending::render_contact, BAD_CODE, SUCCESS};
 use super::{store, DISABLED, NEED_CODE, NOT_ALLOWED, NOT_AVAILABLE, STEP_CONTACT, STEP_TOTP};
+use super::{BAD_CODE, SUCCESS};
 use crate::auth::mfa::{self, mfa_description};
 use crate::auth::second_factor::{self, Checked};
 use crate::config::MfaMethod;
 use crate::error::AppError;
 use crate::routes::form::Fields;
-use crate::routes::page::{html, PageCtx};
+use crate::routes::page::{html, ok_or_bad_request, PageCtx};
 use crate::routes::step_up;
 use crate::session::extract::LoggedIn;
 use crate::session::form_state::PendingMethod;
@@ -184,4 +184,53 @@ pub(super) async fn totp_step(
         return render_totp(li, &secret, Some(BAD_CODE));
     }
     store(state, li, fs, MfaMethod::Totp, Some(secret), SUCCESS).await
+}
+
+#[derive(Template)]
+#[template(path = "edit_own_user_mfa_contact.html")]
+struct ContactPage<'a> {
+    ctx: PageCtx,
+    title: &'a str,
+    field: &'a str,
+    label: &'a str,
+    input_type: &'a str,
+    value: &'a str,
+    error: Option<&'a str>,
+}
+
+/// The address or number page of `method`: `value` as typed, else the stored one.
+pub(super) fn render_contact(
+    li: &LoggedIn,
+    method: MfaMethod,
+    value: Option<&str>,
+    error: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let u = &li.user.user;
+    let (title, field, label, input_type, stored) = if method == MfaMethod::HotpSms {
+        (
+            "Send me a code by text message",
+            "phone_number",
+            "Phone number",
+            "tel",
+            u.phone_number.as_deref(),
+        )
+    } else {
+        (
+            "Send me a code by email",
+            "email",
+            "E-mail address",
+            "email",
+            u.email.as_deref(),
+        )
+    };
+    let page = ContactPage {
+        ctx: PageCtx::new(&li.cs),
+        title,
+        field,
+        label,
+        input_type,
+        value: value.or(stored).unwrap_or(""),
+        error,
+    };
+    html(ok_or_bad_request(error.is_some()), &page)
 }

@@ -2,9 +2,8 @@
 //! the code sent there; only a right code stores method, secret, counter and address together.
 
 use actix_web::{web, HttpResponse};
-use askama::Template;
 
-use super::method::render_method;
+use super::method::{render_contact, render_method};
 use super::{write_method, BAD_CODE, BAD_PHONE, LETS_TEST, NEED_EMAIL, NOT_ALLOWED};
 use super::{STEP_CONFIRM, SUCCESS};
 use crate::auth::mfa;
@@ -14,61 +13,12 @@ use crate::error::AppError;
 use crate::messaging::{phone, Channel, Notice};
 use crate::models::user::User;
 use crate::routes::form::Fields;
-use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
+use crate::routes::page::see_other;
 use crate::routes::step_up;
 use crate::session::extract::LoggedIn;
 use crate::session::form_state::PendingMethod;
 use crate::session::FormState;
 use crate::state::AppState;
-
-#[derive(Template)]
-#[template(path = "edit_own_user_mfa_contact.html")]
-struct ContactPage<'a> {
-    ctx: PageCtx,
-    title: &'a str,
-    field: &'a str,
-    label: &'a str,
-    input_type: &'a str,
-    value: &'a str,
-    error: Option<&'a str>,
-}
-
-/// The address or number page of `method`: `value` as typed, else the stored one.
-pub(super) fn render_contact(
-    li: &LoggedIn,
-    method: MfaMethod,
-    value: Option<&str>,
-    error: Option<&str>,
-) -> Result<HttpResponse, AppError> {
-    let u = &li.user.user;
-    let (title, field, label, input_type, stored) = if method == MfaMethod::HotpSms {
-        (
-            "Send me a code by text message",
-            "phone_number",
-            "Phone number",
-            "tel",
-            u.phone_number.as_deref(),
-        )
-    } else {
-        (
-            "Send me a code by email",
-            "email",
-            "E-mail address",
-            "email",
-            u.email.as_deref(),
-        )
-    };
-    let page = ContactPage {
-        ctx: PageCtx::new(&li.cs),
-        title,
-        field,
-        label,
-        input_type,
-        value: value.or(stored).unwrap_or(""),
-        error,
-    };
-    html(ok_or_bad_request(error.is_some()), &page)
-}
 
 /// The pending method's address or number: checked, then a fresh secret is made and its
 /// first code sent there (counter 1, as CamCOPS' set_mfa_method resets it to 0 and a send
