@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod groups;
+pub mod post;
 pub mod request;
 pub mod sessions;
 pub mod users;

@@ -12,6 +12,7 @@ pub mod form;
 pub mod list;
 pub mod membership;
 pub mod mfa;
+pub mod opening;
 pub mod password;
 pub mod status;
 pub mod upload_group;

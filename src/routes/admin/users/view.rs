@@ -6,8 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
+use super::opening::{NoSuchUser, UserGet};
 use super::status::{self, Status};
-use super::{target_for, Missing, UserIdQuery};
+use super::{target_for, Missing};
 use crate::auth::capability::{self, Action};
 use crate::auth::readiness::{self, Policy};
 use crate::db::run_db_read;
@@ -15,7 +16,6 @@ use crate::error::AppError;
 use crate::models::lockout;
 use crate::routes::admin::{group_names, local_time};
 use crate::routes::page::{html, PageCtx};
-use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
 
 /// One membership row.
@@ -45,10 +45,9 @@ fn yes_no(b: bool) -> String {
 /// `GET /view_user?user_id=N`.
 pub async fn view_user(
     state: web::Data<AppState>,
-    GroupAdmin(li): GroupAdmin,
-    query: web::Query<UserIdQuery>,
+    get: UserGet<NoSuchUser>,
 ) -> Result<HttpResponse, AppError> {
-    let id = query.id(None, Missing::NoSuchUser)?;
+    let UserGet { li, id, .. } = get;
     let me = li.user.clone();
     let now = state.clock.now();
     let (target, groups, locked) = run_db_read(&state.pool, move |conn| {
