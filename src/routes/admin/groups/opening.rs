@@ -4,12 +4,11 @@
 
 use std::marker::PhantomData;
 
-use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::web;
 
 use super::{open_group_post, GroupIdQuery};
 use crate::error::AppError;
-use crate::routes::admin::post::{extract_then, Opening};
+use crate::routes::admin::post::{Post, PostPage};
 use crate::routes::form::Fields;
 use crate::session::extract::{LoggedIn, Superuser};
 
@@ -35,15 +34,10 @@ impl GroupPage for DeleteGroup {
 
 /// The opening of a POST on group page `P` ([`open_group_post`]): the logged-in superuser,
 /// the form and the group's id.
-pub struct GroupPost<P> {
-    /// The superuser.
-    pub li: LoggedIn,
-    /// The form.
-    pub form: Fields,
-    /// The group's id.
-    pub id: i32,
-    page: PhantomData<P>,
-}
+pub type GroupPost<P> = Post<GroupAt<P>>;
+
+/// Group page `P` as a [`PostPage`].
+pub struct GroupAt<P>(PhantomData<P>);
 
 /// What a handler taking these would extract, in this order.
 type PostParts = (
@@ -52,19 +46,11 @@ type PostParts = (
     web::Form<Fields>,
 );
 
-impl<P: GroupPage> FromRequest for GroupPost<P> {
-    type Error = actix_web::Error;
-    type Future = Opening<Self>;
+impl<P: GroupPage> PostPage for GroupAt<P> {
+    type Parts = PostParts;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        extract_then(req, payload, |(su, query, form): PostParts| {
-            let (li, id) = open_group_post(su, P::PATH, &query, &form)?;
-            Ok(GroupPost {
-                li,
-                form: form.into_inner(),
-                id,
-                page: PhantomData,
-            })
-        })
+    fn open((su, query, form): PostParts) -> Result<(LoggedIn, Fields, i32), AppError> {
+        let (li, id) = open_group_post(su, P::PATH, &query, &form)?;
+        Ok((li, form.into_inner(), id))
     }
 }

@@ -12,7 +12,7 @@ use super::{open_user_post, read_target, Missing, UserIdQuery};
 use crate::auth::capability::Action;
 use crate::auth::principal::AuthUser;
 use crate::error::AppError;
-use crate::routes::admin::post::{extract_then, Opening};
+use crate::routes::admin::post::{extract_then, Opening, Post, PostPage};
 use crate::routes::form::Fields;
 use crate::session::extract::{GroupAdmin, LoggedIn};
 use crate::state::AppState;
@@ -77,15 +77,10 @@ impl<W: Wording> UserGet<W> {
 
 /// The opening of a POST on one user's page ([`open_user_post`] in `W`'s wording): the
 /// logged-in administrator, the form and the target's id.
-pub struct UserPost<W> {
-    /// The administrator.
-    pub li: LoggedIn,
-    /// The form.
-    pub form: Fields,
-    /// The target's id.
-    pub id: i32,
-    wording: PhantomData<W>,
-}
+pub type UserPost<W> = Post<UserPage<W>>;
+
+/// A user's page with `W`'s wording, as a [`PostPage`].
+pub struct UserPage<W>(PhantomData<W>);
 
 /// What a handler taking these would extract, in this order.
 type PostParts = (
@@ -94,24 +89,16 @@ type PostParts = (
     web::Form<Fields>,
 );
 
-impl<W: Wording> FromRequest for UserPost<W> {
-    type Error = actix_web::Error;
-    type Future = Opening<Self>;
+impl<W: Wording> PostPage for UserPage<W> {
+    type Parts = PostParts;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        extract_then(req, payload, |(admin, query, form): PostParts| {
-            let (li, id) = open_user_post(admin, &query, &form, W::MISSING)?;
-            Ok(UserPost {
-                li,
-                form: form.into_inner(),
-                id,
-                wording: PhantomData,
-            })
-        })
+    fn open((admin, query, form): PostParts) -> Result<(LoggedIn, Fields, i32), AppError> {
+        let (li, id) = open_user_post(admin, &query, &form, W::MISSING)?;
+        Ok((li, form.into_inner(), id))
     }
 }
 
-impl<W: Wording> UserPost<W> {
+impl<W: Wording> Post<UserPage<W>> {
     /// The target as the administrator may see them for `action` ([`read_target`]).
     pub async fn target(&self, state: &AppState, action: Action) -> Result<AuthUser, AppError> {
         read_target(state, &self.li, self.id, W::MISSING, action).await
