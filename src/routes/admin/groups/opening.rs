@@ -1,6 +1,6 @@
-//! The opening of a POST on one group's page (`?group_id=N`), as an extractor: [`GroupPost`]
-//! runs [`open_group_post`] (login-or-redirect back to the page, CSRF, then the group's id)
-//! for the page named by its type parameter ([`GroupPage`]).
+//! The opening of a POST on one group's page (`?group_id=N`), as an extractor ([`Opened`]):
+//! [`GroupPost`] runs [`open_group_post`] (login-or-redirect back to the page, CSRF, then the
+//! group's id) for the page named by its type parameter ([`GroupPage`]).
 
 use std::marker::PhantomData;
 
@@ -8,7 +8,7 @@ use actix_web::web;
 
 use super::{open_group_post, GroupIdQuery};
 use crate::error::AppError;
-use crate::routes::admin::post::{Post, PostPage};
+use crate::routes::admin::post::{Opened, TargetPage};
 use crate::routes::form::Fields;
 use crate::session::extract::{LoggedIn, Superuser};
 
@@ -34,22 +34,19 @@ impl GroupPage for DeleteGroup {
 
 /// The opening of a POST on group page `P` ([`open_group_post`]): the logged-in superuser,
 /// the form and the group's id.
-pub type GroupPost<P> = Post<GroupAt<P>>;
+pub type GroupPost<P> = Opened<GroupAt<P>>;
 
-/// Group page `P` as a [`PostPage`].
+/// Group page `P` posted to, as a [`TargetPage`].
 pub struct GroupAt<P>(PhantomData<P>);
 
-/// What a handler taking these would extract, in this order.
-type PostParts = (
-    Result<Superuser, AppError>,
-    web::Query<GroupIdQuery>,
-    web::Form<Fields>,
-);
+impl<P: GroupPage> TargetPage for GroupAt<P> {
+    type Parts = (
+        Result<Superuser, AppError>,
+        web::Query<GroupIdQuery>,
+        web::Form<Fields>,
+    );
 
-impl<P: GroupPage> PostPage for GroupAt<P> {
-    type Parts = PostParts;
-
-    fn open((su, query, form): PostParts) -> Result<(LoggedIn, Fields, i32), AppError> {
+    fn open((su, query, form): Self::Parts) -> Result<(LoggedIn, Fields, i32), AppError> {
         let (li, id) = open_group_post(su, P::PATH, &query, &form)?;
         Ok((li, form.into_inner(), id))
     }
