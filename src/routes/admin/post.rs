@@ -1,7 +1,8 @@
 //! The one opening of an admin request about one target (a user, a group) as an extractor:
 //! [`Opened<P>`] reads the extractors page `P` names ([`TargetPage::Parts`]) exactly as a
 //! handler taking them as arguments would (the same polling, so the same error wins), then
-//! runs `P`'s opening on them ([`TargetPage::open`]). The pages' openings live with them
+//! runs `P`'s opening on them ([`TargetPage::open`]); [`Opened::read`] reads what the page
+//! shows about the target in one read unit. The pages' openings live with them
 //! (`users::opening`, `groups::opening`); only this shared machinery is here.
 
 use std::future::Future;
@@ -11,9 +12,12 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 
+use crate::auth::principal::AuthUser;
+use crate::db::{run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::routes::form::Fields;
 use crate::session::extract::LoggedIn;
+use crate::state::AppState;
 
 /// A page about one target: how a request to it is opened. Its implementors are marker
 /// types, the type parameter of [`Opened`].
@@ -51,5 +55,17 @@ impl<P: TargetPage> FromRequest for Opened<P> {
                 page: PhantomData,
             })
         })
+    }
+}
+
+impl<P> Opened<P> {
+    /// Runs `read` with the administrator and the target's id, in one read unit.
+    pub async fn read<T, F>(&self, state: &AppState, read: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConnection, &AuthUser, i32) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (me, id) = (self.li.user.clone(), self.id);
+        run_db_read(&state.pool, move |conn| read(conn, &me, id)).await
     }
 }

@@ -11,7 +11,7 @@ use super::{group_choices, target_for, Errors, GroupChoice, Missing, LIST};
 use crate::auth::capability::{self, Action, GRANT_SUPERUSER, OWN_SUPERUSER};
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin::{self, AccountEdit};
-use crate::db::{run_db, run_db_read, DbConnection};
+use crate::db::{run_db, DbConnection};
 use crate::error::AppError;
 use crate::messaging::phone;
 use crate::models::group::Group;
@@ -145,10 +145,10 @@ pub async fn edit_user_form(
     state: web::Data<AppState>,
     get: UserGet<CannotFind>,
 ) -> Result<HttpResponse, AppError> {
-    let UserGet { li, id, .. } = get;
-    let me = li.user.clone();
-    let loaded = run_db_read(&state.pool, move |conn| load(conn, &me, id, None, None)).await?;
-    render(&state, &li, loaded, None, Errors::default())
+    let loaded = get
+        .read(&state, |conn, me, id| load(conn, me, id, None, None))
+        .await?;
+    render(&state, &get.li, loaded, None, Errors::default())
 }
 
 /// `POST /edit_user?user_id=N`.
@@ -156,18 +156,18 @@ pub async fn edit_user(
     state: web::Data<AppState>,
     post: UserPost<CannotFind>,
 ) -> Result<HttpResponse, AppError> {
-    let UserPost { li, form, id, .. } = post;
-    let me = li.user.clone();
     let mut errors = Errors::default();
-    let username = form.text("username").trim().to_string();
+    let username = post.form.text("username").trim().to_string();
     let submitted = errors
-        .check("group_ids", form.ints(form::GROUP_ITEM))
+        .check("group_ids", post.form.ints(form::GROUP_ITEM))
         .unwrap_or_default();
     let (name, ticked) = (username.clone(), submitted.clone());
-    let loaded = run_db_read(&state.pool, move |conn| {
-        load(conn, &me, id, Some(&name), Some(&ticked))
-    })
-    .await?;
+    let loaded = post
+        .read(&state, move |conn, me, id| {
+            load(conn, me, id, Some(&name), Some(&ticked))
+        })
+        .await?;
+    let UserPost { li, form, id, .. } = post;
     if form.has("cancel") {
         return Ok(see_other(LIST));
     }

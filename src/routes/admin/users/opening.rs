@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 
 use actix_web::web;
 
-use super::{open_user_post, read_target, Missing, UserIdQuery};
+use super::{open_user_post, target_for, Missing, UserIdQuery};
 use crate::auth::capability::Action;
 use crate::auth::principal::AuthUser;
 use crate::error::AppError;
@@ -82,8 +82,12 @@ impl<W: Wording> Wording for Post<W> {
 }
 
 impl<P: TargetPage + Wording> Opened<P> {
-    /// The target as the administrator may see them for `action` ([`read_target`]).
+    /// The target as the administrator may see them for `action` ([`target_for`], one read
+    /// unit).
     pub async fn target(&self, state: &AppState, action: Action) -> Result<AuthUser, AppError> {
-        read_target(state, &self.li, self.id, P::MISSING, action).await
+        self.read(state, move |conn, me, id| {
+            target_for(conn, me, id, P::MISSING, action)
+        })
+        .await
     }
 }

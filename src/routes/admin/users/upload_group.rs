@@ -9,7 +9,7 @@ use super::{target_for, Missing, LIST};
 use crate::auth::capability::Action;
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
-use crate::db::{run_db, run_db_read, DbConnection};
+use crate::db::{run_db, DbConnection};
 use crate::error::AppError;
 use crate::models::group::Group;
 use crate::routes::admin::request::AdminRequest;
@@ -76,11 +76,9 @@ pub async fn upload_group_form(
     state: web::Data<AppState>,
     get: UserGet<NoSuchUser>,
 ) -> Result<HttpResponse, AppError> {
-    let UserGet { li, id, .. } = get;
-    let me = li.user.clone();
-    let (target, choices) = run_db_read(&state.pool, move |conn| load(conn, &me, id)).await?;
+    let (target, choices) = get.read(&state, load).await?;
     let current = target.user.upload_group_id;
-    render(&li, &target, choices, current, None)
+    render(&get.li, &target, choices, current, None)
 }
 
 /// `POST /set_other_user_upload_group?user_id=N` (`upload_group_id`, "" for none).

@@ -11,7 +11,6 @@ use super::status::{self, Status};
 use super::{target_for, Missing};
 use crate::auth::capability::{self, Action};
 use crate::auth::readiness::{self, Policy};
-use crate::db::run_db_read;
 use crate::error::AppError;
 use crate::models::lockout;
 use crate::routes::admin::{group_names, local_time};
@@ -47,18 +46,18 @@ pub async fn view_user(
     state: web::Data<AppState>,
     get: UserGet<NoSuchUser>,
 ) -> Result<HttpResponse, AppError> {
-    let UserGet { li, id, .. } = get;
-    let me = li.user.clone();
     let now = state.clock.now();
-    let (target, groups, locked) = run_db_read(&state.pool, move |conn| {
-        let target = target_for(conn, &me, id, Missing::NoSuchUser, Action::View)?;
-        let mut gids = target.group_ids();
-        gids.extend(target.user.upload_group_id);
-        let groups = group_names(conn, &gids)?;
-        let locked = lockout::locked_until(conn, &target.user.username, now)?;
-        Ok((target, groups, locked))
-    })
-    .await?;
+    let (target, groups, locked) = get
+        .read(&state, move |conn, me, id| {
+            let target = target_for(conn, me, id, Missing::NoSuchUser, Action::View)?;
+            let mut gids = target.group_ids();
+            gids.extend(target.user.upload_group_id);
+            let groups = group_names(conn, &gids)?;
+            let locked = lockout::locked_until(conn, &target.user.username, now)?;
+            Ok((target, groups, locked))
+        })
+        .await?;
+    let li = get.li;
     let reasons = readiness::web_login(&target, locked, Policy::of(&state.settings), now);
     let web = status::web(&li.user, &target, &reasons, &groups);
     let upload_reasons = readiness::tablet_upload(&target, locked, now);
