@@ -1,7 +1,7 @@
 //! User administration pages (admin §3): the list, one user's details, add, edit,
 //! memberships, upload group, another user's password and MFA, delete, unlock. Each page is
 //! a file; what they share (the target lookup and the capability check, the POST opening, the
-//! administrator's own re-authentication) is here.
+//! administrator's own re-authentication) is here, and the openings as extractors in `opening`.
 //! The rules are in `auth::capability`, the writes in `auth::user_admin`.
 
 pub mod add;
