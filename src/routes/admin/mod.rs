@@ -2,10 +2,12 @@
 //! unlocking (`users`), live sessions and ending them (`sessions`), groups (`groups`) and the
 //! audit trail (`audit`), both superuser-only, and what they share: the one opening of an admin
 //! POST (login-or-redirect for either administrator type, then CSRF: [`open_post`]; the hidden
-//! id check), the acting administrator of a write (`request`), ids, times and group names.
+//! id check), the extractor of a request about one target (`post`), the acting administrator
+//! of a write (`request`), ids, times and group names.
 
 pub mod audit;
 pub mod groups;
+pub mod post;
 pub mod request;
 pub mod sessions;
 pub mod users;

@@ -9,14 +9,14 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::edit::audit_group;
-use super::{find_group, open_group_post, GroupIdQuery, PAGE};
+use super::opening::{DeleteGroup, GroupPost};
+use super::{find_group, GroupIdQuery, PAGE};
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::group::Group;
 use crate::models::group_admin::DeleteRefusal;
 use crate::routes::admin::request::AdminRequest;
 use crate::routes::admin::{check_hidden_id, HiddenId};
-use crate::routes::form::Fields;
 use crate::routes::page::{html, see_other, PageCtx};
 use crate::session::extract::Superuser;
 use crate::state::AppState;
@@ -73,11 +73,9 @@ enum Outcome {
 /// `csrf_token`).
 pub async fn delete_group(
     state: web::Data<AppState>,
-    su: Result<Superuser, AppError>,
-    query: web::Query<GroupIdQuery>,
-    form: web::Form<Fields>,
+    post: GroupPost<DeleteGroup>,
 ) -> Result<HttpResponse, AppError> {
-    let (li, id) = open_group_post(su, "/delete_group", &query, &form)?;
+    let GroupPost { li, form, id, .. } = post;
     if form.has("cancel") {
         return Ok(see_other(PAGE));
     }

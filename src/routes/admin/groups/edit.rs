@@ -8,7 +8,8 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::form::GroupForm;
-use super::{defined_idnums, find_group, open_group_post, GroupIdQuery, PAGE};
+use super::opening::{EditGroup, GroupPost};
+use super::{defined_idnums, find_group, GroupIdQuery, PAGE};
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::audit::{audit_about, AuditSource};
@@ -274,11 +275,9 @@ fn changes(old: &GroupForm, new: &GroupForm, names: &[(i32, String)]) -> Vec<Str
 /// form lost the last two) and `group_ids` (repeated: the other groups it may see).
 pub async fn edit_group(
     state: web::Data<AppState>,
-    su: Result<Superuser, AppError>,
-    query: web::Query<GroupIdQuery>,
-    form: web::Form<Fields>,
+    post: GroupPost<EditGroup>,
 ) -> Result<HttpResponse, AppError> {
-    let (li, id) = open_group_post(su, "/edit_group", &query, &form)?;
+    let GroupPost { li, form, id, .. } = post;
     if form.has("cancel") {
         return Ok(see_other(PAGE));
     }

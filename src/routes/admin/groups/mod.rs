@@ -5,6 +5,7 @@
 pub mod delete;
 pub mod edit;
 pub mod form;
+pub mod opening;
 
 use std::collections::HashMap;
 

@@ -11,6 +11,7 @@ use askama::Template;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rand::Rng;
 
+use super::opening::{NoSuchUser, UserGet};
 use super::{target_for, Missing, UserIdQuery, LIST};
 use crate::auth::capability::{self, Action, DELETE_RECORDS};
 use crate::auth::fresh::Need;
@@ -70,10 +71,9 @@ fn render(
 /// `GET /delete_user?user_id=N`: the refusal, or the form with a fresh code.
 pub async fn delete_user_form(
     state: web::Data<AppState>,
-    GroupAdmin(li): GroupAdmin,
-    query: web::Query<UserIdQuery>,
+    get: UserGet<NoSuchUser>,
 ) -> Result<HttpResponse, AppError> {
-    let id = query.id(None, Missing::NoSuchUser)?;
+    let UserGet { li, id, .. } = get;
     let code = format!("{:04}", rand::thread_rng().gen_range(0..10_000));
     let me = li.user.clone();
     let mut session = li.cs.session.clone();

@@ -6,13 +6,12 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::form::{self, check_email, check_language, check_length, check_username};
-use super::{
-    group_choices, open_user_post, target_for, Errors, GroupChoice, Missing, UserIdQuery, LIST,
-};
+use super::opening::{CannotFind, UserGet, UserPost};
+use super::{group_choices, target_for, Errors, GroupChoice, Missing, LIST};
 use crate::auth::capability::{self, Action, GRANT_SUPERUSER, OWN_SUPERUSER};
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin::{self, AccountEdit};
-use crate::db::{run_db, run_db_read, DbConnection};
+use crate::db::{run_db, DbConnection};
 use crate::error::AppError;
 use crate::messaging::phone;
 use crate::models::group::Group;
@@ -20,7 +19,7 @@ use crate::models::user::{User, UserDetails};
 use crate::routes::admin::request::AdminRequest;
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
-use crate::session::extract::{GroupAdmin, LoggedIn};
+use crate::session::extract::LoggedIn;
 use crate::state::AppState;
 
 /// Refusal of a blank e-mail while MFA codes go to it.
@@ -144,34 +143,31 @@ fn render(
 /// `GET /edit_user?user_id=N`.
 pub async fn edit_user_form(
     state: web::Data<AppState>,
-    GroupAdmin(li): GroupAdmin,
-    query: web::Query<UserIdQuery>,
+    get: UserGet<CannotFind>,
 ) -> Result<HttpResponse, AppError> {
-    let id = query.id(None, Missing::CannotFind)?;
-    let me = li.user.clone();
-    let loaded = run_db_read(&state.pool, move |conn| load(conn, &me, id, None, None)).await?;
-    render(&state, &li, loaded, None, Errors::default())
+    let loaded = get
+        .read(&state, |conn, me, id| load(conn, me, id, None, None))
+        .await?;
+    render(&state, &get.li, loaded, None, Errors::default())
 }
 
 /// `POST /edit_user?user_id=N`.
 pub async fn edit_user(
     state: web::Data<AppState>,
-    admin: Result<GroupAdmin, AppError>,
-    query: web::Query<UserIdQuery>,
-    form: web::Form<Fields>,
+    post: UserPost<CannotFind>,
 ) -> Result<HttpResponse, AppError> {
-    let (li, id) = open_user_post(admin, &query, &form, Missing::CannotFind)?;
-    let me = li.user.clone();
     let mut errors = Errors::default();
-    let username = form.text("username").trim().to_string();
+    let username = post.form.text("username").trim().to_string();
     let submitted = errors
-        .check("group_ids", form.ints(form::GROUP_ITEM))
+        .check("group_ids", post.form.ints(form::GROUP_ITEM))
         .unwrap_or_default();
     let (name, ticked) = (username.clone(), submitted.clone());
-    let loaded = run_db_read(&state.pool, move |conn| {
-        load(conn, &me, id, Some(&name), Some(&ticked))
-    })
-    .await?;
+    let loaded = post
+        .read(&state, move |conn, me, id| {
+            load(conn, me, id, Some(&name), Some(&ticked))
+        })
+        .await?;
+    let UserPost { li, form, id, .. } = post;
     if form.has("cancel") {
         return Ok(see_other(LIST));
     }

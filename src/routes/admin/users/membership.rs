@@ -17,6 +17,7 @@ use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::{Group, Membership, MembershipFlags};
 use crate::routes::admin::open_post;
+use crate::routes::admin::post::{Opened, TargetPage};
 use crate::routes::admin::request::AdminRequest;
 use crate::routes::form::Fields;
 use crate::routes::page::{html, see_other, PageCtx};
@@ -124,27 +125,49 @@ fn render(
     )
 }
 
+/// The membership page shown: the group administrator, then the membership's id.
+pub struct Show;
+
+impl TargetPage for Show {
+    type Parts = (GroupAdmin, web::Query<MembershipQuery>);
+
+    fn open((GroupAdmin(li), query): Self::Parts) -> Result<(LoggedIn, Fields, i32), AppError> {
+        Ok((li, Fields::default(), membership_id(&query, None)?))
+    }
+}
+
+/// The membership page posted to: [`open_post`] (back to the list), then the membership's id.
+pub struct Save;
+
+impl TargetPage for Save {
+    type Parts = (
+        Result<GroupAdmin, AppError>,
+        web::Query<MembershipQuery>,
+        web::Form<Fields>,
+    );
+
+    fn open((admin, query, form): Self::Parts) -> Result<(LoggedIn, Fields, i32), AppError> {
+        let li = open_post(admin, LIST, &form)?;
+        let id = membership_id(&query, Some(&form))?;
+        Ok((li, form.into_inner(), id))
+    }
+}
+
 /// `GET /edit_user_group_membership?user_group_membership_id=M`.
 pub async fn edit_membership_form(
     state: web::Data<AppState>,
-    GroupAdmin(li): GroupAdmin,
-    query: web::Query<MembershipQuery>,
+    get: Opened<Show>,
 ) -> Result<HttpResponse, AppError> {
-    let id = membership_id(&query, None)?;
-    let me = li.user.clone();
-    let (m, target, group) = run_db_read(&state.pool, move |conn| load(conn, &me, id)).await?;
-    render(&li, &m, &target, group)
+    let (m, target, group) = get.read(&state, load).await?;
+    render(&get.li, &m, &target, group)
 }
 
 /// `POST /edit_user_group_membership?user_group_membership_id=M`.
 pub async fn edit_membership(
     state: web::Data<AppState>,
-    admin: Result<GroupAdmin, AppError>,
-    query: web::Query<MembershipQuery>,
-    form: web::Form<Fields>,
+    post: Opened<Save>,
 ) -> Result<HttpResponse, AppError> {
-    let li = open_post(admin, LIST, &form)?;
-    let id = membership_id(&query, Some(&form))?;
+    let Opened { li, form, id, .. } = post;
     let su = capability::may_set_groupadmin(&li.user);
     if !su && form.checked("groupadmin") {
         return Err(AppError::ForbiddenBecause(GRANT_GROUPADMIN.into()));

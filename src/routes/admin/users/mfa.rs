@@ -7,10 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{
-    needs_code, open_user_post, read_target, reauthenticate, send_own_code, Missing, UserIdQuery,
-    LIST,
-};
+use super::opening::{CannotFind, UserGet, UserPost};
+use super::{needs_code, reauthenticate, send_own_code, Missing, LIST};
 use crate::auth::capability::Action;
 use crate::auth::mfa::mfa_description;
 use crate::auth::user_admin;
@@ -18,9 +16,7 @@ use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::form::Fields;
 use crate::routes::page::{html, see_other, PageCtx};
-use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -38,11 +34,10 @@ struct MfaPage {
 /// `GET /edit_other_user_mfa?user_id=N`.
 pub async fn edit_other_user_mfa_form(
     state: web::Data<AppState>,
-    GroupAdmin(li): GroupAdmin,
-    query: web::Query<UserIdQuery>,
+    get: UserGet<CannotFind>,
 ) -> Result<HttpResponse, AppError> {
-    let id = query.id(None, Missing::CannotFind)?;
-    let target = read_target(&state, &li, id, Missing::CannotFind, Action::EditMfa).await?;
+    let target = get.target(&state, Action::EditMfa).await?;
+    let UserGet { li, id, .. } = get;
     // Sent only now: the capability check above passed.
     let code_sent = match send_own_code(&state, &li, "edit_other_user_mfa", id, false).await? {
         Ok(note) => note,
@@ -65,12 +60,10 @@ pub async fn edit_other_user_mfa_form(
 /// administrator has TOTP).
 pub async fn edit_other_user_mfa(
     state: web::Data<AppState>,
-    admin: Result<GroupAdmin, AppError>,
-    query: web::Query<UserIdQuery>,
-    form: web::Form<Fields>,
+    post: UserPost<CannotFind>,
 ) -> Result<HttpResponse, AppError> {
-    let (li, id) = open_user_post(admin, &query, &form, Missing::CannotFind)?;
-    read_target(&state, &li, id, Missing::CannotFind, Action::EditMfa).await?;
+    post.target(&state, Action::EditMfa).await?;
+    let UserPost { li, form, id, .. } = post;
     if form.has("cancel") || !form.checked("disable_mfa") {
         return Ok(see_other(LIST));
     }

@@ -1,7 +1,7 @@
 //! User administration pages (admin §3): the list, one user's details, add, edit,
 //! memberships, upload group, another user's password and MFA, delete, unlock. Each page is
 //! a file; what they share (the target lookup and the capability check, the POST opening, the
-//! administrator's own re-authentication) is here.
+//! administrator's own re-authentication) is here, and the openings as extractors in `opening`.
 //! The rules are in `auth::capability`, the writes in `auth::user_admin`.
 
 pub mod add;
@@ -12,6 +12,7 @@ pub mod form;
 pub mod list;
 pub mod membership;
 pub mod mfa;
+pub mod opening;
 pub mod password;
 pub mod status;
 pub mod upload_group;
@@ -23,7 +24,7 @@ use serde::Deserialize;
 use crate::auth::capability::{self, Action, Denial};
 use crate::auth::principal::AuthUser;
 use crate::auth::second_factor;
-use crate::db::{run_db_read, DbConnection};
+use crate::db::DbConnection;
 use crate::error::AppError;
 use crate::routes::admin::open_post;
 use crate::routes::form::Fields;
@@ -137,21 +138,6 @@ pub fn open_user_post(
     let li = open_post(admin, LIST, form)?;
     let id = query.id(Some(form), missing)?;
     Ok((li, id))
-}
-
-/// Reads user `id` as the administrator of `li` may see them for `action` (one read unit).
-pub async fn read_target(
-    state: &AppState,
-    li: &LoggedIn,
-    id: i32,
-    missing: Missing,
-    action: Action,
-) -> Result<AuthUser, AppError> {
-    let me = li.user.clone();
-    run_db_read(&state.pool, move |conn| {
-        target_for(conn, &me, id, missing, action)
-    })
-    .await
 }
 
 /// Loads the target with memberships; unknown → 400 with the `missing` wording.

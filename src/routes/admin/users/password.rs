@@ -8,10 +8,8 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{
-    check_new_password, needs_code, open_user_post, read_target, reauthenticate, send_own_code,
-    Missing, UserIdQuery, LIST,
-};
+use super::opening::{CannotFind, UserGet, UserPost};
+use super::{check_new_password, needs_code, reauthenticate, send_own_code, Missing, LIST};
 use crate::auth::capability::Action;
 use crate::auth::password;
 use crate::auth::principal::AuthUser;
@@ -21,9 +19,8 @@ use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
-use crate::session::extract::{GroupAdmin, LoggedIn};
+use crate::session::extract::LoggedIn;
 use crate::state::AppState;
 
 const ROUTE: &str = "change_other_password";
@@ -77,24 +74,20 @@ async fn render(
 /// `GET /change_other_password?user_id=N`.
 pub async fn change_other_password_form(
     state: web::Data<AppState>,
-    GroupAdmin(li): GroupAdmin,
-    query: web::Query<UserIdQuery>,
+    get: UserGet<CannotFind>,
 ) -> Result<HttpResponse, AppError> {
-    let id = query.id(None, Missing::CannotFind)?;
-    let target = read_target(&state, &li, id, Missing::CannotFind, Action::ChangePassword).await?;
-    render(&state, &li, &target, true, None, false).await
+    let target = get.target(&state, Action::ChangePassword).await?;
+    render(&state, &get.li, &target, true, None, false).await
 }
 
 /// `POST /change_other_password?user_id=N` (`new_password`, `new_password-confirm`,
 /// `must_change_password`, and `one_time_password` when the administrator has TOTP).
 pub async fn change_other_password(
     state: web::Data<AppState>,
-    admin: Result<GroupAdmin, AppError>,
-    query: web::Query<UserIdQuery>,
-    form: web::Form<Fields>,
+    post: UserPost<CannotFind>,
 ) -> Result<HttpResponse, AppError> {
-    let (li, id) = open_user_post(admin, &query, &form, Missing::CannotFind)?;
-    let target = read_target(&state, &li, id, Missing::CannotFind, Action::ChangePassword).await?;
+    let target = post.target(&state, Action::ChangePassword).await?;
+    let UserPost { li, form, id, .. } = post;
     if form.has("cancel") {
         return Ok(see_other(LIST));
     }

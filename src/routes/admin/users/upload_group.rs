@@ -4,17 +4,17 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{open_user_post, target_for, Missing, UserIdQuery, LIST};
+use super::opening::{NoSuchUser, UserGet, UserPost};
+use super::{target_for, Missing, LIST};
 use crate::auth::capability::Action;
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
-use crate::db::{run_db, run_db_read, DbConnection};
+use crate::db::{run_db, DbConnection};
 use crate::error::AppError;
 use crate::models::group::Group;
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
-use crate::session::extract::{GroupAdmin, LoggedIn};
+use crate::session::extract::LoggedIn;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -74,24 +74,19 @@ fn render(
 /// `GET /set_other_user_upload_group?user_id=N`.
 pub async fn upload_group_form(
     state: web::Data<AppState>,
-    GroupAdmin(li): GroupAdmin,
-    query: web::Query<UserIdQuery>,
+    get: UserGet<NoSuchUser>,
 ) -> Result<HttpResponse, AppError> {
-    let id = query.id(None, Missing::NoSuchUser)?;
-    let me = li.user.clone();
-    let (target, choices) = run_db_read(&state.pool, move |conn| load(conn, &me, id)).await?;
+    let (target, choices) = get.read(&state, load).await?;
     let current = target.user.upload_group_id;
-    render(&li, &target, choices, current, None)
+    render(&get.li, &target, choices, current, None)
 }
 
 /// `POST /set_other_user_upload_group?user_id=N` (`upload_group_id`, "" for none).
 pub async fn set_upload_group(
     state: web::Data<AppState>,
-    admin: Result<GroupAdmin, AppError>,
-    query: web::Query<UserIdQuery>,
-    form: web::Form<Fields>,
+    post: UserPost<NoSuchUser>,
 ) -> Result<HttpResponse, AppError> {
-    let (li, id) = open_user_post(admin, &query, &form, Missing::NoSuchUser)?;
+    let UserPost { li, form, id, .. } = post;
     let raw = form.text("upload_group_id").trim().to_string();
     let cancel = form.has("cancel");
     let mut admin = AdminRequest::new(&li, &state);

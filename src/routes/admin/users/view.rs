@@ -6,16 +6,15 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
+use super::opening::{NoSuchUser, UserGet};
 use super::status::{self, Status};
-use super::{target_for, Missing, UserIdQuery};
+use super::{target_for, Missing};
 use crate::auth::capability::{self, Action};
 use crate::auth::readiness::{self, Policy};
-use crate::db::run_db_read;
 use crate::error::AppError;
 use crate::models::lockout;
 use crate::routes::admin::{group_names, local_time};
 use crate::routes::page::{html, PageCtx};
-use crate::session::extract::GroupAdmin;
 use crate::state::AppState;
 
 /// One membership row.
@@ -45,21 +44,20 @@ fn yes_no(b: bool) -> String {
 /// `GET /view_user?user_id=N`.
 pub async fn view_user(
     state: web::Data<AppState>,
-    GroupAdmin(li): GroupAdmin,
-    query: web::Query<UserIdQuery>,
+    get: UserGet<NoSuchUser>,
 ) -> Result<HttpResponse, AppError> {
-    let id = query.id(None, Missing::NoSuchUser)?;
-    let me = li.user.clone();
     let now = state.clock.now();
-    let (target, groups, locked) = run_db_read(&state.pool, move |conn| {
-        let target = target_for(conn, &me, id, Missing::NoSuchUser, Action::View)?;
-        let mut gids = target.group_ids();
-        gids.extend(target.user.upload_group_id);
-        let groups = group_names(conn, &gids)?;
-        let locked = lockout::locked_until(conn, &target.user.username, now)?;
-        Ok((target, groups, locked))
-    })
-    .await?;
+    let (target, groups, locked) = get
+        .read(&state, move |conn, me, id| {
+            let target = target_for(conn, me, id, Missing::NoSuchUser, Action::View)?;
+            let mut gids = target.group_ids();
+            gids.extend(target.user.upload_group_id);
+            let groups = group_names(conn, &gids)?;
+            let locked = lockout::locked_until(conn, &target.user.username, now)?;
+            Ok((target, groups, locked))
+        })
+        .await?;
+    let li = get.li;
     let reasons = readiness::web_login(&target, locked, Policy::of(&state.settings), now);
     let web = status::web(&li.user, &target, &reasons, &groups);
     let upload_reasons = readiness::tablet_upload(&target, locked, now);
