@@ -104,6 +104,15 @@ impl User {
         self.superuser.unwrap_or(false)
     }
 
+    /// The TOTP secret when TOTP is the method and a secret is stored: what a step-up page
+    /// (own password, own MFA, an administrator's own code) checks a code against, so it asks
+    /// for one exactly then.
+    pub fn totp_secret(&self) -> Option<&str> {
+        self.mfa_secret_key
+            .as_deref()
+            .filter(|s| self.mfa_method == "totp" && !s.is_empty())
+    }
+
     /// Whether a password change is forced.
     pub fn must_change_password(&self) -> bool {
         self.must_change_password.unwrap_or(false)

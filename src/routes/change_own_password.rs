@@ -55,16 +55,6 @@ struct TokenPage {
     ctx: PageCtx,
 }
 
-/// Whether the user's logins (and this wizard) need a TOTP code.
-fn has_totp(user: &AuthUser) -> bool {
-    user.user.mfa_method == "totp"
-        && user
-            .user
-            .mfa_secret_key
-            .as_deref()
-            .is_some_and(|s| !s.is_empty())
-}
-
 /// Whether the user's codes are sent (e-mail, text message).
 fn sends_codes(user: &AuthUser) -> bool {
     second_factor::sends_codes(&user.user.mfa_method)
@@ -73,7 +63,7 @@ fn sends_codes(user: &AuthUser) -> bool {
 /// The step to run: the MFA step unless the user has no second factor or has passed it in
 /// this wizard.
 fn effective_step(fs: &FormState, user: &AuthUser) -> &'static str {
-    if !has_totp(user) && !sends_codes(user) {
+    if user.user.totp_secret().is_none() && !sends_codes(user) {
         return STEP_CHANGE;
     }
     let passed = fs.mfa_user_id == Some(user.id());

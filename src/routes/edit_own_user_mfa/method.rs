@@ -88,7 +88,7 @@ pub(super) fn render_method(
         choices,
         current: mfa_description(&li.user.user.mfa_method),
         must_set: li.user.must_set_mfa(&state.settings),
-        needs_code: active_totp(li).is_some(),
+        needs_code: li.user.user.totp_secret().is_some(),
         error,
     };
     html(StatusCode::OK, &page)
@@ -126,7 +126,7 @@ pub(super) async fn method_step(
         }
         Some(m) => m,
     };
-    if active_totp(li).is_some() {
+    if li.user.user.totp_secret().is_some() {
         // Changing the second factor needs a current code: a login attempt (counted,
         // audited, refused while locked).
         let checked = second_factor::check_code(
@@ -162,14 +162,6 @@ pub(super) async fn method_step(
         }
         MfaMethod::NoMfa => store(state, li, fs, MfaMethod::NoMfa, None, DISABLED).await,
     }
-}
-
-/// The user's TOTP secret when TOTP is their method.
-fn active_totp(li: &LoggedIn) -> Option<&str> {
-    let u = &li.user.user;
-    u.mfa_secret_key
-        .as_deref()
-        .filter(|_| u.mfa_method == "totp")
 }
 
 pub(super) async fn totp_step(

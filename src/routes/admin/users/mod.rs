@@ -248,14 +248,7 @@ pub const BAD_CODE: &str = second_factor::BAD_CODE;
 /// the password and MFA pages of other users ask for one too, as the original's MFA step
 /// does (admin §3.7).
 pub fn needs_code(li: &LoggedIn) -> bool {
-    own_totp(li).is_some() || second_factor::sends_codes(&li.user.user.mfa_method)
-}
-
-fn own_totp(li: &LoggedIn) -> Option<&str> {
-    let u = &li.user.user;
-    u.mfa_secret_key
-        .as_deref()
-        .filter(|s| u.mfa_method == "totp" && !s.is_empty())
+    li.user.user.totp_secret().is_some() || second_factor::sends_codes(&li.user.user.mfa_method)
 }
 
 /// For an administrator whose codes are sent, on showing `route`'s form for target `id`
