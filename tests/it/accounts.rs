@@ -6,7 +6,8 @@ use diesel::prelude::*;
 
 use camcops_web::auth::mfa;
 use camcops_web::db::schema::{
-    _security_audit as au, _security_login_failures as lf, _security_webviewer_sessions as sess,
+    _security_audit as au, _security_login_failures as lf, _security_users as u,
+    _security_webviewer_sessions as sess,
 };
 use camcops_web::models::user::User;
 use camcops_web::session::FormState;
@@ -23,6 +24,32 @@ pub fn set_totp(app: &TestApp, uid: i32) -> String {
     let secret = mfa::new_secret();
     User::set_mfa(&mut app.conn(), uid, "totp", Some(&secret), 0).unwrap();
     secret
+}
+
+/// Makes `uid` a user of `method` as CamCOPS' set_mfa_method does (new secret, counter 0),
+/// with the given address and number; returns the secret.
+pub fn set_hotp(
+    app: &TestApp,
+    uid: i32,
+    method: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> String {
+    let secret = mfa::new_secret();
+    User::set_mfa(&mut app.conn(), uid, method, Some(&secret), 0).unwrap();
+    diesel::update(u::table.find(uid))
+        .set((u::email.eq(email), u::phone_number.eq(phone)))
+        .execute(&mut app.conn())
+        .unwrap();
+    secret
+}
+
+/// Gives `uid` the e-mail address `email`.
+pub fn set_email(app: &TestApp, uid: i32, email: &str) {
+    diesel::update(u::table.find(uid))
+        .set(u::email.eq(Some(email)))
+        .execute(&mut app.conn())
+        .unwrap();
 }
 
 /// The wizard state of the user's (human) session.

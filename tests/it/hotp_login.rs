@@ -14,7 +14,7 @@ use camcops_web::config::{MfaMethod, Settings};
 use camcops_web::db::schema::_security_users as u;
 use camcops_web::models::user::User;
 
-use crate::accounts::{audits_like, failures, login_page, whoami};
+use crate::accounts::{audits_like, failures, login_page, set_hotp, whoami};
 use crate::helpers::{csrf_from, location, new_client, unescape, TestApp};
 use crate::mail_server::MailServer;
 use crate::testdb::backend_test;
@@ -23,23 +23,6 @@ const PW: &str = "correct horse battery";
 
 fn sms_settings(s: &mut Settings) {
     s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::Totp, MfaMethod::HotpSms];
-}
-
-/// Makes `uid` a user of `method` as CamCOPS' set_mfa_method does (new secret, counter 0).
-fn set_hotp(
-    app: &TestApp,
-    uid: i32,
-    method: &str,
-    email: Option<&str>,
-    phone: Option<&str>,
-) -> String {
-    let secret = mfa::new_secret();
-    User::set_mfa(&mut app.conn(), uid, method, Some(&secret), 0).unwrap();
-    diesel::update(u::table.find(uid))
-        .set((u::email.eq(email), u::phone_number.eq(phone)))
-        .execute(&mut app.conn())
-        .unwrap();
-    secret
 }
 
 fn counter(app: &TestApp, uid: i32) -> i32 {
@@ -163,12 +146,10 @@ backend_test! {
     /// the login can be tried again (again a 503 while it is down, never a lockout).
     async fn email_code_from_the_mail_server(db) {
         let Some(mut server) = MailServer::start_plain() else {
-        return;
-    };
-        let email = server.email_settings();
-        let app = TestApp::spawn_with(db, move |s| {
-            s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::HotpEmail];
-            s.email = Some(email);
+            return;
+        };
+        let app = TestApp::spawn_with(db, |s| {
+            server.configure(s, &[MfaMethod::NoMfa, MfaMethod::HotpEmail]);
         })
         .await;
         let alice = app.create_user("alice", PW);
@@ -213,12 +194,10 @@ crate::camcops_fixture::camcops_test! {
         let Some(db) = crate::camcops_fixture::demo_db(backend) else { return };
         crate::camcops_fixture::adopt(&db);
         let Some(server) = MailServer::start_plain() else {
-        return;
-    };
-        let email = server.email_settings();
-        let app = TestApp::spawn_with(db, move |s| {
-            s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::HotpEmail];
-            s.email = Some(email);
+            return;
+        };
+        let app = TestApp::spawn_with(db, |s| {
+            server.configure(s, &[MfaMethod::NoMfa, MfaMethod::HotpEmail]);
         })
         .await;
         let (name, pw) = crate::camcops_fixture::CLINICIAN;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use camcops_web::config::EmailSettings;
+use camcops_web::config::{EmailSettings, MfaMethod, Settings};
 
 /// The sender address the settings of [`MailServer::email_settings`] use.
 pub const FROM: &str = "CamCOPS server <camcops@example.org>";
@@ -196,6 +196,12 @@ impl MailServer {
 
     /// `EmailSettings` that reach this server: STARTTLS with its CA and its AUTH when it
     /// has them; From [`FROM`]; a 5-second timeout.
+    /// Settings that send mail through this server and offer `methods`.
+    pub fn configure(&self, s: &mut Settings, methods: &[MfaMethod]) {
+        s.mfa_methods = methods.to_vec();
+        s.email = Some(self.email_settings());
+    }
+
     pub fn email_settings(&self) -> EmailSettings {
         EmailSettings {
             host: "127.0.0.1".into(),

@@ -8,14 +8,10 @@
 
 use std::time::Duration;
 
-use diesel::prelude::*;
-
 use camcops_web::auth::mfa;
 use camcops_web::config::{MfaMethod, Settings};
-use camcops_web::db::schema::_security_users as u;
-use camcops_web::models::user::User;
 
-use crate::accounts::{audits_like, failures, form_state, user_row};
+use crate::accounts::{audits_like, failures, form_state, set_email, set_hotp, user_row};
 use crate::helpers::{csrf_from, location, new_client, unescape, TestApp};
 use crate::mail_server::{MailMessage, MailServer};
 use crate::testdb::backend_test;
@@ -122,20 +118,15 @@ backend_test! {
     /// sends the security notice; the next login sends its code by e-mail and logs in with it.
     async fn switching_to_email_codes_needs_the_sent_code(db) {
         let Some(server) = MailServer::start_plain() else {
-        return;
-    };
-        let email = server.email_settings();
-        let app = TestApp::spawn_with(db, move |s| {
-            s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::Totp, MfaMethod::HotpEmail];
-            s.email = Some(email);
+            return;
+        };
+        let app = TestApp::spawn_with(db, |s| {
+            server.configure(s, &[MfaMethod::NoMfa, MfaMethod::Totp, MfaMethod::HotpEmail]);
             s.security_notices = true;
         })
         .await;
         let alice = app.create_user("alice", PW);
-        diesel::update(u::table.find(alice))
-            .set(u::email.eq(Some("old@example.org")))
-            .execute(&mut app.conn())
-            .unwrap();
+        set_email(&app, alice, "old@example.org");
         let c = browser(&app, "alice").await;
         let (status, _, body) = get(&app, &c, "/edit_own_user_mfa").await;
         assert_eq!(status, 200);
@@ -280,12 +271,7 @@ backend_test! {
         let app = TestApp::spawn_with(db, sms_settings).await;
         let alice = app.create_user("alice", PW);
         let c = browser(&app, "alice").await;
-        let secret = mfa::new_secret();
-        User::set_mfa(&mut app.conn(), alice, "hotp_sms", Some(&secret), 0).unwrap();
-        diesel::update(u::table.find(alice))
-            .set(u::phone_number.eq(Some("+447400123456")))
-            .execute(&mut app.conn())
-            .unwrap();
+        let secret = set_hotp(&app, alice, "hotp_sms", None, Some("+447400123456"));
         let (status, _, body) = get(&app, &c, "/change_own_password").await;
         assert_eq!(status, 200);
         assert!(body.contains("We've sent a code by text message to **********56"), "{body}");
@@ -328,12 +314,7 @@ backend_test! {
         let app = TestApp::spawn_with(db, sms_settings).await;
         let alice = app.create_user("alice", PW);
         let c = browser(&app, "alice").await;
-        let secret = mfa::new_secret();
-        User::set_mfa(&mut app.conn(), alice, "hotp_sms", Some(&secret), 0).unwrap();
-        diesel::update(u::table.find(alice))
-            .set(u::phone_number.eq(Some("+447400123456")))
-            .execute(&mut app.conn())
-            .unwrap();
+        let secret = set_hotp(&app, alice, "hotp_sms", None, Some("+447400123456"));
         let (status, _, body) = get(&app, &c, "/edit_own_user_mfa").await;
         assert_eq!(status, 200);
         assert!(body.contains("We've sent a code by text message to **********56"), "{body}");
@@ -359,12 +340,10 @@ backend_test! {
     /// act on; showing the form again sends no second code.
     async fn admin_with_email_codes_changes_another_password(db) {
         let Some(server) = MailServer::start_plain() else {
-        return;
-    };
-        let email = server.email_settings();
-        let app = TestApp::spawn_with(db, move |s| {
-            s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::HotpEmail];
-            s.email = Some(email);
+            return;
+        };
+        let app = TestApp::spawn_with(db, |s| {
+            server.configure(s, &[MfaMethod::NoMfa, MfaMethod::HotpEmail]);
         })
         .await;
         let root = app.create_user_with("root", ADMIN_PW, true, |m| m.may_use_webviewer = Some(true));
@@ -372,12 +351,7 @@ backend_test! {
         let c = new_client();
         let r = app.login_with(&c, "root", ADMIN_PW).await;
         assert_eq!(r.status(), 303);
-        let secret = mfa::new_secret();
-        User::set_mfa(&mut app.conn(), root, "hotp_email", Some(&secret), 0).unwrap();
-        diesel::update(u::table.find(root))
-            .set(u::email.eq(Some("root@example.org")))
-            .execute(&mut app.conn())
-            .unwrap();
+        let secret = set_hotp(&app, root, "hotp_email", Some("root@example.org"), None);
         let (status, _, _) = get(&app, &c, "/change_other_password?user_id=99999").await;
         assert_eq!(status, 400);
         assert_eq!(user_row(&app, root).hotp_counter, 0, "no code for an unknown target");
@@ -410,12 +384,10 @@ backend_test! {
     /// nothing stored, no failed login, the failed send audited.
     async fn switching_with_the_mail_server_down_is_a_503(db) {
         let Some(mut server) = MailServer::start_plain() else {
-        return;
-    };
-        let email = server.email_settings();
-        let app = TestApp::spawn_with(db, move |s| {
-            s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::HotpEmail];
-            s.email = Some(email);
+            return;
+        };
+        let app = TestApp::spawn_with(db, |s| {
+            server.configure(s, &[MfaMethod::NoMfa, MfaMethod::HotpEmail]);
         })
         .await;
         let alice = app.create_user("alice", PW);

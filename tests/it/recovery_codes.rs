@@ -14,8 +14,7 @@ use camcops_web::models::user::User;
 
 use std::time::Duration;
 
-use camcops_web::db::schema::_security_users as u;
-
+use crate::accounts::set_email;
 use crate::helpers::{location, logged_in, new_client, TestApp};
 use crate::mail_server::MailServer;
 use crate::testdb::backend_test;
@@ -155,20 +154,15 @@ backend_test! {
     /// as a failed login.
     async fn a_recovery_code_logs_in_once_and_is_notified(db) {
         let Some(server) = MailServer::start_plain() else {
-        return;
-    };
-        let email = server.email_settings();
-        let app = TestApp::spawn_with(db, move |s| {
-            s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::Totp];
-            s.email = Some(email);
+            return;
+        };
+        let app = TestApp::spawn_with(db, |s| {
+            server.configure(s, &[MfaMethod::NoMfa, MfaMethod::Totp]);
             s.security_notices = true;
         })
         .await;
         let uid = app.create_user("alice", PW);
-        diesel::update(u::table.find(uid))
-            .set(u::email.eq(Some("alice@example.org")))
-            .execute(&mut app.conn())
-            .unwrap();
+        set_email(&app, uid, "alice@example.org");
         User::set_mfa(&mut app.conn(), uid, "totp", Some(&mfa::new_secret()), 0).unwrap();
         let codes = recovery::make_set(&mut app.conn(), uid, app.clock().now()).unwrap();
 

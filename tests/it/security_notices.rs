@@ -4,13 +4,11 @@
 
 use std::time::Duration;
 
-use diesel::prelude::*;
-
 use camcops_web::auth::mfa;
 use camcops_web::config::MfaMethod;
-use camcops_web::db::schema::_security_users as u;
 use camcops_web::models::user::User;
 
+use crate::accounts::set_email;
 use crate::helpers::{logged_in, new_client, TestApp};
 use crate::mail_server::MailServer;
 use crate::testdb::backend_test;
@@ -19,28 +17,19 @@ const PW: &str = "correct horse battery";
 const NEW_PW: &str = "plum-tractor-violin-42";
 const WAIT: Duration = Duration::from_secs(10);
 
-fn with_address(app: &TestApp, uid: i32) {
-    diesel::update(u::table.find(uid))
-        .set(u::email.eq(Some("alice@example.org")))
-        .execute(&mut app.conn())
-        .unwrap();
-}
-
 backend_test! {
     async fn notices_for_own_changes_and_lockout(db) {
         let Some(server) = MailServer::start_plain() else {
             return;
         };
-        let email = server.email_settings();
-        let app = TestApp::spawn_with(db, move |s| {
-            s.mfa_methods = vec![MfaMethod::NoMfa, MfaMethod::Totp];
-            s.email = Some(email);
+        let app = TestApp::spawn_with(db, |s| {
+            server.configure(s, &[MfaMethod::NoMfa, MfaMethod::Totp]);
             s.security_notices = true;
             s.lockout_threshold = 3;
         })
         .await;
         let uid = app.create_user("alice", PW);
-        with_address(&app, uid);
+        set_email(&app, uid, "alice@example.org");
 
         // Own password changed.
         let c = logged_in(&app, "alice", PW).await;
