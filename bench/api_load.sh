@@ -26,33 +26,18 @@ device=benchtab
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk not found (apt-get install -y wrk)" >&2; exit 1; }
 
-work="$(mktemp -d /tmp/camcops-api-bench.XXXXXX)"
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-db="$work/camcops.sqlite"
-conf="$work/camcops.conf"
-"$bin" demo-camcops-config --db-url "sqlite://$db" > "$conf"
-sed -i -e "s/^PORT = .*/PORT = $port/" -e "s/^HOST = .*/HOST = 127.0.0.1/" \
-    -e "s/^BCRYPT_COST = .*/BCRYPT_COST = $cost/" "$conf"
-"$bin" --config "$conf" upgrade-db >/dev/null
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+bench_init api-bench
+bench_config "$cost"
 "$bin" --config "$conf" make-superuser --username "$user" --password "$pass" >/dev/null
 # An upload group for the user (superusers may upload into their upload group).
 sqlite3 "$db" "INSERT INTO _security_groups (name, description) VALUES ('bench', 'benchmark');
   UPDATE _security_users SET upload_group_id = (SELECT id FROM _security_groups WHERE name = 'bench')
   WHERE username = '$user';"
 
-RUST_LOG=warn "$bin" --config "$conf" serve > "$work/server.log" 2>&1 &
-server_pid=$!
+bench_serve warn
 url="http://127.0.0.1:$port/api"
-for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
 
 api() { curl -fsS -X POST -H 'Content-Type: application/x-www-form-urlencoded' --data "$1" "$url"; }
 common="device=$device&camcops_version=2.4.15&user=$user"

@@ -26,37 +26,21 @@ camcops_hash='$2a$06$oj5CQnhXtKYng4izhf2n9usFTh7aJu06NXLrioO2N5gFpFnZiftFG'
 
 [ -x "$bin" ] || { echo "build first: cargo build --release (or set BIN)" >&2; exit 1; }
 
-work="$(mktemp -d /tmp/camcops-timing-bench.XXXXXX)"
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-db="$work/camcops.sqlite"
-conf="$work/camcops.conf"
-"$bin" demo-camcops-config --db-url "sqlite://$db" > "$conf"
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+bench_init timing-bench
 # No lockout and no per-address budget during the measurement (both would answer without a
 # password check); cookies over plain HTTP for the web form on 127.0.0.1.
-sed -i -e "s/^PORT = .*/PORT = $port/" -e "s/^HOST = .*/HOST = 127.0.0.1/" \
-    -e "s/^BCRYPT_COST = .*/BCRYPT_COST = $cost/" \
-    -e "s/^LOCKOUT_THRESHOLD = .*/LOCKOUT_THRESHOLD = 1000000/" \
+bench_config "$cost" -e "s/^LOCKOUT_THRESHOLD = .*/LOCKOUT_THRESHOLD = 1000000/" \
     -e "s/^LOGIN_FAILURES_PER_ADDRESS = .*/LOGIN_FAILURES_PER_ADDRESS = 0/" \
-    -e "s/^ALLOW_INSECURE_COOKIES = .*/ALLOW_INSECURE_COOKIES = True/" "$conf"
-"$bin" --config "$conf" upgrade-db >/dev/null
+    -e "s/^ALLOW_INSECURE_COOKIES = .*/ALLOW_INSECURE_COOKIES = True/"
 "$bin" --config "$conf" make-superuser --username user12 --password "$pass" >/dev/null
 "$bin" --config "$conf" make-superuser --username user6 --password "$pass" >/dev/null
 sqlite3 "$db" "UPDATE _security_users SET hashedpw = '$camcops_hash' WHERE username = 'user6';"
 echo "== stored hashes: $(sqlite3 "$db" "SELECT username || ' ' || substr(hashedpw, 1, 7) FROM _security_users ORDER BY username" | tr '\n' ' ')"
 
-RUST_LOG=error "$bin" --config "$conf" serve > "$work/server.log" 2>&1 &
-server_pid=$!
+bench_serve error
 base="http://127.0.0.1:$port"
-for _ in $(seq 1 100); do
-    curl -fsS "$base/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
 
 api_time() {  # $1 = username: seconds of one wrong-password API call
     curl -sS -o /dev/null -w '%{time_total}\n' -X POST \
