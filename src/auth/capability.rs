@@ -71,7 +71,7 @@ pub enum Denial {
 
 /// Any membership of `u` has `groupadmin` (superuser status not counted).
 pub fn is_a_groupadmin(u: &AuthUser) -> bool {
-    u.memberships.iter().any(|m| m.groupadmin == Some(true))
+    u.memberships.iter().any(|m| m.flags.or_false().groupadmin)
 }
 
 /// Whether `me` administers group `group_id` (superusers administer every group).

@@ -1,7 +1,7 @@
 //! Table-driven tests of the capability matrix (admin §2.2, admin §3.10, admin §7).
 
 use super::*;
-use crate::models::group::Membership;
+use crate::models::group::{Membership, StoredFlags};
 use crate::models::user::User;
 
 fn user(id: i32, name: &str, superuser: bool) -> User {
@@ -21,9 +21,11 @@ fn au(id: i32, name: &str, superuser: bool, groups: &[(i32, bool, bool)]) -> Aut
                 id: id * 100 + g,
                 user_id: Some(id),
                 group_id: Some(g),
-                groupadmin: Some(admin),
-                may_use_webviewer: Some(web),
-                ..Default::default()
+                flags: StoredFlags {
+                    groupadmin: Some(admin),
+                    may_use_webviewer: Some(web),
+                    ..Default::default()
+                },
             })
             .collect(),
     }

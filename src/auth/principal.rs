@@ -5,7 +5,7 @@ use diesel::QueryResult;
 
 use crate::config::{MfaMethod, Settings};
 use crate::db::DbConnection;
-use crate::models::group::{Group, Membership};
+use crate::models::group::{Group, Membership, MembershipFlags};
 use crate::models::user::User;
 
 /// The user of a request and their group memberships.
@@ -30,10 +30,6 @@ pub enum UserState {
     MustSetMfa,
     /// Logged in but without web-viewer permission.
     NoWebviewer,
-}
-
-fn flag(b: Option<bool>) -> bool {
-    b.unwrap_or(false)
 }
 
 impl AuthUser {
@@ -64,12 +60,20 @@ impl AuthUser {
 
     /// `may_use_webviewer`: superuser or any membership with the flag.
     pub fn may_use_webviewer(&self) -> bool {
-        self.is_superuser() || self.memberships.iter().any(|m| flag(m.may_use_webviewer))
+        self.is_superuser()
+            || self
+                .memberships
+                .iter()
+                .any(|m| m.flags.or_false().may_use_webviewer)
     }
 
     /// `authorized_as_groupadmin`: superuser or any groupadmin membership.
     pub fn authorized_as_groupadmin(&self) -> bool {
-        self.is_superuser() || self.memberships.iter().any(|m| flag(m.groupadmin))
+        self.is_superuser()
+            || self
+                .memberships
+                .iter()
+                .any(|m| m.flags.or_false().groupadmin)
     }
 
     /// Ids of the groups the user belongs to.
@@ -79,19 +83,19 @@ impl AuthUser {
 
     /// Ids of the groups the user administers (not meaningful for superusers: they administer all).
     pub fn groupadmin_group_ids(&self) -> Vec<i32> {
-        self.group_ids_where(|m| m.groupadmin)
+        self.group_ids_where(|f| f.groupadmin)
     }
 
     /// Groups where the user sees all patients unfiltered.
     pub fn view_all_when_unfiltered_group_ids(&self) -> Vec<i32> {
-        self.group_ids_where(|m| m.view_all_patients_when_unfiltered)
+        self.group_ids_where(|f| f.view_all_patients_when_unfiltered)
     }
 
     /// Ids of the groups whose membership has `which` flag set.
-    fn group_ids_where(&self, which: impl Fn(&Membership) -> Option<bool>) -> Vec<i32> {
+    fn group_ids_where(&self, which: impl Fn(&MembershipFlags) -> bool) -> Vec<i32> {
         self.memberships
             .iter()
-            .filter(|m| flag(which(m)))
+            .filter(|m| which(&m.flags.or_false()))
             .filter_map(|m| m.group_id)
             .collect()
     }
@@ -103,7 +107,7 @@ impl AuthUser {
             || self
                 .memberships
                 .iter()
-                .all(|m| flag(m.view_all_patients_when_unfiltered))
+                .all(|m| m.flags.or_false().view_all_patients_when_unfiltered)
     }
 
     /// `may_view_no_patients_when_unfiltered`: not superuser and no membership has the flag.
@@ -112,7 +116,7 @@ impl AuthUser {
             && !self
                 .memberships
                 .iter()
-                .any(|m| flag(m.view_all_patients_when_unfiltered))
+                .any(|m| m.flags.or_false().view_all_patients_when_unfiltered)
     }
 
     fn upload_membership(&self) -> Option<&Membership> {
@@ -123,7 +127,10 @@ impl AuthUser {
     /// `may_upload`: upload group set and (superuser or membership of it with `may_upload`).
     pub fn may_upload(&self) -> bool {
         self.user.upload_group_id.is_some()
-            && (self.is_superuser() || self.upload_membership().is_some_and(|m| flag(m.may_upload)))
+            && (self.is_superuser()
+                || self
+                    .upload_membership()
+                    .is_some_and(|m| m.flags.or_false().may_upload))
     }
 
     /// `may_register_devices`: upload group set and (superuser or flag on that membership).
@@ -132,7 +139,7 @@ impl AuthUser {
             && (self.is_superuser()
                 || self
                     .upload_membership()
-                    .is_some_and(|m| flag(m.may_register_devices)))
+                    .is_some_and(|m| m.flags.or_false().may_register_devices))
     }
 
     /// `must_set_mfa_method`: the user's method is not among `MFA_METHODS`.
@@ -192,6 +199,7 @@ impl AuthUser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::group::StoredFlags;
 
     fn user(superuser: bool) -> User {
         User {
@@ -205,9 +213,12 @@ mod tests {
     fn member(group: i32, webviewer: bool, view_all: bool, admin: bool) -> Membership {
         Membership {
             group_id: Some(group),
-            may_use_webviewer: Some(webviewer),
-            view_all_patients_when_unfiltered: Some(view_all),
-            groupadmin: Some(admin),
+            flags: StoredFlags {
+                may_use_webviewer: Some(webviewer),
+                view_all_patients_when_unfiltered: Some(view_all),
+                groupadmin: Some(admin),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -248,10 +259,10 @@ mod tests {
             u.state(&settings(vec![MfaMethod::HotpEmail])),
             UserState::MustSetMfa
         );
-        u.memberships[0].may_use_webviewer = Some(false);
+        u.memberships[0].flags.may_use_webviewer = Some(false);
         assert_eq!(u.state(&s), UserState::NoWebviewer);
         assert!(!u.authorized_as_groupadmin());
-        u.memberships[0].groupadmin = Some(true);
+        u.memberships[0].flags.groupadmin = Some(true);
         assert!(u.authorized_as_groupadmin());
         let su = AuthUser {
             user: user(true),

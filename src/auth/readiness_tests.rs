@@ -3,7 +3,7 @@
 use chrono::{Duration, NaiveDate};
 
 use super::*;
-use crate::models::group::Membership;
+use crate::models::group::{Membership, StoredFlags};
 use crate::models::user::User;
 
 fn now() -> NaiveDateTime {
@@ -25,10 +25,12 @@ fn ready_user() -> AuthUser {
             id: 9,
             user_id: Some(5),
             group_id: Some(1),
-            may_use_webviewer: Some(true),
-            may_upload: Some(true),
-            may_register_devices: Some(true),
-            ..Default::default()
+            flags: StoredFlags {
+                may_use_webviewer: Some(true),
+                may_upload: Some(true),
+                may_register_devices: Some(true),
+                ..Default::default()
+            },
         }],
     }
 }
@@ -54,7 +56,7 @@ fn each_reason_alone() {
         (|u| u.user.username = "system".into(), Reason::SystemUser),
         (|u| u.memberships.clear(), Reason::NoGroups),
         (
-            |u| u.memberships[0].may_use_webviewer = Some(false),
+            |u| u.memberships[0].flags.may_use_webviewer = Some(false),
             Reason::NoWebviewer(vec![MembershipRef {
                 membership_id: 9,
                 group_id: 1,
@@ -147,11 +149,11 @@ fn superuser_needs_no_group() {
 #[test]
 fn upload_reasons() {
     let mut u = ready_user();
-    u.memberships[0].may_register_devices = Some(false);
+    u.memberships[0].flags.may_register_devices = Some(false);
     let r = tablet_upload(&u, None, now());
     assert_eq!(r, vec![UploadReason::NoRegisterDevices(9)]);
     assert!(!r[0].refuses_upload());
-    u.memberships[0].may_upload = Some(false);
+    u.memberships[0].flags.may_upload = Some(false);
     assert_eq!(
         tablet_upload(&u, None, now()),
         vec![UploadReason::NoMayUpload(9)]

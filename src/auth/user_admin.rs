@@ -134,22 +134,12 @@ fn add_membership(conn: &mut DbConnection, user_id: i32, group_id: i32) -> Query
     {
         return Ok(0);
     }
-    let no = Some(false);
     Membership::insert(
         conn,
         &NewMembership {
             user_id: Some(user_id),
             group_id: Some(group_id),
-            groupadmin: no,
-            may_upload: no,
-            may_register_devices: no,
-            may_use_webviewer: no,
-            view_all_patients_when_unfiltered: no,
-            may_dump_data: no,
-            may_run_reports: no,
-            may_add_notes: no,
-            may_manage_patients: no,
-            may_email_patients: no,
+            flags: MembershipFlags::default().into(),
         },
     )
 }
@@ -288,7 +278,7 @@ pub fn set_membership_flags(
     group_name: &str,
     flags: &MembershipFlags,
 ) -> QueryResult<usize> {
-    let old = membership.flags();
+    let old = membership.flags.or_false();
     Membership::set_flags(conn, membership.id, flags)?;
     let changes: Vec<String> = old
         .named()

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use crate::db::schema::{_security_groups, _security_users};
 use crate::db::DbConnection;
 use crate::models::device::{Device, NewDevice};
-use crate::models::group::{Group, Membership, NewGroup, NewMembership};
+use crate::models::group::{Group, Membership, MembershipFlags, NewGroup, NewMembership};
 use crate::models::idnum::{IdNumDefinition, VALIDATION_UK_NHS_NUMBER};
 use crate::models::user::{NewUser, User};
 
@@ -201,16 +201,19 @@ pub fn create_staff(
                     &NewMembership {
                         user_id: Some(id),
                         group_id: Some(ids.groups[g]),
-                        groupadmin: Some(admin),
-                        may_upload: Some(upload),
-                        may_register_devices: Some(register),
-                        may_use_webviewer: Some(web),
-                        view_all_patients_when_unfiltered: Some(all),
-                        may_dump_data: Some(reports),
-                        may_run_reports: Some(reports),
-                        may_add_notes: Some(web),
-                        may_manage_patients: Some(admin),
-                        may_email_patients: Some(false),
+                        flags: MembershipFlags {
+                            groupadmin: admin,
+                            may_upload: upload,
+                            may_register_devices: register,
+                            may_use_webviewer: web,
+                            view_all_patients_when_unfiltered: all,
+                            may_dump_data: reports,
+                            may_run_reports: reports,
+                            may_add_notes: web,
+                            may_manage_patients: admin,
+                            may_email_patients: false,
+                        }
+                        .into(),
                     },
                 )?;
             }

@@ -106,6 +106,31 @@ pub struct Membership {
     pub user_id: Option<i32>,
     /// The group.
     pub group_id: Option<i32>,
+    /// The permission flags.
+    #[diesel(embed)]
+    pub flags: StoredFlags,
+}
+
+/// A membership to insert (a flag left `None` is not written: the column's default, NULL).
+#[derive(Debug, Clone, Default, Insertable)]
+#[diesel(table_name = _security_user_group)]
+pub struct NewMembership {
+    /// The user.
+    pub user_id: Option<i32>,
+    /// The group.
+    pub group_id: Option<i32>,
+    /// The permission flags.
+    #[diesel(embed)]
+    pub flags: StoredFlags,
+}
+
+/// The ten permission flags of `_security_user_group` as stored: each may be NULL (CamCOPS
+/// reads NULL as false).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset,
+)]
+#[diesel(table_name = _security_user_group, check_for_backend(MultiBackend))]
+pub struct StoredFlags {
     /// Group administrator.
     pub groupadmin: Option<bool>,
     /// May upload into the group.
@@ -128,34 +153,41 @@ pub struct Membership {
     pub may_email_patients: Option<bool>,
 }
 
-/// A membership to insert (flags false when not given).
-#[derive(Debug, Clone, Default, Insertable)]
-#[diesel(table_name = _security_user_group)]
-pub struct NewMembership {
-    /// The user.
-    pub user_id: Option<i32>,
-    /// The group.
-    pub group_id: Option<i32>,
-    /// Group administrator.
-    pub groupadmin: Option<bool>,
-    /// May upload.
-    pub may_upload: Option<bool>,
-    /// May register devices.
-    pub may_register_devices: Option<bool>,
-    /// May use the web viewer.
-    pub may_use_webviewer: Option<bool>,
-    /// Sees all patients unfiltered.
-    pub view_all_patients_when_unfiltered: Option<bool>,
-    /// May dump data.
-    pub may_dump_data: Option<bool>,
-    /// May run reports.
-    pub may_run_reports: Option<bool>,
-    /// May add notes.
-    pub may_add_notes: Option<bool>,
-    /// May manage patients.
-    pub may_manage_patients: Option<bool>,
-    /// May e-mail patients.
-    pub may_email_patients: Option<bool>,
+impl StoredFlags {
+    /// The ten flags with NULL read as false.
+    pub fn or_false(&self) -> MembershipFlags {
+        let f = |b: Option<bool>| b.unwrap_or(false);
+        MembershipFlags {
+            groupadmin: f(self.groupadmin),
+            may_upload: f(self.may_upload),
+            may_register_devices: f(self.may_register_devices),
+            may_use_webviewer: f(self.may_use_webviewer),
+            view_all_patients_when_unfiltered: f(self.view_all_patients_when_unfiltered),
+            may_dump_data: f(self.may_dump_data),
+            may_run_reports: f(self.may_run_reports),
+            may_add_notes: f(self.may_add_notes),
+            may_manage_patients: f(self.may_manage_patients),
+            may_email_patients: f(self.may_email_patients),
+        }
+    }
+}
+
+impl From<MembershipFlags> for StoredFlags {
+    /// Every flag written, as true or false (never NULL).
+    fn from(f: MembershipFlags) -> StoredFlags {
+        StoredFlags {
+            groupadmin: Some(f.groupadmin),
+            may_upload: Some(f.may_upload),
+            may_register_devices: Some(f.may_register_devices),
+            may_use_webviewer: Some(f.may_use_webviewer),
+            view_all_patients_when_unfiltered: Some(f.view_all_patients_when_unfiltered),
+            may_dump_data: Some(f.may_dump_data),
+            may_run_reports: Some(f.may_run_reports),
+            may_add_notes: Some(f.may_add_notes),
+            may_manage_patients: Some(f.may_manage_patients),
+            may_email_patients: Some(f.may_email_patients),
+        }
+    }
 }
 
 impl Membership {
@@ -219,38 +251,9 @@ impl Membership {
 
     /// Rewrites all ten permission flags of a membership.
     pub fn set_flags(conn: &mut DbConnection, id: i32, f: &MembershipFlags) -> QueryResult<usize> {
-        use _security_user_group as m;
-        diesel::update(m::table.find(id))
-            .set((
-                m::groupadmin.eq(Some(f.groupadmin)),
-                m::may_upload.eq(Some(f.may_upload)),
-                m::may_register_devices.eq(Some(f.may_register_devices)),
-                m::may_use_webviewer.eq(Some(f.may_use_webviewer)),
-                m::view_all_patients_when_unfiltered.eq(Some(f.view_all_patients_when_unfiltered)),
-                m::may_dump_data.eq(Some(f.may_dump_data)),
-                m::may_run_reports.eq(Some(f.may_run_reports)),
-                m::may_add_notes.eq(Some(f.may_add_notes)),
-                m::may_manage_patients.eq(Some(f.may_manage_patients)),
-                m::may_email_patients.eq(Some(f.may_email_patients)),
-            ))
+        diesel::update(_security_user_group::table.find(id))
+            .set(StoredFlags::from(*f))
             .execute(conn)
-    }
-
-    /// The ten flags (NULL read as false).
-    pub fn flags(&self) -> MembershipFlags {
-        let f = |b: Option<bool>| b.unwrap_or(false);
-        MembershipFlags {
-            groupadmin: f(self.groupadmin),
-            may_upload: f(self.may_upload),
-            may_register_devices: f(self.may_register_devices),
-            may_use_webviewer: f(self.may_use_webviewer),
-            view_all_patients_when_unfiltered: f(self.view_all_patients_when_unfiltered),
-            may_dump_data: f(self.may_dump_data),
-            may_run_reports: f(self.may_run_reports),
-            may_add_notes: f(self.may_add_notes),
-            may_manage_patients: f(self.may_manage_patients),
-            may_email_patients: f(self.may_email_patients),
-        }
     }
 }
 

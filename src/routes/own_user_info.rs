@@ -89,11 +89,11 @@ pub async fn view_own_user_info(
         .filter_map(|m| {
             Some(GroupRow {
                 name: name_of(m.group_id)?,
-                webviewer: yes_no(m.may_use_webviewer),
-                upload: yes_no(m.may_upload),
-                register_devices: yes_no(m.may_register_devices),
-                groupadmin: yes_no(m.groupadmin),
-                view_all_unfiltered: yes_no(m.view_all_patients_when_unfiltered),
+                webviewer: yes_no(m.flags.may_use_webviewer),
+                upload: yes_no(m.flags.may_upload),
+                register_devices: yes_no(m.flags.may_register_devices),
+                groupadmin: yes_no(m.flags.groupadmin),
+                view_all_unfiltered: yes_no(m.flags.view_all_patients_when_unfiltered),
             })
         })
         .collect();

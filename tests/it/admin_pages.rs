@@ -10,7 +10,7 @@ use camcops_web::db::schema::{
     _security_login_failures as lf, _security_webviewer_sessions as sess,
 };
 use camcops_web::db::DbConnection;
-use camcops_web::models::group::{Membership, NewMembership};
+use camcops_web::models::group::{Membership, NewMembership, StoredFlags};
 use camcops_web::models::lockout;
 
 use crate::helpers::{location, new_client, TestApp};
@@ -50,8 +50,10 @@ fn world(app: &TestApp) -> World {
         let m = NewMembership {
             user_id: Some(uid),
             group_id: Some(gid),
-            may_use_webviewer: Some(true),
-            ..Default::default()
+            flags: StoredFlags {
+                may_use_webviewer: Some(true),
+                ..Default::default()
+            },
         };
         Membership::insert(&mut conn, &m).unwrap();
     }

@@ -8,7 +8,7 @@ use camcops_web::auth::password;
 use camcops_web::clock::Clock;
 use camcops_web::config::Settings;
 use camcops_web::db::DbConnection;
-use camcops_web::models::group::{Group, Membership, NewGroup, NewMembership};
+use camcops_web::models::group::{Group, Membership, NewGroup, NewMembership, StoredFlags};
 use camcops_web::models::user::{NewUser, User};
 use camcops_web::startup::Application;
 use camcops_web::state::AppState;
@@ -187,7 +187,7 @@ impl TestApp {
         username: &str,
         pw: &str,
         superuser: bool,
-        set: impl FnOnce(&mut NewMembership),
+        set: impl FnOnce(&mut StoredFlags),
     ) -> i32 {
         let mut conn = self.conn();
         let hash = password::hash(pw, 4).unwrap();
@@ -226,7 +226,7 @@ impl TestApp {
             group_id: Some(gid),
             ..Default::default()
         };
-        set(&mut m);
+        set(&mut m.flags);
         Membership::insert(&mut conn, &m).unwrap();
         uid
     }

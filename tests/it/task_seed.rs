@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use camcops_web::auth::password;
 use camcops_web::db::{last_insert_id, DbConnection};
 use camcops_web::models::device::{Device, NewDevice};
-use camcops_web::models::group::{Group, Membership, NewGroup, NewMembership};
+use camcops_web::models::group::{Group, Membership, NewGroup, NewMembership, StoredFlags};
 use camcops_web::models::idnum::{IdNumDefinition, IdNumIndexEntry, NewIdNumIndexEntry};
 use camcops_web::models::patient::{NewPatient, Patient};
 use camcops_web::models::task_index::{NewTaskIndexEntry, TaskIndexEntry};
@@ -135,9 +135,11 @@ pub fn user(
             &NewMembership {
                 user_id: Some(id),
                 group_id: g,
-                may_use_webviewer: Some(true),
-                view_all_patients_when_unfiltered: Some(view_all),
-                ..NewMembership::default()
+                flags: StoredFlags {
+                    may_use_webviewer: Some(true),
+                    view_all_patients_when_unfiltered: Some(view_all),
+                    ..StoredFlags::default()
+                },
             },
         )
         .unwrap();

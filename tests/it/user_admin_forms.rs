@@ -102,8 +102,8 @@ backend_test! {
         let ms = Membership::for_user(&mut conn, id).unwrap();
         assert_eq!(ms.len(), 1);
         assert_eq!(ms[0].group_id, Some(w.g_alice));
-        assert_eq!(ms[0].flags(), Default::default(), "every flag false");
-        assert_eq!(ms[0].may_use_webviewer, Some(false), "stored as false, not NULL");
+        assert_eq!(ms[0].flags.or_false(), Default::default(), "every flag false");
+        assert_eq!(ms[0].flags.may_use_webviewer, Some(false), "stored as false, not NULL");
         let (actor, details) = crate::user_admin_world::last_audit(&mut conn);
         assert_eq!(actor, Some(w.root));
         assert_eq!(details, format!("User newbie (#{id}) created; groups: {}", w.g_alice));
@@ -250,12 +250,12 @@ backend_test! {
         let (status, _) = submit(&app, &ga, &path, &[("may_upload", "true"), ("may_run_reports", "true")]).await;
         assert_eq!(status, 303);
         let m = Membership::find(&mut app.conn(), own).unwrap().unwrap();
-        assert_eq!((m.may_upload, m.may_run_reports, m.may_use_webviewer, m.groupadmin), (Some(true), Some(true), Some(false), Some(false)));
+        assert_eq!((m.flags.may_upload, m.flags.may_run_reports, m.flags.may_use_webviewer, m.flags.groupadmin), (Some(true), Some(true), Some(false), Some(false)));
         let su = app.browser("root", PW).await;
         let su_path = format!("/edit_user_group_membership?user_group_membership_id={other}");
         assert!(app.body_with(&su, &su_path).await.contains("name=\"groupadmin\""));
         assert_eq!(submit(&app, &su, &su_path, &[("groupadmin", "true"), ("may_use_webviewer", "true")]).await.0, 303);
-        assert_eq!(Membership::find(&mut app.conn(), other).unwrap().unwrap().groupadmin, Some(true));
+        assert_eq!(Membership::find(&mut app.conn(), other).unwrap().unwrap().flags.groupadmin, Some(true));
         for (bad, message) in [("99999", "Cannot find UserGroupMembership with id:99999"), ("1x", "Cannot find UserGroupMembership with id:None")] {
             let r = app.get_with(&su, &format!("/edit_user_group_membership?user_group_membership_id={bad}")).await;
             assert_eq!(r.status(), 400, "{bad}");

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use camcops_web::db::schema::{_security_audit, _security_groups, _security_webviewer_sessions};
 use camcops_web::db::DbConnection;
-use camcops_web::models::group::{Membership, NewMembership};
+use camcops_web::models::group::{Membership, NewMembership, StoredFlags};
 use camcops_web::models::user::User;
 use camcops_web::session::CamcopsSession;
 
@@ -39,20 +39,22 @@ pub fn group_id(conn: &mut DbConnection, name: &str) -> i32 {
 }
 
 /// Adds `uid` to `gid` with `may_use_webviewer` and what `set` adds.
-pub fn add_member(app: &TestApp, uid: i32, gid: i32, set: impl FnOnce(&mut NewMembership)) {
+pub fn add_member(app: &TestApp, uid: i32, gid: i32, set: impl FnOnce(&mut StoredFlags)) {
     let mut m = NewMembership {
         user_id: Some(uid),
         group_id: Some(gid),
-        may_use_webviewer: Some(true),
-        ..Default::default()
+        flags: StoredFlags {
+            may_use_webviewer: Some(true),
+            ..Default::default()
+        },
     };
-    set(&mut m);
+    set(&mut m.flags);
     Membership::insert(&mut app.conn(), &m).unwrap();
 }
 
 pub fn world(app: &TestApp) -> World {
-    let web = |m: &mut NewMembership| m.may_use_webviewer = Some(true);
-    let admin = |m: &mut NewMembership| {
+    let web = |m: &mut StoredFlags| m.may_use_webviewer = Some(true);
+    let admin = |m: &mut StoredFlags| {
         m.may_use_webviewer = Some(true);
         m.groupadmin = Some(true);
     };

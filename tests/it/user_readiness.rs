@@ -473,7 +473,7 @@ backend_test! {
             assert_eq!(location(&r), format!("/view_user?user_id={id}"), "{admin}");
             let ms = Membership::for_user(&mut conn, id).unwrap();
             assert_eq!(ms.len(), 1);
-            assert_eq!((ms[0].may_use_webviewer, ms[0].may_upload, ms[0].groupadmin, ms[0].may_dump_data), (Some(true), Some(true), Some(false), Some(false)));
+            assert_eq!((ms[0].flags.may_use_webviewer, ms[0].flags.may_upload, ms[0].flags.groupadmin, ms[0].flags.may_dump_data), (Some(true), Some(true), Some(false), Some(false)));
             let page = app.body_with(&c, &location(&r)).await;
             assert!(page.contains(&escaped(&format!("User {name} created"))), "{page}");
             assert!(page.contains("Can log in to the web pages: Yes</strong>"), "{page}");

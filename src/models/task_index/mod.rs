@@ -169,7 +169,7 @@ impl Visibility {
         group_ids.extend_from_slice(seen_groups);
         group_ids.sort_unstable();
         group_ids.dedup();
-        let flagged = |m: &&Membership| m.view_all_patients_when_unfiltered.unwrap_or(false);
+        let flagged = |m: &&Membership| m.flags.or_false().view_all_patients_when_unfiltered;
         let n_flagged = memberships.iter().filter(flagged).count();
         let unfiltered = if n_flagged == memberships.len() {
             UnfilteredPatients::All

@@ -135,7 +135,7 @@ fn lines(
             groups.sort_by(|a, b| a.name.cmp(&b.name));
             let mut admin_of: Vec<String> = ms
                 .iter()
-                .filter(|m| m.groupadmin == Some(true))
+                .filter(|m| m.flags.or_false().groupadmin)
                 .filter_map(|m| m.group_id.map(name_of))
                 .collect();
             admin_of.sort();

@@ -102,7 +102,8 @@ fn render(
 ) -> Result<HttpResponse, AppError> {
     let su = capability::may_set_groupadmin(&li.user);
     let flags = m
-        .flags()
+        .flags
+        .or_false()
         .named()
         .into_iter()
         .zip(LABELS)
@@ -210,7 +211,7 @@ pub async fn edit_membership(
         }
         let mut flags = submitted;
         if !su {
-            flags.groupadmin = m.flags().groupadmin;
+            flags.groupadmin = m.flags.or_false().groupadmin;
         }
         Ok(user_admin::set_membership_flags(
             conn,

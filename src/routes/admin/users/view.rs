@@ -107,7 +107,7 @@ pub async fn view_user(
         .iter()
         .filter_map(|m| {
             let g = m.group_id?;
-            let f = m.flags();
+            let f = m.flags.or_false();
             Some(MembershipLine {
                 id: m.id,
                 group_name: name(g),
