@@ -180,10 +180,7 @@ pub fn decode_datetime(s: &str) -> Option<DateTime<FixedOffset>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn strings(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
+    use crate::models::task_filter::strings;
 
     #[test]
     fn string_list_encoding_matches_quote_all_csv_and_round_trips() {

@@ -272,13 +272,15 @@ impl TaskFilter {
     }
 }
 
+/// Owned copies of `v` (tests build task type and phrase lists with it).
+#[cfg(test)]
+pub(crate) fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn strings(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
 
     #[test]
     fn row_with_bad_values_decodes_to_empty_lists() {

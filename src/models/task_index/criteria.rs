@@ -334,11 +334,7 @@ impl<'a> Criteria<'a> {
 #[cfg(test)]
 mod tests {
     use super::permitted_types;
-    use crate::models::task_filter::TaskFilter;
-
-    fn types(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
+    use crate::models::task_filter::{strings, TaskFilter};
 
     // The task-type rules of CamCOPS' TaskFilter.task_classes with the index (sessions §4.5).
     #[test]
@@ -353,21 +349,21 @@ mod tests {
         assert!(trackers.iter().any(|t| t == "phq9") && !trackers.iter().any(|t| t == "photo"));
         // Types outside the registry are matched by name, and are never trackers.
         let listed = TaskFilter {
-            task_types: types(&["phq9", "photo", "nonesuch"]),
+            task_types: strings(&["phq9", "photo", "nonesuch"]),
             ..TaskFilter::default()
         };
         assert_eq!(
             permitted_types(&listed),
-            Some(types(&["phq9", "photo", "nonesuch"]))
+            Some(strings(&["phq9", "photo", "nonesuch"]))
         );
         let listed_trackers = TaskFilter {
             tasks_offering_trackers_only: Some(true),
             ..listed.clone()
         };
-        assert_eq!(permitted_types(&listed_trackers), Some(types(&["phq9"])));
+        assert_eq!(permitted_types(&listed_trackers), Some(strings(&["phq9"])));
         // A patient criterion drops anonymous types, leaving none here.
         let anonymous = TaskFilter {
-            task_types: types(&["ref_satis_gen"]),
+            task_types: strings(&["ref_satis_gen"]),
             surname: Some("Smith".into()),
             ..TaskFilter::default()
         };
