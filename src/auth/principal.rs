@@ -60,20 +60,12 @@ impl AuthUser {
 
     /// `may_use_webviewer`: superuser or any membership with the flag.
     pub fn may_use_webviewer(&self) -> bool {
-        self.is_superuser()
-            || self
-                .memberships
-                .iter()
-                .any(|m| m.flags.or_false().may_use_webviewer)
+        self.is_superuser() || self.member_flags().any(|f| f.may_use_webviewer)
     }
 
     /// `authorized_as_groupadmin`: superuser or any groupadmin membership.
     pub fn authorized_as_groupadmin(&self) -> bool {
-        self.is_superuser()
-            || self
-                .memberships
-                .iter()
-                .any(|m| m.flags.or_false().groupadmin)
+        self.is_superuser() || self.member_flags().any(|f| f.groupadmin)
     }
 
     /// Ids of the groups the user belongs to.
@@ -91,6 +83,11 @@ impl AuthUser {
         self.group_ids_where(|f| f.view_all_patients_when_unfiltered)
     }
 
+    /// The flags of each membership (NULL read as false).
+    fn member_flags(&self) -> impl Iterator<Item = MembershipFlags> + '_ {
+        self.memberships.iter().map(|m| m.flags.or_false())
+    }
+
     /// Ids of the groups whose membership has `which` flag set.
     fn group_ids_where(&self, which: impl Fn(&MembershipFlags) -> bool) -> Vec<i32> {
         self.memberships
@@ -105,41 +102,39 @@ impl AuthUser {
     pub fn may_view_all_patients_when_unfiltered(&self) -> bool {
         self.is_superuser()
             || self
-                .memberships
-                .iter()
-                .all(|m| m.flags.or_false().view_all_patients_when_unfiltered)
+                .member_flags()
+                .all(|f| f.view_all_patients_when_unfiltered)
     }
 
     /// `may_view_no_patients_when_unfiltered`: not superuser and no membership has the flag.
     pub fn may_view_no_patients_when_unfiltered(&self) -> bool {
         !self.is_superuser()
             && !self
-                .memberships
-                .iter()
-                .any(|m| m.flags.or_false().view_all_patients_when_unfiltered)
+                .member_flags()
+                .any(|f| f.view_all_patients_when_unfiltered)
     }
 
-    fn upload_membership(&self) -> Option<&Membership> {
-        let g = self.user.upload_group_id?;
-        self.memberships.iter().find(|m| m.group_id == Some(g))
+    /// Upload group set and (superuser or the membership of that group has `which` flag set).
+    fn upload_group_allows(&self, which: impl Fn(&MembershipFlags) -> bool) -> bool {
+        let Some(g) = self.user.upload_group_id else {
+            return false;
+        };
+        self.is_superuser()
+            || self
+                .memberships
+                .iter()
+                .find(|m| m.group_id == Some(g))
+                .is_some_and(|m| which(&m.flags.or_false()))
     }
 
     /// `may_upload`: upload group set and (superuser or membership of it with `may_upload`).
     pub fn may_upload(&self) -> bool {
-        self.user.upload_group_id.is_some()
-            && (self.is_superuser()
-                || self
-                    .upload_membership()
-                    .is_some_and(|m| m.flags.or_false().may_upload))
+        self.upload_group_allows(|f| f.may_upload)
     }
 
     /// `may_register_devices`: upload group set and (superuser or flag on that membership).
     pub fn may_register_devices(&self) -> bool {
-        self.user.upload_group_id.is_some()
-            && (self.is_superuser()
-                || self
-                    .upload_membership()
-                    .is_some_and(|m| m.flags.or_false().may_register_devices))
+        self.upload_group_allows(|f| f.may_register_devices)
     }
 
     /// `must_set_mfa_method`: the user's method is not among `MFA_METHODS`.
