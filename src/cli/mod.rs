@@ -274,7 +274,7 @@ fn print_demo_report(report: &crate::demo::DemoReport) {
     );
     println!(
         "Demo staff users (all with the password {}; shown once):",
-        report.password
+        report.password.expose()
     );
     for (name, what) in &report.users {
         println!("  {name:<24} {what}");

@@ -13,7 +13,6 @@ pub mod staff;
 mod tests;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
@@ -26,6 +25,7 @@ use rand::SeedableRng;
 
 use crate::db::schema::patient;
 use crate::db::{Backend, DbConnection};
+use crate::secret::Secret;
 
 pub use generate::MAX_PATIENTS;
 
@@ -57,10 +57,10 @@ impl Default for DemoOptions {
 }
 
 /// What was created. `Debug` does not show the password.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct DemoReport {
     /// The password of every demo user (16 letters and digits from the OS RNG); show it once.
-    pub password: String,
+    pub password: Secret,
     /// Demo usernames, with what each may see.
     pub users: Vec<(String, String)>,
     /// Demo group names.
@@ -77,22 +77,6 @@ pub struct DemoReport {
     pub tasks: u64,
     /// Time taken.
     pub elapsed: Duration,
-}
-
-impl fmt::Debug for DemoReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DemoReport")
-            .field("password", &"***")
-            .field("users", &self.users)
-            .field("group_names", &self.group_names)
-            .field("devices", &self.devices)
-            .field("idnum_definitions_added", &self.idnum_definitions_added)
-            .field("patients", &self.patients)
-            .field("idnums", &self.idnums)
-            .field("tasks", &self.tasks)
-            .field("elapsed", &self.elapsed)
-            .finish()
-    }
 }
 
 fn bar(show: bool, len: u64, what: &'static str) -> ProgressBar {
@@ -236,7 +220,7 @@ pub fn seed_demo_data_at(
     }
 
     Ok(DemoReport {
-        password,
+        password: password.into(),
         users: staff::USERS
             .iter()
             .map(|u| (u.username.to_owned(), u.fullname.to_owned()))

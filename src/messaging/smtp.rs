@@ -56,7 +56,10 @@ impl Mailer {
         if let Some(user) = &s.username {
             builder = builder.credentials(Credentials::new(
                 user.clone(),
-                s.password.clone().unwrap_or_default(),
+                s.password
+                    .as_ref()
+                    .map(|p| p.expose().to_string())
+                    .unwrap_or_default(),
             ));
         }
         Ok(Mailer {
