@@ -141,14 +141,13 @@ fn load(
     Ok((patients.len() as u64, idnums, tasks))
 }
 
-/// [`load`] with a bigger SQLite page cache: the task index's indexes are updated at scattered
-/// places, and the default 2 MB cache makes every insert re-read pages.
-fn load_with_cache(
+/// Runs `f` (the bulk load) with a bigger SQLite page cache, then restores the previous one:
+/// the task index's indexes are updated at scattered places, and the default 2 MB cache makes
+/// every insert re-read pages. Other backends run `f` as it is.
+fn with_load_cache<T>(
     conn: &mut DbConnection,
-    opts: &DemoOptions,
-    now: NaiveDateTime,
-    ids: &staff::StaffIds,
-) -> anyhow::Result<(u64, u64, u64)> {
+    f: impl FnOnce(&mut DbConnection) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let sqlite_cache = match conn.backend() {
         Backend::Sqlite => {
             let previous = diesel::sql_query("PRAGMA cache_size")
@@ -159,7 +158,7 @@ fn load_with_cache(
         }
         _ => None,
     };
-    let loaded = load(conn, opts, now, ids);
+    let loaded = f(conn);
     if let Some(previous) = sqlite_cache {
         conn.batch_execute(&format!("PRAGMA cache_size = {previous}"))?;
     }
@@ -205,7 +204,8 @@ pub fn seed_demo_data_at(
         .collect::<Result<Vec<_>, _>>()?;
     let ((patients, idnums, tasks), ids) = conn.transaction::<_, anyhow::Error, _>(|conn| {
         let ids = staff::create_staff(conn, &hashes, now)?;
-        Ok((load_with_cache(conn, opts, now, &ids)?, ids))
+        let counts = with_load_cache(conn, |conn| load(conn, opts, now, &ids))?;
+        Ok((counts, ids))
     })?;
 
     match conn.backend() {
