@@ -4,7 +4,7 @@ use std::fmt;
 
 /// A secret text. `Debug` prints `<hidden>` (so a struct holding one can derive `Debug`),
 /// there is no `Display`, and the text itself is read only through [`Secret::expose`].
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
