@@ -20,6 +20,7 @@ pub mod observe;
 mod proptests;
 pub mod request_body;
 pub mod routes;
+pub mod secret;
 pub mod session;
 pub mod startup;
 pub mod state;

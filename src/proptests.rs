@@ -29,7 +29,7 @@ const SECRET: &str = "property-test-secret-property-test-secret";
 fn cookie_settings() -> Settings {
     let mut s = Settings::with_defaults(
         DbUrl::parse("sqlite://unused.sqlite").expect("valid"),
-        SECRET.into(),
+        SECRET,
     );
     s.allow_insecure_cookies = true;
     s

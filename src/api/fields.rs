@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use crate::auth::login::valid_username;
 use crate::models::user::USER_NAME_FOR_SYSTEM;
+use crate::secret::Secret;
 
 /// The device name reserved for the server itself.
 pub const DEVICE_NAME_FOR_SERVER: &str = "server";
@@ -21,8 +22,8 @@ pub const MAX_FRIENDLY_NAME_CHARS: usize = 255;
 /// Longest `operation`.
 pub const MAX_OPERATION_CHARS: usize = 64;
 
-/// A parsed, validated API request.
-#[derive(Clone)]
+/// A parsed, validated API request. `Debug` hides the password and the token.
+#[derive(Debug, Clone)]
 pub struct ApiRequest {
     /// `operation`: letters, digits and `_`.
     pub operation: String,
@@ -31,28 +32,15 @@ pub struct ApiRequest {
     /// `user`: the username, if one was sent (an empty value counts as none).
     pub username: Option<String>,
     /// `password` ("" if absent).
-    pub password: String,
+    pub password: Secret,
     /// `session_id`: None if absent or not an integer (as the original).
     pub session_id: Option<i32>,
     /// `session_token` ("" if absent).
-    pub session_token: String,
+    pub session_token: Secret,
     /// `camcops_version` as sent.
     pub camcops_version: String,
     /// `devicefriendlyname` (used by `register`).
     pub friendly_name: Option<String>,
-}
-
-impl std::fmt::Debug for ApiRequest {
-    /// Never prints the password or the token.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiRequest")
-            .field("operation", &self.operation)
-            .field("device", &self.device)
-            .field("username", &self.username)
-            .field("session_id", &self.session_id)
-            .field("camcops_version", &self.camcops_version)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ApiRequest {
@@ -117,9 +105,9 @@ impl ApiRequest {
             operation,
             device,
             username,
-            password,
+            password: password.into(),
             session_id: session_id.trim().parse::<i32>().ok(),
-            session_token,
+            session_token: session_token.into(),
             camcops_version,
             friendly_name,
         })

@@ -50,7 +50,14 @@ pub fn resume(
     } else {
         *policy
     };
-    let r = CamcopsSession::resolve(conn, &used, req.session_id, &req.session_token, ip, now)?;
+    let r = CamcopsSession::resolve(
+        conn,
+        &used,
+        req.session_id,
+        req.session_token.expose(),
+        ip,
+        now,
+    )?;
     if let Some(miss) = r.miss {
         if miss != Miss::NoCredentials {
             log::debug!(

@@ -28,7 +28,8 @@ pub async fn handle(state: &AppState, req: ApiRequest, ip: String) -> Result<Out
     let now = state.clock.now();
     let req = Arc::new(req);
     let ip = Arc::new(ip);
-    let presented = req.session_id.is_some_and(|id| id > 0) && !req.session_token.is_empty();
+    let presented =
+        req.session_id.is_some_and(|id| id > 0) && !req.session_token.expose().is_empty();
     let mut anon_session = None;
     if presented {
         // Usually nothing needs writing: a read-only unit (no write lock on SQLite). When the
@@ -55,7 +56,7 @@ pub async fn handle(state: &AppState, req: ApiRequest, ip: String) -> Result<Out
             None => {}
         }
     }
-    let login = req.username.is_some() && !req.password.is_empty();
+    let login = req.username.is_some() && !req.password.expose().is_empty();
     let call = Call {
         req,
         ip,
@@ -124,7 +125,8 @@ async fn authenticate(state: &AppState, call: Call) -> Result<Outcome, AppError>
         );
         return Ok(Outcome::sessionless(Reply::error(INVALID_USER)));
     }
-    let (ok, upgraded) = svc::check_password(state, found.user.as_ref(), &req.password).await?;
+    let (ok, upgraded) =
+        svc::check_password(state, found.user.as_ref(), req.password.expose()).await?;
     let user = match (ok, found.user) {
         (true, Some(u)) => u,
         _ => {

@@ -11,6 +11,7 @@ use crate::auth::{login::valid_username, password, user_commands};
 use crate::clock::Clock;
 use crate::config::{self, Settings};
 use crate::db::{self, DbConnection, DbUrl};
+use crate::messaging::Headers;
 use crate::session::{housekeeping, SessionPolicy};
 
 /// Reads the settings from `--config` or `CAMCOPS_CONFIG_FILE`.
@@ -223,7 +224,7 @@ fn notify_password_reset(settings: &Settings, conn: &mut DbConnection, username:
     let sent = crate::messaging::smtp::Mailer::new(email)
         .map_err(|e| e.to_string())
         .and_then(|m| {
-            m.send(&address, &subject, &body, true)
+            m.send(&address, &subject, &body, Headers::WithReply)
                 .map_err(|e| e.to_string())
         });
     match sent {
@@ -253,7 +254,7 @@ fn send_test_email(settings: &Settings, to: &str) -> anyhow::Result<()> {
         }
     );
     mailer
-        .send(to, "CamCOPS test e-mail", &body, true)
+        .send(to, "CamCOPS test e-mail", &body, Headers::WithReply)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "Test e-mail sent to {to} through {}:{}.",
@@ -274,7 +275,7 @@ fn print_demo_report(report: &crate::demo::DemoReport) {
     );
     println!(
         "Demo staff users (all with the password {}; shown once):",
-        report.password
+        report.password.expose()
     );
     for (name, what) in &report.users {
         println!("  {name:<24} {what}");

@@ -160,7 +160,7 @@ impl Settings {
                 1,
                 3600,
             )?,
-            session_cookie_secret: secret,
+            session_cookie_secret: secret.into(),
             session_timeout_minutes,
             session_max_lifetime_minutes: site.int(
                 "SESSION_MAX_LIFETIME_MINUTES",

@@ -1,12 +1,12 @@
 //! The mail (`EMAIL_*`), text-message (`SMS_BACKEND`, `[sms_backend:*]`), `REGION_CODE` and
 //! `SECURITY_NOTICES` settings: CamCOPS' keys read as CamCOPS writes them, checked at startup.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::values::{SectionReader, Shown};
 use super::ConfigError;
+use crate::secret::Secret;
 
 /// The `[sms_backend:kapow]` section.
 pub const KAPOW_SECTION: &str = "sms_backend:kapow";
@@ -39,7 +39,7 @@ pub(super) const KAPOW_KEYS: &[&str] = &["USERNAME", "PASSWORD"];
 pub(super) const TWILIO_KEYS: &[&str] = &["SID", "TOKEN", "FROM_PHONE_NUMBER"];
 
 /// How to reach the SMTP server. `Debug` hides the password.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailSettings {
     /// `EMAIL_HOST`.
     pub host: String,
@@ -51,7 +51,7 @@ pub struct EmailSettings {
     /// `EMAIL_HOST_USERNAME`: AUTH is used only when set.
     pub username: Option<String>,
     /// `EMAIL_HOST_PASSWORD`.
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// `EMAIL_FROM` (required when mail is configured): the From of every message.
     pub from: String,
     /// `EMAIL_SENDER`: a Sender header when set.
@@ -72,25 +72,8 @@ impl EmailSettings {
     }
 }
 
-impl fmt::Debug for EmailSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmailSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("use_tls", &self.use_tls)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
-            .field("from", &self.from)
-            .field("sender", &self.sender)
-            .field("reply_to", &self.reply_to)
-            .field("timeout_s", &self.timeout_s)
-            .field("tls_ca_file", &self.tls_ca_file)
-            .finish()
-    }
-}
-
 /// `SMS_BACKEND` and its section. `Debug` hides passwords and tokens.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SmsBackend {
     /// `console` (CamCOPS' default; for testing): logs that a message was sent.
     Console,
@@ -99,14 +82,14 @@ pub enum SmsBackend {
         /// `USERNAME`.
         username: String,
         /// `PASSWORD`.
-        password: String,
+        password: Secret,
     },
     /// `twilio`, with `[sms_backend:twilio]` `SID`, `TOKEN`, `FROM_PHONE_NUMBER`.
     Twilio {
         /// `SID` (account SID).
         sid: String,
         /// `TOKEN` (auth token).
-        token: String,
+        token: Secret,
         /// `FROM_PHONE_NUMBER`.
         from_phone_number: String,
     },
@@ -119,29 +102,6 @@ impl SmsBackend {
             SmsBackend::Console => "console",
             SmsBackend::Kapow { .. } => "kapow",
             SmsBackend::Twilio { .. } => "twilio",
-        }
-    }
-}
-
-impl fmt::Debug for SmsBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SmsBackend::Console => f.write_str("Console"),
-            SmsBackend::Kapow { username, .. } => f
-                .debug_struct("Kapow")
-                .field("username", username)
-                .field("password", &"<hidden>")
-                .finish(),
-            SmsBackend::Twilio {
-                sid,
-                from_phone_number,
-                ..
-            } => f
-                .debug_struct("Twilio")
-                .field("sid", sid)
-                .field("token", &"<hidden>")
-                .field("from_phone_number", from_phone_number)
-                .finish(),
         }
     }
 }
@@ -244,7 +204,9 @@ pub(super) fn read(
 fn read_email(site: &SectionReader<'_>) -> Result<Option<EmailSettings>, ConfigError> {
     let host = site.text("EMAIL_HOST", Shown::Plain)?;
     let username = site.text("EMAIL_HOST_USERNAME", Shown::Plain)?;
-    let password = site.text("EMAIL_HOST_PASSWORD", Shown::Hidden)?;
+    let password = site
+        .text("EMAIL_HOST_PASSWORD", Shown::Hidden)?
+        .map(Secret::from);
     let from = site.text("EMAIL_FROM", Shown::Plain)?;
     let sender = site.text("EMAIL_SENDER", Shown::Plain)?;
     let reply_to = site.text("EMAIL_REPLY_TO", Shown::Plain)?;
@@ -347,11 +309,11 @@ fn read_sms(
         "console" => SmsBackend::Console,
         "kapow" => SmsBackend::Kapow {
             username: kapow.required("USERNAME", Shown::Plain)?,
-            password: kapow.required("PASSWORD", Shown::Hidden)?,
+            password: kapow.required("PASSWORD", Shown::Hidden)?.into(),
         },
         "twilio" => SmsBackend::Twilio {
             sid: twilio.required("SID", Shown::Plain)?,
-            token: twilio.required("TOKEN", Shown::Hidden)?,
+            token: twilio.required("TOKEN", Shown::Hidden)?.into(),
             from_phone_number: twilio.required("FROM_PHONE_NUMBER", Shown::Plain)?,
         },
         _ => {

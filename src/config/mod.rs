@@ -15,11 +15,11 @@ mod tests;
 mod values;
 
 use std::ffi::OsString;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::db::DbUrl;
+use crate::secret::Secret;
 
 pub use demo::{demo_config_text, new_session_cookie_secret};
 pub use messaging::{
@@ -124,8 +124,8 @@ pub enum ClientIpSource {
 }
 
 /// All settings this server uses. Built by `Settings::load` (or `Settings::with_defaults`).
-/// `Debug` never shows the cookie secret or a database password.
-#[derive(Clone)]
+/// `Debug` never shows the cookie secret or a password (they are [`Secret`]s; `DbUrl` redacts).
+#[derive(Debug, Clone)]
 pub struct Settings {
     // [site]
     /// `DB_URL` (required).
@@ -140,7 +140,7 @@ pub struct Settings {
     /// `DB_STATEMENT_TIMEOUT_S` (new; default 5): statement and lock timeout on every backend.
     pub db_statement_timeout_s: u64,
     /// `SESSION_COOKIE_SECRET` (required; at least 32 bytes).
-    pub session_cookie_secret: String,
+    pub session_cookie_secret: Secret,
     /// `SESSION_TIMEOUT_MINUTES` (default 30).
     pub session_timeout_minutes: i64,
     /// `SESSION_MAX_LIFETIME_MINUTES` (new; default 720; 0 = no absolute lifetime).
@@ -245,14 +245,14 @@ pub enum ConfigError {
 
 impl Settings {
     /// Settings for tests and the demo: defaults, the given database, a fixed-length secret.
-    pub fn with_defaults(db_url: DbUrl, session_cookie_secret: String) -> Settings {
+    pub fn with_defaults(db_url: DbUrl, session_cookie_secret: impl Into<Secret>) -> Settings {
         Settings {
             db_url,
             db_echo: false,
             db_pool_size: 10,
             db_pool_checkout_timeout_s: 2,
             db_statement_timeout_s: 5,
-            session_cookie_secret,
+            session_cookie_secret: session_cookie_secret.into(),
             session_timeout_minutes: 30,
             session_max_lifetime_minutes: 720,
             session_activity_write_interval_s: 60,
@@ -315,72 +315,5 @@ impl Settings {
         } else {
             "__Host-camcops"
         }
-    }
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secret = format!("<hidden, {} bytes>", self.session_cookie_secret.len());
-        f.debug_struct("Settings")
-            .field("db_url", &self.db_url)
-            .field("db_echo", &self.db_echo)
-            .field("db_pool_size", &self.db_pool_size)
-            .field(
-                "db_pool_checkout_timeout_s",
-                &self.db_pool_checkout_timeout_s,
-            )
-            .field("db_statement_timeout_s", &self.db_statement_timeout_s)
-            .field("session_cookie_secret", &secret)
-            .field("session_timeout_minutes", &self.session_timeout_minutes)
-            .field(
-                "session_max_lifetime_minutes",
-                &self.session_max_lifetime_minutes,
-            )
-            .field(
-                "session_activity_write_interval_s",
-                &self.session_activity_write_interval_s,
-            )
-            .field("session_check_user_ip", &self.session_check_user_ip)
-            .field(
-                "password_change_frequency_days",
-                &self.password_change_frequency_days,
-            )
-            .field("lockout_threshold", &self.lockout_threshold)
-            .field(
-                "lockout_duration_increment_minutes",
-                &self.lockout_duration_increment_minutes,
-            )
-            .field(
-                "login_failures_per_address",
-                &self.login_failures_per_address,
-            )
-            .field(
-                "login_failures_per_address_window_minutes",
-                &self.login_failures_per_address_window_minutes,
-            )
-            .field(
-                "disable_password_autocomplete",
-                &self.disable_password_autocomplete,
-            )
-            .field("mfa_methods", &self.mfa_methods)
-            .field("mfa_timeout_s", &self.mfa_timeout_s)
-            .field("allow_insecure_cookies", &self.allow_insecure_cookies)
-            .field("bcrypt_cost", &self.bcrypt_cost)
-            .field("camcops_task_view_url", &self.camcops_task_view_url)
-            .field("email", &self.email)
-            .field("sms", &self.sms)
-            .field("region_code", &self.region_code)
-            .field("security_notices", &self.security_notices)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("unix_domain_socket", &self.unix_domain_socket)
-            .field("ssl_certificate", &self.ssl_certificate)
-            .field("ssl_private_key", &self.ssl_private_key)
-            .field("client_ip_source", &self.client_ip_source)
-            .field("request_timeout_s", &self.request_timeout_s)
-            .field("max_connections", &self.max_connections)
-            .field("metrics_host", &self.metrics_host)
-            .field("metrics_port", &self.metrics_port)
-            .finish()
     }
 }

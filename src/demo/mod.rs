@@ -13,7 +13,6 @@ pub mod staff;
 mod tests;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
@@ -26,6 +25,7 @@ use rand::SeedableRng;
 
 use crate::db::schema::patient;
 use crate::db::{Backend, DbConnection};
+use crate::secret::Secret;
 
 pub use generate::MAX_PATIENTS;
 
@@ -57,10 +57,10 @@ impl Default for DemoOptions {
 }
 
 /// What was created. `Debug` does not show the password.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct DemoReport {
     /// The password of every demo user (16 letters and digits from the OS RNG); show it once.
-    pub password: String,
+    pub password: Secret,
     /// Demo usernames, with what each may see.
     pub users: Vec<(String, String)>,
     /// Demo group names.
@@ -77,22 +77,6 @@ pub struct DemoReport {
     pub tasks: u64,
     /// Time taken.
     pub elapsed: Duration,
-}
-
-impl fmt::Debug for DemoReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DemoReport")
-            .field("password", &"***")
-            .field("users", &self.users)
-            .field("group_names", &self.group_names)
-            .field("devices", &self.devices)
-            .field("idnum_definitions_added", &self.idnum_definitions_added)
-            .field("patients", &self.patients)
-            .field("idnums", &self.idnums)
-            .field("tasks", &self.tasks)
-            .field("elapsed", &self.elapsed)
-            .finish()
-    }
 }
 
 fn bar(show: bool, len: u64, what: &'static str) -> ProgressBar {
@@ -157,14 +141,13 @@ fn load(
     Ok((patients.len() as u64, idnums, tasks))
 }
 
-/// [`load`] with a bigger SQLite page cache: the task index's indexes are updated at scattered
-/// places, and the default 2 MB cache makes every insert re-read pages.
-fn load_with_cache(
+/// Runs `f` (the bulk load) with a bigger SQLite page cache, then restores the previous one:
+/// the task index's indexes are updated at scattered places, and the default 2 MB cache makes
+/// every insert re-read pages. Other backends run `f` as it is.
+fn with_load_cache<T>(
     conn: &mut DbConnection,
-    opts: &DemoOptions,
-    now: NaiveDateTime,
-    ids: &staff::StaffIds,
-) -> anyhow::Result<(u64, u64, u64)> {
+    f: impl FnOnce(&mut DbConnection) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let sqlite_cache = match conn.backend() {
         Backend::Sqlite => {
             let previous = diesel::sql_query("PRAGMA cache_size")
@@ -175,7 +158,7 @@ fn load_with_cache(
         }
         _ => None,
     };
-    let loaded = load(conn, opts, now, ids);
+    let loaded = f(conn);
     if let Some(previous) = sqlite_cache {
         conn.batch_execute(&format!("PRAGMA cache_size = {previous}"))?;
     }
@@ -221,7 +204,8 @@ pub fn seed_demo_data_at(
         .collect::<Result<Vec<_>, _>>()?;
     let ((patients, idnums, tasks), ids) = conn.transaction::<_, anyhow::Error, _>(|conn| {
         let ids = staff::create_staff(conn, &hashes, now)?;
-        Ok((load_with_cache(conn, opts, now, &ids)?, ids))
+        let counts = with_load_cache(conn, |conn| load(conn, opts, now, &ids))?;
+        Ok((counts, ids))
     })?;
 
     match conn.backend() {
@@ -236,7 +220,7 @@ pub fn seed_demo_data_at(
     }
 
     Ok(DemoReport {
-        password,
+        password: password.into(),
         users: staff::USERS
             .iter()
             .map(|u| (u.username.to_owned(), u.fullname.to_owned()))

@@ -91,9 +91,13 @@ fn seeding_creates_the_requested_counts_and_valid_data() {
     assert_eq!(report.tasks, 2_345);
     assert_eq!(report.devices, 6);
     assert_eq!(report.idnum_definitions_added, 3);
-    assert_eq!(report.password.len(), 16);
-    assert!(report.password.chars().all(|c| c.is_ascii_alphanumeric()));
-    assert!(!format!("{report:?}").contains(&report.password));
+    assert_eq!(report.password.expose().len(), 16);
+    assert!(report
+        .password
+        .expose()
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric()));
+    assert!(!format!("{report:?}").contains(report.password.expose()));
 
     let groups: i64 = _security_groups::table
         .count()
@@ -116,7 +120,10 @@ fn seeding_creates_the_requested_counts_and_valid_data() {
         .unwrap();
     assert_eq!(hashes.len(), staff::USERS.len());
     for (name, h) in &hashes {
-        assert!(bcrypt::verify(&report.password, h).unwrap(), "{name}");
+        assert!(
+            bcrypt::verify(report.password.expose(), h).unwrap(),
+            "{name}"
+        );
     }
 
     // 1–2 ID numbers per patient; NHS numbers valid and distinct.

@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 
 use super::channel::{Channel, SendError};
 use super::sms::SmsSender;
-use super::smtp::Mailer;
+use super::smtp::{Headers, Mailer};
 use crate::config::Settings;
 
 /// Sends in progress at once in one process; further sends wait (within their bound).
@@ -59,7 +59,7 @@ impl Messenger {
         subject: &str,
         body: &str,
     ) -> Result<(), SendError> {
-        self.mailer()?.send(to, subject, body, false)
+        self.mailer()?.send(to, subject, body, Headers::FromOnly)
     }
 
     /// The SMTP sender, if e-mail is configured.

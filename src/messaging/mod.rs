@@ -25,6 +25,7 @@ use crate::state::AppState;
 pub use channel::{Channel, SendError};
 pub use messenger::Messenger;
 pub use notices::{notice_text, send_notice, spawn_notice, Notice};
+pub use smtp::Headers;
 
 pub use messenger::MAX_CONCURRENT_SENDS;
 
@@ -90,40 +91,21 @@ where
     result
 }
 
-/// Sends an e-mail off the async workers, within the configured bound; counted in `/metrics`.
+/// Sends an e-mail with the site's headers `headers` says, off the async workers, within the
+/// configured bound; counted in `/metrics`.
 pub async fn send_email(
     state: &AppState,
     to: &str,
     subject: &str,
     body: &str,
-) -> Result<(), SendError> {
-    email(state, to, subject, body, false).await
-}
-
-/// An e-mail with the site's Sender/Reply-To headers (security notices).
-pub(crate) async fn send_email_with_reply_headers(
-    state: &AppState,
-    to: &str,
-    subject: &str,
-    body: &str,
-) -> Result<(), SendError> {
-    email(state, to, subject, body, true).await
-}
-
-/// [`send_email`], with the site's Sender/Reply-To when `reply_headers`.
-async fn email(
-    state: &AppState,
-    to: &str,
-    subject: &str,
-    body: &str,
-    reply_headers: bool,
+    headers: Headers,
 ) -> Result<(), SendError> {
     let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
     run_send(
         state,
         Channel::Email,
         state.messenger.email_bound,
-        move |m| m.mailer()?.send(&to, &subject, &body, reply_headers),
+        move |m| m.mailer()?.send(&to, &subject, &body, headers),
     )
     .await
 }
@@ -148,7 +130,7 @@ pub async fn send_code(
 ) -> Result<(), SendError> {
     let text = code_text(code);
     match channel {
-        Channel::Email => send_email(state, to, CODE_EMAIL_SUBJECT, &text).await,
+        Channel::Email => send_email(state, to, CODE_EMAIL_SUBJECT, &text, Headers::FromOnly).await,
         Channel::Sms => send_sms(state, to, &text).await,
     }
 }

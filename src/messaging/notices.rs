@@ -2,6 +2,7 @@
 //! second factor, recovery code used, account locked). They carry no secret and no link, only
 //! what happened to which account and whom to contact.
 
+use super::Headers;
 use crate::state::AppState;
 
 /// A security notice to a user about their own account (never contains a secret).
@@ -99,7 +100,7 @@ pub async fn send_notice(state: &AppState, email: Option<&str>, username: &str, 
         return;
     };
     let (subject, body) = notice_text(notice, username);
-    match super::send_email_with_reply_headers(state, to, &subject, &body).await {
+    match super::send_email(state, to, &subject, &body, Headers::WithReply).await {
         Ok(()) => log::info!(
             "security notice {} sent to user {username:?}",
             notice.name()

@@ -82,7 +82,7 @@ impl SmsSender {
                 let url = self.url("https://www.kapow.co.uk", "/scripts/sendsms.php");
                 let form = [
                     ("username", username.as_str()),
-                    ("password", password.as_str()),
+                    ("password", password.expose()),
                     ("mobile", to_e164),
                     ("sms", body),
                 ];
@@ -121,8 +121,8 @@ impl SmsSender {
                     url::form_urlencoded::byte_serialize(sid.as_bytes()).collect::<String>()
                 );
                 let url = self.url(TWILIO_BASE, &path);
-                let basic =
-                    base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{token}"));
+                let basic = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{sid}:{}", token.expose()));
                 let form = [
                     ("To", to_e164),
                     ("From", from_phone_number.as_str()),

@@ -14,6 +14,16 @@ use lettre::{Message, SmtpTransport, Transport};
 use super::channel::{Channel, SendError};
 use crate::config::EmailSettings;
 
+/// Which of the site's headers a message carries besides From.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Headers {
+    /// From only: code mails, as CamCOPS sends them.
+    FromOnly,
+    /// Also `EMAIL_SENDER` and `EMAIL_REPLY_TO` as Sender and Reply-To, where set: security
+    /// notices and the test mail.
+    WithReply,
+}
+
 /// A configured SMTP sender.
 pub struct Mailer {
     transport: SmtpTransport,
@@ -56,7 +66,10 @@ impl Mailer {
         if let Some(user) = &s.username {
             builder = builder.credentials(Credentials::new(
                 user.clone(),
-                s.password.clone().unwrap_or_default(),
+                s.password
+                    .as_ref()
+                    .map(|p| p.expose().to_string())
+                    .unwrap_or_default(),
             ));
         }
         Ok(Mailer {
@@ -76,14 +89,13 @@ impl Mailer {
         })
     }
 
-    /// Sends one text/plain message; `EMAIL_SENDER`/`EMAIL_REPLY_TO` become Sender/Reply-To
-    /// headers only when `reply_headers` (not on code mails, as CamCOPS). Blocking.
+    /// Sends one text/plain message with the site's headers `headers` says. Blocking.
     pub fn send(
         &self,
         to: &str,
         subject: &str,
         body: &str,
-        reply_headers: bool,
+        headers: Headers,
     ) -> Result<(), SendError> {
         let fail = |reason: String| SendError::Failed {
             channel: Channel::Email,
@@ -92,7 +104,7 @@ impl Mailer {
         let to = Mailbox::from_str(to.trim())
             .map_err(|_| fail("the recipient is not a valid e-mail address".into()))?;
         let mut message = Message::builder().from(self.from.clone()).to(to);
-        if reply_headers {
+        if headers == Headers::WithReply {
             if let Some(sender) = &self.sender {
                 message = message.sender(sender.clone());
             }

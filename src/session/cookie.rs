@@ -23,7 +23,11 @@ const FLASH: &str = "flash";
 pub fn middleware(settings: &Settings) -> SessionMiddleware<CookieSessionStore> {
     // Key::derive_from needs >= 32 bytes; hash the secret so any accepted length works.
     let material = Sha512::digest(
-        format!("camcops-web cookie key\0{}", settings.session_cookie_secret).as_bytes(),
+        format!(
+            "camcops-web cookie key\0{}",
+            settings.session_cookie_secret.expose()
+        )
+        .as_bytes(),
     );
     let key = Key::derive_from(&material);
     SessionMiddleware::builder(CookieSessionStore::default(), key)

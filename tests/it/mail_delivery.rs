@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use camcops_web::messaging::{self, Channel, Notice, SendError};
+use camcops_web::messaging::{self, Channel, Headers, Notice, SendError};
 
 use crate::helpers::{metric, TestApp};
 use crate::mail_server::{MailServer, FROM};
@@ -86,6 +86,7 @@ async fn plain_server_with_auth_delivers() {
         "Carol <carol@example.org>",
         "Hello",
         "Text ünïcode",
+        Headers::FromOnly,
     )
     .await
     .unwrap();
@@ -104,9 +105,15 @@ async fn plain_server_with_auth_delivers() {
         s.email = Some(wrong);
     })
     .await;
-    let err = messaging::send_email(&app2.state, "carol@example.org", "x", "y")
-        .await
-        .unwrap_err();
+    let err = messaging::send_email(
+        &app2.state,
+        "carol@example.org",
+        "x",
+        "y",
+        Headers::FromOnly,
+    )
+    .await
+    .unwrap_err();
     let text = format!("{err} {err:?}");
     assert!(
         matches!(
@@ -195,7 +202,7 @@ async fn silent_server_times_out() {
         s.email = Some(settings);
     })
     .await;
-    let err = messaging::send_email(&app.state, "f@example.org", "s", "b")
+    let err = messaging::send_email(&app.state, "f@example.org", "s", "b", Headers::FromOnly)
         .await
         .unwrap_err();
     assert!(matches!(err, SendError::Failed { .. }), "{err}");
@@ -206,7 +213,7 @@ async fn silent_server_times_out() {
 #[actix_web::test]
 async fn unconfigured_mail_is_not_configured() {
     let app = TestApp::spawn(TestDb::new(camcops_web::db::Backend::Sqlite)).await;
-    let err = messaging::send_email(&app.state, "a@example.org", "s", "b")
+    let err = messaging::send_email(&app.state, "a@example.org", "s", "b", Headers::FromOnly)
         .await
         .unwrap_err();
     assert!(matches!(err, SendError::NotConfigured(Channel::Email)));

@@ -208,7 +208,7 @@ impl MailServer {
             port: self.port,
             use_tls: self.starttls,
             username: self.auth.as_ref().map(|a| a.0.clone()),
-            password: self.auth.as_ref().map(|a| a.1.clone()),
+            password: self.auth.as_ref().map(|a| a.1.as_str().into()),
             from: FROM.into(),
             sender: None,
             reply_to: None,
@@ -228,7 +228,7 @@ impl MailServer {
             out += &format!("EMAIL_HOST_USERNAME = {u}\n");
         }
         if let Some(p) = &s.password {
-            out += &format!("EMAIL_HOST_PASSWORD = {p}\n");
+            out += &format!("EMAIL_HOST_PASSWORD = {}\n", p.expose());
         }
         if let Some(ca) = &s.tls_ca_file {
             out += &format!("EMAIL_TLS_CA_FILE = {}\n", ca.display());

@@ -192,7 +192,7 @@ backend_test! {
         let value = good.trim_start_matches("camcops=").to_string();
         // A cookie from another server (another key).
         let other_db = crate::testdb::TestDb::new(camcops_web::db::Backend::Sqlite);
-        let other = TestApp::spawn_with(other_db, |s| s.session_cookie_secret = "another-secret-".repeat(4)).await;
+        let other = TestApp::spawn_with(other_db, |s| s.session_cookie_secret = "another-secret-".repeat(4).into()).await;
         other.create_user("hal", "correct horse battery");
         let foreign = session_cookie(&other.login("hal", "correct horse battery").await, "camcops").unwrap();
         let mut flipped = value.clone().into_bytes();
