@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::Fields;
+use super::form::{Fields, Posted};
 use super::page::{html, see_other, PageCtx};
 use super::step_up;
 use crate::auth::principal::AuthUser;
@@ -120,10 +120,9 @@ pub async fn change_own_password_form(
 /// `new_password-confirm`, or `new_password_confirm`).
 pub async fn change_own_password(
     state: web::Data<AppState>,
-    li: LoggedIn,
-    form: web::Form<Fields>,
+    Posted { who: li, form }: Posted<LoggedIn>,
 ) -> Result<HttpResponse, AppError> {
-    let fs = step_up::resume(&li, &form, ROUTE)?;
+    let fs = step_up::resume(&li, ROUTE);
     match effective_step(&fs, &li.user) {
         STEP_MFA => mfa_step(&state, &li, fs, &form).await,
         _ => change_step(&state, &li, fs, &form).await,

@@ -9,7 +9,6 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 
-use super::form::Fields;
 use super::page::{html, see_other, PageCtx};
 use crate::auth::second_factor::{self, Sent};
 use crate::db::run_db;
@@ -65,13 +64,12 @@ pub fn render(
     html(StatusCode::OK, &page)
 }
 
-/// The start of a wizard's POST: the CSRF check, then the wizard state of `route` (a fresh
-/// one when the session's state belongs to another route).
-pub fn resume(li: &LoggedIn, form: &Fields, route: &str) -> Result<FormState, AppError> {
-    li.cs.check_csrf(form.csrf())?;
+/// The start of a wizard's POST (its CSRF token checked by `Posted`): the wizard state of
+/// `route` (a fresh one when the session's state belongs to another route).
+pub fn resume(li: &LoggedIn, route: &str) -> FormState {
     let mut fs = li.cs.session.form_state.clone();
     fs.resume(route);
-    Ok(fs)
+    fs
 }
 
 /// Saves the wizard state `fs` on the user's session.

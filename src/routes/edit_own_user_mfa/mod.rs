@@ -15,7 +15,7 @@ use diesel::QueryResult;
 
 use self::method::{method_step, render_method, totp_step};
 use self::sending::{confirm_step, contact_step};
-use super::form::Fields;
+use super::form::{Fields, Posted};
 use super::page::see_other;
 use super::step_up;
 use crate::auth::own_account::audit_own;
@@ -144,10 +144,9 @@ pub async fn edit_own_user_mfa_form(
 /// not read.
 pub async fn edit_own_user_mfa(
     state: web::Data<AppState>,
-    li: LoggedIn,
-    form: web::Form<Fields>,
+    Posted { who: li, form }: Posted<LoggedIn>,
 ) -> Result<HttpResponse, AppError> {
-    let mut fs = step_up::resume(&li, &form, ROUTE)?;
+    let mut fs = step_up::resume(&li, ROUTE);
     let passed = fs.mfa_user_id == Some(li.user.id());
     if needs_sent_code(&li) && !passed {
         if fs.step.as_deref() != Some(STEP_CURRENT) {
