@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use crate::auth::capability::{self, Action, Denial};
 use crate::auth::principal::AuthUser;
-use crate::auth::second_factor;
+use crate::auth::second_factor::{self, Against};
 use crate::db::DbConnection;
 use crate::error::AppError;
 use crate::routes::admin::open_post;
@@ -319,6 +319,7 @@ pub async fn reauthenticate(
     let checked = second_factor::check_code(
         state,
         &li.user.user,
+        Against::Method,
         f.text("one_time_password"),
         issued_at,
         &li.cs.client_ip,
