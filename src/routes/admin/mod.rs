@@ -84,6 +84,24 @@ pub fn open_row_post<A: AdminRole>(
     Ok((li, parse_id(field, form.text(field))?))
 }
 
+/// The log line of an administrator's write: "`done` by <administrator> from <address>", then
+/// "; N session(s) ended" when the write ended sessions (`ended`).
+pub fn log_write(li: &LoggedIn, done: &str, ended: Option<usize>) {
+    let ended = ended.map_or(String::new(), |n| format!("; {n} session(s) ended"));
+    log::info!(
+        "{done} by {} from {}{ended}",
+        li.user.user.username,
+        li.cs.client_ip
+    );
+}
+
+/// The end of an administrator's write that succeeded: its log line ([`log_write`]) and
+/// `message` flashed (success).
+pub fn report_write(li: &LoggedIn, done: &str, ended: Option<usize>, message: &str) {
+    log_write(li, done, ended);
+    li.cs.cookie.flash("success", message);
+}
+
 /// How a form's hidden copy of the target's id is held to the id in the address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HiddenId {
@@ -130,6 +148,21 @@ pub fn parse_id(name: &str, raw: &str) -> Result<i32, AppError> {
     raw.trim().parse::<i32>().map_err(|_| {
         AppError::BadRequest(format!("Bad '{name}' parameter: an integer is required."))
     })
+}
+
+/// An id the original reads from the query string, else from the form body (it merges both,
+/// query first): `query`, else the form's `field`, trimmed; missing or not an integer → 400
+/// with `missing`.
+pub fn query_or_form_id(
+    query: Option<&str>,
+    form: Option<&Fields>,
+    field: &str,
+    missing: &str,
+) -> Result<i32, AppError> {
+    let raw = query.or_else(|| form.map(|f| f.text(field))).unwrap_or("");
+    raw.trim()
+        .parse::<i32>()
+        .map_err(|_| AppError::BadRequest(missing.to_owned()))
 }
 
 /// A stored naive UTC time shown in the server's local time zone, with its offset.

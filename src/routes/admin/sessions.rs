@@ -11,7 +11,7 @@ use askama::Template;
 
 use super::request::AdminRequest;
 use super::users::Missing;
-use super::{local_time, open_row_post, post_only, MAX_ROWS};
+use super::{local_time, log_write, open_row_post, post_only, MAX_ROWS};
 use crate::auth::capability::{self, Action};
 use crate::auth::fresh::{fresh_target, Need};
 use crate::auth::principal::AuthUser;
@@ -242,11 +242,8 @@ pub async fn end_session(
         li.cs.cookie.flash("info", not_endable(session_id));
         return Ok(see_other(PAGE));
     };
-    log::info!(
-        "Session {session_id} of user {username} ended by admin {} from {}",
-        li.cs.username().unwrap_or(""),
-        li.cs.client_ip
-    );
+    let done = format!("Session {session_id} of user {username} ended");
+    log_write(&li, &done, None);
     if li.cs.session.id == Some(session_id) {
         return Ok(logged_out(&li.cs));
     }
@@ -284,10 +281,10 @@ pub async fn end_user_sessions(
         Ok((username, n))
     })
     .await?;
-    log::info!(
-        "All {n} sessions of user {username} ended by admin {} from {}",
-        li.cs.username().unwrap_or(""),
-        li.cs.client_ip
+    log_write(
+        &li,
+        &format!("All {n} sessions of user {username} ended"),
+        None,
     );
     if li.cs.user.as_ref().map(|u| u.id()) == Some(user_id) {
         return Ok(logged_out(&li.cs));

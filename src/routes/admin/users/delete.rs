@@ -20,7 +20,7 @@ use crate::auth::user_admin;
 use crate::db::{run_db, DbConnection};
 use crate::error::AppError;
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::admin::{check_hidden_id, open_post, HiddenId};
+use crate::routes::admin::{check_hidden_id, open_post, report_write, HiddenId};
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
@@ -155,13 +155,7 @@ pub async fn delete_user(
         Ok((target.user.username, ended))
     })
     .await?;
-    log::info!(
-        "User {username} (#{id}) deleted by {} from {}; {ended} session(s) ended",
-        li.user.user.username,
-        li.cs.client_ip
-    );
-    li.cs
-        .cookie
-        .flash("success", format!("User {username} deleted"));
+    let done = format!("User {username} (#{id}) deleted");
+    report_write(&li, &done, Some(ended), &format!("User {username} deleted"));
     Ok(see_other(LIST))
 }

@@ -26,7 +26,7 @@ use crate::models::lockout;
 use crate::models::task_index::TaskPage;
 use crate::models::user::User;
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::admin::{group_names, local_time, open_row_post, post_only};
+use crate::routes::admin::{group_names, local_time, open_row_post, post_only, report_write};
 use crate::routes::form::{bool_param, Fields};
 use crate::routes::page::{html, see_other, PageCtx};
 use crate::routes::pager::{self, PagerItem, DEFAULT_ROWS_PER_PAGE};
@@ -260,14 +260,8 @@ pub async fn unlock_user(
         Ok(target.user.username)
     })
     .await?;
-    log::info!(
-        "User {username} enabled by {} from {}",
-        li.cs.username().unwrap_or(""),
-        li.cs.client_ip
-    );
-    li.cs
-        .cookie
-        .flash("success", format!("User {username} enabled"));
+    let done = format!("User {username} enabled");
+    report_write(&li, &done, None, &done);
     Ok(see_other(LIST))
 }
 

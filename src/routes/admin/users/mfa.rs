@@ -15,6 +15,7 @@ use crate::auth::user_admin;
 use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
+use crate::routes::admin::report_write;
 use crate::routes::admin::request::AdminRequest;
 use crate::routes::page::{html, see_other, PageCtx};
 use crate::state::AppState;
@@ -83,14 +84,8 @@ pub async fn edit_other_user_mfa(
         let notice = Notice::MfaDisabled { by_admin: true };
         spawn_notice(state.clone(), email, username.clone(), notice);
     }
-    log::info!(
-        "MFA of user {username} disabled by {} from {}; {ended} session(s) ended",
-        li.user.user.username,
-        li.cs.client_ip
-    );
-    li.cs.cookie.flash(
-        "success",
-        format!("Multi-factor authentication disabled for user '{username}'"),
-    );
+    let done = format!("MFA of user {username} disabled");
+    let message = format!("Multi-factor authentication disabled for user '{username}'");
+    report_write(&li, &done, Some(ended), &message);
     Ok(see_other(LIST))
 }

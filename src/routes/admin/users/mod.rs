@@ -26,7 +26,7 @@ use crate::auth::principal::AuthUser;
 use crate::auth::second_factor::{self, Against};
 use crate::db::DbConnection;
 use crate::error::AppError;
-use crate::routes::admin::open_post;
+use crate::routes::admin::{open_post, query_or_form_id};
 use crate::routes::form::Fields;
 use crate::routes::page::see_other;
 use crate::session::extract::{GroupAdmin, LoggedIn};
@@ -98,14 +98,8 @@ impl UserIdQuery {
     /// The target's id: from the query string, else from the form body (the original merges
     /// both, query first); missing or not an integer → 400 `missing` message.
     pub fn id(&self, form: Option<&Fields>, missing: Missing) -> Result<i32, AppError> {
-        let raw = self
-            .user_id
-            .as_deref()
-            .or_else(|| form.map(|f| f.text("user_id")))
-            .unwrap_or("");
-        raw.trim()
-            .parse::<i32>()
-            .map_err(|_| AppError::BadRequest(missing.message("None")))
+        let query = self.user_id.as_deref();
+        query_or_form_id(query, form, "user_id", &missing.message("None"))
     }
 }
 

@@ -18,6 +18,7 @@ use crate::blocking::run_hashing;
 use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
+use crate::routes::admin::report_write;
 use crate::routes::admin::request::AdminRequest;
 use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::LoggedIn;
@@ -136,13 +137,8 @@ pub async fn change_other_password(
     // The user hears of it by e-mail (a failure is logged and counted, not shown here).
     let notice = Notice::PasswordChanged { by_admin: true };
     spawn_notice(state.clone(), email, username.clone(), notice);
-    log::info!(
-        "Password of user {username} changed by {} from {}; {ended} session(s) ended",
-        li.user.user.username,
-        li.cs.client_ip
-    );
-    li.cs
-        .cookie
-        .flash("success", format!("Password changed for user '{username}'"));
+    let done = format!("Password of user {username} changed");
+    let message = format!("Password changed for user '{username}'");
+    report_write(&li, &done, Some(ended), &message);
     Ok(see_other(LIST))
 }
