@@ -13,15 +13,17 @@ pub mod sessions;
 pub mod users;
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 
 use actix_web::http::header::{HeaderValue, ALLOW};
 use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Local, NaiveDateTime, Utc};
 
 use crate::db::DbConnection;
 use crate::error::{error_page, AppError};
 use crate::models::group::Group;
+use crate::routes::admin::post::{Opened, TargetPage};
 use crate::routes::form::Fields;
 use crate::session::extract::{GroupAdmin, LoggedIn, Superuser};
 
@@ -72,16 +74,30 @@ pub fn open_post<A: AdminRole>(
     Ok(li)
 }
 
-/// [`open_post`] for a button that acts on one row (unlock a user, end a session): then the
-/// form's integer `field` ([`parse_id`]).
-pub fn open_row_post<A: AdminRole>(
-    extracted: Result<A, AppError>,
-    back: &str,
-    form: &Fields,
-    field: &str,
-) -> Result<(LoggedIn, i32), AppError> {
-    let li = open_post(extracted, back, form)?;
-    Ok((li, parse_id(field, form.text(field))?))
+/// A button that acts on one row of a list (unlock a user, end a session): the type
+/// parameter of [`RowPost`].
+pub trait RowButton: 'static {
+    /// The list with the button, where an anonymous visitor comes back after logging in.
+    const BACK: &'static str;
+    /// The form field naming the row.
+    const FIELD: &'static str;
+}
+
+/// The opening of a row button's POST, as an extractor: [`open_post`] (a group administrator,
+/// back to `P::BACK`), then the form's integer `P::FIELD` ([`parse_id`]) as the target's id.
+pub type RowPost<P> = Opened<Row<P>>;
+
+/// Row button `P` posted, as a [`TargetPage`].
+pub struct Row<P>(PhantomData<P>);
+
+impl<P: RowButton> TargetPage for Row<P> {
+    type Parts = (Result<GroupAdmin, AppError>, web::Form<Fields>);
+
+    fn open((admin, form): Self::Parts) -> Result<(LoggedIn, Fields, i32), AppError> {
+        let li = open_post(admin, P::BACK, &form)?;
+        let id = parse_id(P::FIELD, form.text(P::FIELD))?;
+        Ok((li, form.into_inner(), id))
+    }
 }
 
 /// The log line of an administrator's write: "`done` by <administrator> from <address>", then

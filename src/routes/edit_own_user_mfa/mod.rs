@@ -47,7 +47,7 @@ pub const SUCCESS: &str = "Multi-factor authentication: success!";
 /// Flashed (success) when the user switches MFA off.
 pub const DISABLED: &str = "Multi-factor authentication disabled.";
 /// Wrong code while setting up TOTP (the same secret stays on offer).
-pub const BAD_CODE: &str = "You entered an invalid code. Please try again.";
+pub const BAD_CODE: &str = second_factor::BAD_CODE;
 /// A method listed in `MFA_METHODS` that this server cannot deliver.
 pub const NOT_AVAILABLE: &str = "That method is not available on this server.";
 /// TOTP is on and the method step came without a valid current code.
