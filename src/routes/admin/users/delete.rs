@@ -12,7 +12,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rand::Rng;
 
 use super::opening::{NoSuchUser, UserGet};
-use super::{target_for, Missing, UserIdQuery, LIST};
+use super::{target_for, Missing, TargetUser, UserIdQuery, LIST};
 use crate::auth::capability::{self, Action, DELETE_RECORDS};
 use crate::auth::fresh::Need;
 use crate::auth::principal::AuthUser;
@@ -34,8 +34,7 @@ pub const NOT_CONFIRMED: &str = "Not fully confirmed";
 #[template(path = "delete_user.html")]
 struct DeletePage<'a> {
     ctx: PageCtx,
-    user_id: i32,
-    username: String,
+    target: TargetUser,
     code: String,
     error: Option<&'a str>,
 }
@@ -60,8 +59,7 @@ fn render(
         ok_or_bad_request(error.is_some()),
         &DeletePage {
             ctx: PageCtx::new(&li.cs),
-            user_id: target.id(),
-            username: target.user.username.clone(),
+            target: TargetUser::of(target),
             code,
             error,
         },

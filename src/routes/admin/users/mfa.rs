@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::opening::{CannotFind, UserGet, UserPost};
-use super::{needs_code, reauthenticate, send_own_code, Missing, LIST};
+use super::{needs_code, reauthenticate, send_own_code, Missing, TargetUser, LIST};
 use crate::auth::capability::Action;
 use crate::auth::mfa::mfa_description;
 use crate::auth::user_admin;
@@ -24,8 +24,7 @@ use crate::state::AppState;
 #[template(path = "edit_other_user_mfa.html")]
 struct MfaPage {
     ctx: PageCtx,
-    user_id: i32,
-    username: String,
+    target: TargetUser,
     current: &'static str,
     needs_code: bool,
     /// Where the administrator's own code was sent (codes by e-mail or text message).
@@ -49,8 +48,7 @@ pub async fn edit_other_user_mfa_form(
         &MfaPage {
             code_sent,
             ctx: PageCtx::new(&li.cs),
-            user_id: target.id(),
-            username: target.user.username.clone(),
+            target: TargetUser::of(&target),
             current: mfa_description(&target.user.mfa_method),
             needs_code: needs_code(&li),
         },

@@ -103,6 +103,25 @@ impl UserIdQuery {
     }
 }
 
+/// The user a page is about, as its heading and form address show them (`target.username`,
+/// `target.user_id` in the templates).
+pub struct TargetUser {
+    /// Their id.
+    pub user_id: i32,
+    /// Their username.
+    pub username: String,
+}
+
+impl TargetUser {
+    /// `target` as a page shows them.
+    pub fn of(target: &AuthUser) -> TargetUser {
+        TargetUser {
+            user_id: target.id(),
+            username: target.user.username.clone(),
+        }
+    }
+}
+
 /// The two wordings the original uses for an unknown user (admin §0.5).
 #[derive(Debug, Clone, Copy)]
 pub enum Missing {

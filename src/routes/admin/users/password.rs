@@ -9,7 +9,9 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::opening::{CannotFind, UserGet, UserPost};
-use super::{check_new_password, needs_code, reauthenticate, send_own_code, Missing, LIST};
+use super::{
+    check_new_password, needs_code, reauthenticate, send_own_code, Missing, TargetUser, LIST,
+};
 use crate::auth::capability::Action;
 use crate::auth::password;
 use crate::auth::principal::AuthUser;
@@ -33,8 +35,7 @@ pub const SAME_AS_CURRENT: &str = "New password must differ from old";
 #[template(path = "change_other_password.html")]
 struct PasswordPage<'a> {
     ctx: PageCtx,
-    user_id: i32,
-    username: String,
+    target: TargetUser,
     must_change_password: bool,
     needs_code: bool,
     /// Where the administrator's own code was sent (codes by e-mail or text message).
@@ -62,8 +63,7 @@ async fn render(
         &PasswordPage {
             code_sent,
             ctx: PageCtx::new(&li.cs),
-            user_id: target.id(),
-            username: target.user.username.clone(),
+            target: TargetUser::of(target),
             must_change_password,
             needs_code: needs_code(li),
             min_length: password::MINIMUM_PASSWORD_LENGTH,
