@@ -8,9 +8,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::Fields;
+use super::form::{Fields, Posted};
 use super::page::{html, see_other, PageCtx};
-use super::step_up;
+use super::step_up::{self, NothingSent, SentCodeStep};
 use crate::auth::principal::AuthUser;
 use crate::auth::{login, password, second_factor, user_commands};
 use crate::blocking::run_hashing;
@@ -99,7 +99,7 @@ pub async fn change_own_password_form(
         if li.user.user.must_change_password() {
             li.cs.cookie.flash("danger", EXPIRED);
         }
-        return sent_code_page(&state, &li, fs, false, None).await;
+        return step_up::sent_code_page(&state, &li, fs, false, code_step(&li)).await;
     }
     fs.enter(ROUTE, true);
     let step = effective_step(&fs, &li.user);
@@ -120,10 +120,9 @@ pub async fn change_own_password_form(
 /// `new_password-confirm`, or `new_password_confirm`).
 pub async fn change_own_password(
     state: web::Data<AppState>,
-    li: LoggedIn,
-    form: web::Form<Fields>,
+    Posted { who: li, form }: Posted<LoggedIn>,
 ) -> Result<HttpResponse, AppError> {
-    let fs = step_up::resume(&li, &form, ROUTE)?;
+    let fs = step_up::resume(&li, ROUTE);
     match effective_step(&fs, &li.user) {
         STEP_MFA => mfa_step(&state, &li, fs, &form).await,
         _ => change_step(&state, &li, fs, &form).await,
@@ -140,7 +139,7 @@ async fn mfa_step(
     if sends_codes(&li.user) && (resend || fs.codes.is_none()) {
         // A code is checked only once this step has sent one.
         fs.step = Some(STEP_MFA.into());
-        return sent_code_page(state, li, fs, resend, None).await;
+        return step_up::sent_code_page(state, li, fs, resend, code_step(li)).await;
     }
     let code = form.text("one_time_password");
     if let Some(failed) = step_up::pass_code_step(state, li, fs, code, STEP_CHANGE).await? {
@@ -151,22 +150,16 @@ async fn mfa_step(
 
 /// The code step of a user whose codes are sent (see [`step_up::sent_code_page`]); nothing
 /// to send to ends the wizard.
-async fn sent_code_page(
-    state: &AppState,
-    li: &LoggedIn,
-    fs: FormState,
-    resend: bool,
-    error: Option<&str>,
-) -> Result<HttpResponse, AppError> {
+fn code_step(li: &LoggedIn) -> SentCodeStep<'static> {
     let title = if li.user.user.mfa_method == "hotp_sms" {
         "Authenticate via SMS"
     } else {
         "Authenticate via e-mail"
     };
-    let page = (ACTION, title);
-    match step_up::sent_code_page(state, li, fs, resend, page, error).await? {
-        Ok(page) => Ok(page),
-        Err((message, fs)) => step_up::abandon(state, li, fs, message).await,
+    SentCodeStep {
+        action: ACTION,
+        title,
+        nothing_sent: NothingSent::Abandon,
     }
 }
 

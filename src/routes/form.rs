@@ -1,11 +1,48 @@
 //! The one form-body reader: every field of an url-encoded body in order, repeated names kept
 //! (deform's sequences and multi-selects need them), with the original's true/false words.
-//! Handlers take `web::Form<Fields>` and ask it for what they need; page-specific rules
-//! (usernames, group names, dates) live beside their pages.
+//! A POST handler takes [`Posted<W>`] (who posted, the form, its CSRF token checked) and asks
+//! the form for what it needs; page-specific rules (usernames, group names, dates) live beside
+//! their pages.
 
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
 use serde::Deserialize;
 
-/// A form body as `(name, value)` pairs (`web::Form<Fields>`).
+use crate::session::extract::Requester;
+
+/// The opening of a POST as one extractor, so that no POST handler can forget the CSRF check:
+/// who posted (`W`: `CurrentSession`, `LoggedIn`, `HappyUser`) and the form are extracted as
+/// handler arguments `(W, web::Form<Fields>)` would be (the same polling, so the same refusal
+/// wins: `W`'s, or a 400 for a bad body), then the form's CSRF token is checked against `W`'s
+/// session (a 400). (The admin pages open their POSTs with `routes::admin::open_post`.)
+pub struct Posted<W> {
+    /// Who posted.
+    pub who: W,
+    /// The form.
+    pub form: Fields,
+}
+
+impl<W: FromRequest + Requester + 'static> FromRequest for Posted<W> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let parts = <(W, web::Form<Fields>)>::from_request(req, payload);
+        Box::pin(async move {
+            let (who, form) = parts.await?;
+            who.session().check_csrf(form.csrf())?;
+            Ok(Posted {
+                who,
+                form: form.into_inner(),
+            })
+        })
+    }
+}
+
+/// A form body as `(name, value)` pairs (read by [`Posted`], or as `web::Form<Fields>`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(transparent)]
 pub struct Fields(pub Vec<(String, String)>);

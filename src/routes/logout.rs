@@ -5,7 +5,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::Fields;
+use super::form::Posted;
 use super::page::{html, PageCtx};
 use crate::auth::own_account::audit_own;
 use crate::db::run_db;
@@ -36,10 +36,8 @@ pub async fn logout_form(li: LoggedIn) -> Result<HttpResponse, AppError> {
 /// `POST /logout`: audit "Logout", then user NULL and token "" on the row (sessions §2.8).
 pub async fn log_out(
     state: web::Data<AppState>,
-    cs: CurrentSession,
-    form: web::Form<Fields>,
+    Posted { who: cs, .. }: Posted<CurrentSession>,
 ) -> Result<HttpResponse, AppError> {
-    cs.check_csrf(form.csrf())?;
     if let Some(user) = cs.user.clone() {
         let now = state.clock.now();
         let ip = cs.client_ip.clone();

@@ -6,7 +6,7 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::Fields;
+use super::form::Posted;
 use super::page::{html, ok_or_bad_request, PageCtx};
 use crate::auth::own_account::audit_own;
 use crate::auth::{login, recovery};
@@ -67,10 +67,8 @@ pub async fn recovery_codes_form(
 /// `POST /mfa_recovery_codes`: checks the password, makes a new set, shows it once.
 pub async fn make_recovery_codes(
     state: web::Data<AppState>,
-    li: LoggedIn,
-    form: web::Form<Fields>,
+    Posted { who: li, form }: Posted<LoggedIn>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(form.csrf())?;
     // The one field: the current `password`.
     let password = form.text("password");
     if !has_second_factor(&li) {

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::form::Fields;
+use super::form::Posted;
 use super::page::{html, see_other, PageCtx};
 use crate::auth::own_account;
 use crate::auth::terms::must_agree;
@@ -34,10 +34,8 @@ pub async fn offer_terms_form(li: LoggedIn) -> Result<HttpResponse, AppError> {
 /// `POST /offer_terms`: stores the time of agreeing (as CamCOPS stores it), then 303 to `/`.
 pub async fn agree_terms(
     state: web::Data<AppState>,
-    li: LoggedIn,
-    form: web::Form<Fields>,
+    Posted { who: li, .. }: Posted<LoggedIn>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(form.csrf())?;
     let (now, uid, ip) = (state.clock.now(), li.user.id(), li.cs.client_ip.clone());
     run_db(&state.pool, move |conn| {
         Ok(own_account::agree_terms(conn, now, &ip, uid)?)

@@ -9,9 +9,8 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 
-use super::form::Fields;
 use super::page::{html, see_other, PageCtx};
-use crate::auth::second_factor::{self, Sent};
+use crate::auth::second_factor::{self, Against, Sent};
 use crate::db::run_db;
 use crate::error::AppError;
 use crate::models::user::User;
@@ -65,13 +64,12 @@ pub fn render(
     html(StatusCode::OK, &page)
 }
 
-/// The start of a wizard's POST: the CSRF check, then the wizard state of `route` (a fresh
-/// one when the session's state belongs to another route).
-pub fn resume(li: &LoggedIn, form: &Fields, route: &str) -> Result<FormState, AppError> {
-    li.cs.check_csrf(form.csrf())?;
+/// The start of a wizard's POST (its CSRF token checked by `Posted`): the wizard state of
+/// `route` (a fresh one when the session's state belongs to another route).
+pub fn resume(li: &LoggedIn, route: &str) -> FormState {
     let mut fs = li.cs.session.form_state.clone();
     fs.resume(route);
-    Ok(fs)
+    fs
 }
 
 /// Saves the wizard state `fs` on the user's session.
@@ -104,28 +102,53 @@ pub fn enter_code_step(fs: &mut FormState, route: &str, step: &str) {
     }
 }
 
+/// A wizard's code step for a user whose codes are sent (see [`sent_code_page`]).
+pub struct SentCodeStep<'a> {
+    /// Where its page posts.
+    pub action: &'a str,
+    /// The page's heading.
+    pub title: &'a str,
+    /// What becomes of the wizard when no code can be asked for and none was sent before.
+    pub nothing_sent: NothingSent,
+}
+
+/// What a code step does with its wizard when no code can be asked for and none was sent
+/// before; either way the message is flashed (danger) and the user goes to the main menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NothingSent {
+    /// The wizard is [`abandon`]ed (finished and saved).
+    Abandon,
+    /// The wizard stays as saved.
+    Keep,
+}
+
 /// The code step's page for a user whose codes are sent: makes sure a code is on its way
-/// ([`ensure_code`]), saves the wizard and shows the [`CodePage`] posting to `action`
-/// (`error` above the form, else the send's notice). `Err(message)` when no code could be
-/// asked for and none was sent before (the caller decides where to go).
+/// ([`ensure_code`]), saves the wizard and shows the [`CodePage`] of `step` (the send's
+/// notice above the form). When no code could be asked for and none was sent before: as
+/// `step.nothing_sent` says.
 pub async fn sent_code_page(
     state: &AppState,
     li: &LoggedIn,
     mut fs: FormState,
     resend: bool,
-    (action, title): (&str, &str),
-    error: Option<&str>,
-) -> Result<Result<HttpResponse, (&'static str, FormState)>, AppError> {
+    step: SentCodeStep<'_>,
+) -> Result<HttpResponse, AppError> {
     let shown = ensure_code(state, &li.user.user, &mut fs, &li.cs.client_ip, resend).await?;
     let to = fs.codes.as_ref().map(|c| c.to.clone());
     save(state, li, fs.clone()).await?;
-    let page = match (shown, to) {
-        (Shown::Sent(to, notice), _) => render(li, action, title, &to, error.or(notice))?,
-        (Shown::Refused(message), Some(to)) => render(li, action, title, &to, Some(message))?,
-        (Shown::Refused(message), None) => return Ok(Err((message, fs))),
-        (Shown::Failed, _) => second_factor::not_sent_response(),
-    };
-    Ok(Ok(page))
+    let (action, title) = (step.action, step.title);
+    match (shown, to) {
+        (Shown::Sent(to, notice), _) => render(li, action, title, &to, notice),
+        (Shown::Refused(message), Some(to)) => render(li, action, title, &to, Some(message)),
+        (Shown::Refused(message), None) => match step.nothing_sent {
+            NothingSent::Abandon => abandon(state, li, fs, message).await,
+            NothingSent::Keep => {
+                li.cs.cookie.flash("danger", message);
+                Ok(see_other("/"))
+            }
+        },
+        (Shown::Failed, _) => Ok(second_factor::not_sent_response()),
+    }
 }
 
 /// Checks the current code of the user's own second factor (a login attempt: counted,
@@ -139,9 +162,9 @@ pub async fn pass_code_step(
     code: &str,
     next: &str,
 ) -> Result<Option<HttpResponse>, AppError> {
+    let (user, ip) = (&li.user.user, &li.cs.client_ip);
     let checked =
-        second_factor::check_code(state, &li.user.user, code, fs.mfa_time, &li.cs.client_ip)
-            .await?;
+        second_factor::check_code(state, user, Against::Method, code, fs.mfa_time, ip).await?;
     if let Some(message) = checked.message() {
         return abandon(state, li, fs, message).await.map(Some);
     }

@@ -148,6 +148,31 @@ impl FromRequest for CurrentSession {
     }
 }
 
+/// An extractor of who made a request, holding the request's session (what a POST's CSRF
+/// token is checked against: `routes::form::Posted`).
+pub trait Requester {
+    /// The request's session.
+    fn session(&self) -> &CurrentSession;
+}
+
+impl Requester for CurrentSession {
+    fn session(&self) -> &CurrentSession {
+        self
+    }
+}
+
+impl Requester for LoggedIn {
+    fn session(&self) -> &CurrentSession {
+        &self.cs
+    }
+}
+
+impl Requester for HappyUser {
+    fn session(&self) -> &CurrentSession {
+        &self.0.cs
+    }
+}
+
 fn login_target(req: &HttpRequest) -> String {
     if req.method() == actix_web::http::Method::GET {
         match req.uri().query() {

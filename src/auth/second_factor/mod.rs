@@ -78,71 +78,36 @@ pub fn expired(timeout_s: i64, issued_at: Option<i64>, now: NaiveDateTime) -> bo
     timeout_s > 0 && issued_at.is_some_and(|t| now.and_utc().timestamp() > t + timeout_s)
 }
 
-/// Checks `code` as `user`'s second factor, for their own method (`totp`, `hotp_email`,
-/// `hotp_sms`). `issued_at`: when the code step began (unix seconds), for the timeout.
+/// What a code is checked against.
+#[derive(Debug, Clone, Copy)]
+pub enum Against<'a> {
+    /// The user's own method (`totp`, `hotp_email`, `hotp_sms`): the step-up pages and an
+    /// administrator's own code take only this.
+    Method,
+    /// The login's code step: the user's own method, or one of their recovery codes (see
+    /// `auth::recovery`; twelve letters and digits, never six digits), accepted once in its
+    /// place with the same rules (lockout first, a wrong one is a failed login) except that it
+    /// does not expire with the step; its use is audited.
+    MethodOrRecovery,
+    /// A method being set up: its pending secret and counter.
+    Pending(&'a Pending),
+}
+
+/// The one code check: `code` as `user`'s second factor, checked `against` what the step
+/// takes. A locked account tries nothing (not even the right code gets in); a step that began
+/// at `issued_at` (unix seconds) and has expired, or a wrong code, is a failed login; a right
+/// code is used up.
 pub async fn check_code(
     state: &AppState,
     user: &User,
-    code: &str,
-    issued_at: Option<i64>,
-    remote_addr: &str,
-) -> Result<Checked, AppError> {
-    check(state, user, code, Against::Method, issued_at, remote_addr).await
-}
-
-/// The login's code step: a recovery code (see `auth::recovery`; twelve letters and digits,
-/// never six digits) is accepted once in place of the method's code, with the same rules as a
-/// code (lockout first, a wrong one is a failed login; it does not expire with the step);
-/// anything else goes to [`check_code`]. Step-up pages take only the method's code.
-pub async fn check_login_code(
-    state: &AppState,
-    user: &User,
-    code: &str,
-    issued_at: Option<i64>,
-    remote_addr: &str,
-) -> Result<Checked, AppError> {
-    if !super::recovery::looks_like_code(code) {
-        return check_code(state, user, code, issued_at, remote_addr).await;
-    }
-    check(state, user, code, Against::Recovery, None, remote_addr).await
-}
-
-/// Checks a code for a method being set up: as [`check_code`] (lockout first; a wrong or
-/// expired code is a failed login), against the pending secret and counter.
-pub async fn check_pending_code(
-    state: &AppState,
-    user: &User,
-    pending: &Pending,
-    code: &str,
-    issued_at: Option<i64>,
-    remote_addr: &str,
-) -> Result<Checked, AppError> {
-    let against = Against::Pending(pending);
-    check(state, user, code, against, issued_at, remote_addr).await
-}
-
-/// What a code is checked against.
-#[derive(Debug, Clone, Copy)]
-enum Against<'a> {
-    /// The user's own method.
-    Method,
-    /// A method being set up.
-    Pending(&'a Pending),
-    /// The user's recovery codes (audited when one is used).
-    Recovery,
-}
-
-/// The one code check: a locked account tries nothing (not even the right code gets in); a
-/// step that began at `issued_at` and has expired, or a wrong code, is a failed login; a
-/// right code is used up.
-async fn check(
-    state: &AppState,
-    user: &User,
-    code: &str,
     against: Against<'_>,
+    code: &str,
     issued_at: Option<i64>,
     remote_addr: &str,
 ) -> Result<Checked, AppError> {
+    let recovery =
+        matches!(against, Against::MethodOrRecovery) && super::recovery::looks_like_code(code);
+    let issued_at = if recovery { None } else { issued_at };
     if let Some(locked) = login::reauth_locked(state, &user.username).await? {
         return Ok(Checked::Locked(locked));
     }
@@ -152,15 +117,15 @@ async fn check(
         return Ok(Checked::Expired(locked));
     }
     let ok = match (against, user.mfa_method.as_str()) {
+        _ if recovery => use_recovery_code(state, user, code, remote_addr, now).await?,
         (Against::Pending(p), _) => mfa::verify_hotp(&p.secret, code, i64::from(p.counter)),
-        (Against::Recovery, _) => use_recovery_code(state, user, code, remote_addr, now).await?,
-        (Against::Method, "totp") => check_totp(state, user, code, now).await?,
-        (Against::Method, "hotp_email" | "hotp_sms") => check_hotp(state, user.id, code).await?,
-        (Against::Method, _) => false,
+        (_, "totp") => check_totp(state, user, code, now).await?,
+        (_, "hotp_email" | "hotp_sms") => check_hotp(state, user.id, code).await?,
+        (_, _) => false,
     };
-    match (ok, against) {
-        (true, Against::Recovery) => Ok(Checked::Recovered),
-        (true, _) => Ok(Checked::Accepted),
+    match (ok, recovery) {
+        (true, true) => Ok(Checked::Recovered),
+        (true, false) => Ok(Checked::Accepted),
         (false, _) => Ok(Checked::Wrong(fail(state, user, remote_addr, now).await?)),
     }
 }

@@ -13,15 +13,17 @@ pub mod sessions;
 pub mod users;
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 
 use actix_web::http::header::{HeaderValue, ALLOW};
 use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Local, NaiveDateTime, Utc};
 
 use crate::db::DbConnection;
 use crate::error::{error_page, AppError};
 use crate::models::group::Group;
+use crate::routes::admin::post::{Opened, TargetPage};
 use crate::routes::form::Fields;
 use crate::session::extract::{GroupAdmin, LoggedIn, Superuser};
 
@@ -72,16 +74,48 @@ pub fn open_post<A: AdminRole>(
     Ok(li)
 }
 
-/// [`open_post`] for a button that acts on one row (unlock a user, end a session): then the
-/// form's integer `field` ([`parse_id`]).
-pub fn open_row_post<A: AdminRole>(
-    extracted: Result<A, AppError>,
-    back: &str,
-    form: &Fields,
-    field: &str,
-) -> Result<(LoggedIn, i32), AppError> {
-    let li = open_post(extracted, back, form)?;
-    Ok((li, parse_id(field, form.text(field))?))
+/// A button that acts on one row of a list (unlock a user, end a session): the type
+/// parameter of [`RowPost`].
+pub trait RowButton: 'static {
+    /// The list with the button, where an anonymous visitor comes back after logging in.
+    const BACK: &'static str;
+    /// The form field naming the row.
+    const FIELD: &'static str;
+}
+
+/// The opening of a row button's POST, as an extractor: [`open_post`] (a group administrator,
+/// back to `P::BACK`), then the form's integer `P::FIELD` ([`parse_id`]) as the target's id.
+pub type RowPost<P> = Opened<Row<P>>;
+
+/// Row button `P` posted, as a [`TargetPage`].
+pub struct Row<P>(PhantomData<P>);
+
+impl<P: RowButton> TargetPage for Row<P> {
+    type Parts = (Result<GroupAdmin, AppError>, web::Form<Fields>);
+
+    fn open((admin, form): Self::Parts) -> Result<(LoggedIn, Fields, i32), AppError> {
+        let li = open_post(admin, P::BACK, &form)?;
+        let id = parse_id(P::FIELD, form.text(P::FIELD))?;
+        Ok((li, form.into_inner(), id))
+    }
+}
+
+/// The log line of an administrator's write: "`done` by <administrator> from <address>", then
+/// "; N session(s) ended" when the write ended sessions (`ended`).
+pub fn log_write(li: &LoggedIn, done: &str, ended: Option<usize>) {
+    let ended = ended.map_or(String::new(), |n| format!("; {n} session(s) ended"));
+    log::info!(
+        "{done} by {} from {}{ended}",
+        li.user.user.username,
+        li.cs.client_ip
+    );
+}
+
+/// The end of an administrator's write that succeeded: its log line ([`log_write`]) and
+/// `message` flashed (success).
+pub fn report_write(li: &LoggedIn, done: &str, ended: Option<usize>, message: &str) {
+    log_write(li, done, ended);
+    li.cs.cookie.flash("success", message);
 }
 
 /// How a form's hidden copy of the target's id is held to the id in the address.
@@ -130,6 +164,21 @@ pub fn parse_id(name: &str, raw: &str) -> Result<i32, AppError> {
     raw.trim().parse::<i32>().map_err(|_| {
         AppError::BadRequest(format!("Bad '{name}' parameter: an integer is required."))
     })
+}
+
+/// An id the original reads from the query string, else from the form body (it merges both,
+/// query first): `query`, else the form's `field`, trimmed; missing or not an integer → 400
+/// with `missing`.
+pub fn query_or_form_id(
+    query: Option<&str>,
+    form: Option<&Fields>,
+    field: &str,
+    missing: &str,
+) -> Result<i32, AppError> {
+    let raw = query.or_else(|| form.map(|f| f.text(field))).unwrap_or("");
+    raw.trim()
+        .parse::<i32>()
+        .map_err(|_| AppError::BadRequest(missing.to_owned()))
 }
 
 /// A stored naive UTC time shown in the server's local time zone, with its offset.

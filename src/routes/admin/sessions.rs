@@ -11,7 +11,7 @@ use askama::Template;
 
 use super::request::AdminRequest;
 use super::users::Missing;
-use super::{local_time, open_row_post, post_only, MAX_ROWS};
+use super::{local_time, log_write, post_only, RowButton, RowPost, MAX_ROWS};
 use crate::auth::capability::{self, Action};
 use crate::auth::fresh::{fresh_target, Need};
 use crate::auth::principal::AuthUser;
@@ -20,7 +20,6 @@ use crate::error::AppError;
 use crate::models::audit::{audit, AuditSource};
 use crate::models::group::Membership;
 use crate::models::user::User;
-use crate::routes::form::Fields;
 use crate::routes::page::{html, see_other, PageCtx};
 use crate::session::extract::{CurrentSession, GroupAdmin};
 use crate::session::model::{
@@ -192,14 +191,31 @@ fn logged_out(cs: &CurrentSession) -> HttpResponse {
     see_other("/login")
 }
 
+/// The "End" button of one session on the list.
+pub struct EndSession;
+
+impl RowButton for EndSession {
+    const BACK: &'static str = PAGE;
+    const FIELD: &'static str = "session_id";
+}
+
+/// The "End all" button of one user's sessions on the list.
+pub struct EndUserSessions;
+
+impl RowButton for EndUserSessions {
+    const BACK: &'static str = PAGE;
+    const FIELD: &'static str = "user_id";
+}
+
 /// `POST /end_session` (`session_id`, `csrf_token`): deletes one session (and its task filter)
 /// of a user the requester may administer, and audits it.
 pub async fn end_session(
     state: web::Data<AppState>,
-    admin: Result<GroupAdmin, AppError>,
-    form: web::Form<Fields>,
+    post: RowPost<EndSession>,
 ) -> Result<HttpResponse, AppError> {
-    let (li, session_id) = open_row_post(admin, PAGE, &form, "session_id")?;
+    let RowPost {
+        li, id: session_id, ..
+    } = post;
     // Whose session it is, read first so that the write unit can lock that user's row before
     // it reads anything; the unit then checks the row is still theirs and live.
     let owner = run_db_read(&state.pool, move |conn| {
@@ -242,11 +258,8 @@ pub async fn end_session(
         li.cs.cookie.flash("info", not_endable(session_id));
         return Ok(see_other(PAGE));
     };
-    log::info!(
-        "Session {session_id} of user {username} ended by admin {} from {}",
-        li.cs.username().unwrap_or(""),
-        li.cs.client_ip
-    );
+    let done = format!("Session {session_id} of user {username} ended");
+    log_write(&li, &done, None);
     if li.cs.session.id == Some(session_id) {
         return Ok(logged_out(&li.cs));
     }
@@ -261,10 +274,11 @@ pub async fn end_session(
 /// requester may administer (human and API, live or expired), auditing each live one.
 pub async fn end_user_sessions(
     state: web::Data<AppState>,
-    admin: Result<GroupAdmin, AppError>,
-    form: web::Form<Fields>,
+    post: RowPost<EndUserSessions>,
 ) -> Result<HttpResponse, AppError> {
-    let (li, user_id) = open_row_post(admin, PAGE, &form, "user_id")?;
+    let RowPost {
+        li, id: user_id, ..
+    } = post;
     let policy = state.policy;
     let mut admin = AdminRequest::new(&li, &state);
     let (username, n) = run_db(&state.pool, move |conn| {
@@ -284,10 +298,10 @@ pub async fn end_user_sessions(
         Ok((username, n))
     })
     .await?;
-    log::info!(
-        "All {n} sessions of user {username} ended by admin {} from {}",
-        li.cs.username().unwrap_or(""),
-        li.cs.client_ip
+    log_write(
+        &li,
+        &format!("All {n} sessions of user {username} ended"),
+        None,
     );
     if li.cs.user.as_ref().map(|u| u.id()) == Some(user_id) {
         return Ok(logged_out(&li.cs));

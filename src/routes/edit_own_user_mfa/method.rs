@@ -8,7 +8,7 @@ use askama::Template;
 use super::{store, DISABLED, NEED_CODE, NOT_ALLOWED, NOT_AVAILABLE, STEP_CONTACT, STEP_TOTP};
 use super::{BAD_CODE, SUCCESS};
 use crate::auth::mfa::{self, mfa_description};
-use crate::auth::second_factor::{self, Checked};
+use crate::auth::second_factor::{self, Against, Checked};
 use crate::config::MfaMethod;
 use crate::error::AppError;
 use crate::routes::form::Fields;
@@ -132,6 +132,7 @@ pub(super) async fn method_step(
         let checked = second_factor::check_code(
             state,
             &li.user.user,
+            Against::Method,
             form.text("one_time_password"),
             None,
             &li.cs.client_ip,

@@ -15,9 +15,9 @@ use diesel::QueryResult;
 
 use self::method::{method_step, render_method, totp_step};
 use self::sending::{confirm_step, contact_step};
-use super::form::Fields;
+use super::form::{Fields, Posted};
 use super::page::see_other;
-use super::step_up;
+use super::step_up::{self, NothingSent, SentCodeStep};
 use crate::auth::own_account::audit_own;
 use crate::auth::second_factor;
 use crate::config::MfaMethod;
@@ -47,7 +47,7 @@ pub const SUCCESS: &str = "Multi-factor authentication: success!";
 /// Flashed (success) when the user switches MFA off.
 pub const DISABLED: &str = "Multi-factor authentication disabled.";
 /// Wrong code while setting up TOTP (the same secret stays on offer).
-pub const BAD_CODE: &str = "You entered an invalid code. Please try again.";
+pub const BAD_CODE: &str = second_factor::BAD_CODE;
 /// A method listed in `MFA_METHODS` that this server cannot deliver.
 pub const NOT_AVAILABLE: &str = "That method is not available on this server.";
 /// TOTP is on and the method step came without a valid current code.
@@ -130,7 +130,7 @@ pub async fn edit_own_user_mfa_form(
     let mut fs = li.cs.session.form_state.clone();
     if needs_sent_code(&li) {
         step_up::enter_code_step(&mut fs, ROUTE, STEP_CURRENT);
-        return current_code_page(&state, &li, fs, false, None).await;
+        return step_up::sent_code_page(&state, &li, fs, false, CURRENT_CODE).await;
     }
     fs.enter(ROUTE, true);
     fs.step = Some(STEP_METHOD.into());
@@ -144,16 +144,15 @@ pub async fn edit_own_user_mfa_form(
 /// not read.
 pub async fn edit_own_user_mfa(
     state: web::Data<AppState>,
-    li: LoggedIn,
-    form: web::Form<Fields>,
+    Posted { who: li, form }: Posted<LoggedIn>,
 ) -> Result<HttpResponse, AppError> {
-    let mut fs = step_up::resume(&li, &form, ROUTE)?;
+    let mut fs = step_up::resume(&li, ROUTE);
     let passed = fs.mfa_user_id == Some(li.user.id());
     if needs_sent_code(&li) && !passed {
         if fs.step.as_deref() != Some(STEP_CURRENT) {
             fs.enter(ROUTE, true);
             fs.step = Some(STEP_CURRENT.into());
-            return current_code_page(&state, &li, fs, false, None).await;
+            return step_up::sent_code_page(&state, &li, fs, false, CURRENT_CODE).await;
         }
         return current_step(&state, &li, fs, &form).await;
     }
@@ -170,24 +169,14 @@ fn needs_sent_code(li: &LoggedIn) -> bool {
     second_factor::sends_codes(&li.user.user.mfa_method)
 }
 
-/// The current-code step: sends (or re-sends) a code by the user's method and shows the page
-/// (see [`step_up::sent_code_page`]); nothing to send to goes back to the main menu.
-async fn current_code_page(
-    state: &AppState,
-    li: &LoggedIn,
-    fs: FormState,
-    resend: bool,
-    error: Option<&str>,
-) -> Result<HttpResponse, AppError> {
-    let page = ("/edit_own_user_mfa", "Confirm it is you");
-    match step_up::sent_code_page(state, li, fs, resend, page, error).await? {
-        Ok(page) => Ok(page),
-        Err((message, _)) => {
-            li.cs.cookie.flash("danger", message);
-            Ok(see_other("/"))
-        }
-    }
-}
+/// The current-code step (a code sent by the user's method, see
+/// [`step_up::sent_code_page`]); nothing to send to goes back to the main menu, the wizard
+/// kept.
+const CURRENT_CODE: SentCodeStep<'static> = SentCodeStep {
+    action: "/edit_own_user_mfa",
+    title: "Confirm it is you",
+    nothing_sent: NothingSent::Keep,
+};
 
 /// The current code of a user whose codes are sent: counted like a login attempt; right →
 /// the choice of method.
@@ -200,7 +189,7 @@ async fn current_step(
     let resend = !form.text("resend").is_empty();
     if resend || fs.codes.is_none() {
         // A code is checked only once this step has sent one.
-        return current_code_page(state, li, fs, resend, None).await;
+        return step_up::sent_code_page(state, li, fs, resend, CURRENT_CODE).await;
     }
     let code = form.text("one_time_password");
     if let Some(failed) = step_up::pass_code_step(state, li, fs, code, STEP_METHOD).await? {

@@ -7,7 +7,7 @@ use super::method::{render_contact, render_method};
 use super::{write_method, BAD_CODE, BAD_PHONE, LETS_TEST, NEED_EMAIL, NOT_ALLOWED};
 use super::{STEP_CONFIRM, SUCCESS};
 use crate::auth::mfa;
-use crate::auth::second_factor::{self, Pending, Sent};
+use crate::auth::second_factor::{self, Against, Pending, Sent};
 use crate::config::MfaMethod;
 use crate::error::AppError;
 use crate::messaging::{phone, Channel, Notice};
@@ -159,10 +159,10 @@ pub(super) async fn confirm_step(
         let sent = fs.codes.as_ref().map_or(1, |c| c.count);
         return send_pending(state, li, fs, pending, sent, method, None).await;
     }
-    let checked = second_factor::check_pending_code(
+    let checked = second_factor::check_code(
         state,
         &li.user.user,
-        &pending,
+        Against::Pending(&pending),
         form.text("one_time_password"),
         fs.mfa_time,
         &li.cs.client_ip,

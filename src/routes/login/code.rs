@@ -7,7 +7,7 @@ use askama::Template;
 
 use super::{fail, finish_login, save_and_remember};
 use crate::auth::login::{check_address, GENERIC_FAILURE};
-use crate::auth::second_factor::{self, Checked, Sent};
+use crate::auth::second_factor::{self, Against, Checked, Sent};
 use crate::db::run_db_read;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
@@ -79,9 +79,10 @@ pub(super) async fn mfa_step(
     }
     // Every code is a login attempt: lockout first, a wrong or expired code is a failed
     // login, and any failure (a lockout included) sends the wizard back to the password step.
-    let checked = second_factor::check_login_code(
+    let checked = second_factor::check_code(
         &state,
         &user.user,
+        Against::MethodOrRecovery,
         form.text("one_time_password"),
         fs.mfa_time,
         &cs.client_ip,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use self::code::mfa_step;
 use self::password::password_step;
-use super::form::Fields;
+use super::form::Posted;
 use super::page::{html, safe_redirect, see_other, PageCtx};
 use crate::auth::login as svc;
 use crate::db::run_db;
@@ -89,17 +89,15 @@ pub(super) async fn fail(
 /// `POST /login`: runs the current wizard step.
 pub async fn login(
     state: web::Data<AppState>,
-    cs: CurrentSession,
-    form: web::Form<Fields>,
+    Posted { who: cs, form }: Posted<CurrentSession>,
 ) -> Result<HttpResponse, AppError> {
-    cs.check_csrf(form.csrf())?;
     let redirect_url = safe_redirect(Some(form.text("redirect_url")), "/")?;
     let mut fs = cs.session.form_state.clone();
     fs.enter(ROUTE, false);
     if fs.step_or("password") == "mfa" && !fs.finished {
-        return mfa_step(state, cs, form.into_inner(), redirect_url).await;
+        return mfa_step(state, cs, form, redirect_url).await;
     }
-    password_step(state, cs, form.into_inner(), redirect_url).await
+    password_step(state, cs, form, redirect_url).await
 }
 
 /// Saves the wizard state of `session` and makes it this request's session.

@@ -15,7 +15,7 @@ use askama::Template;
 use self::choices::{load_choices, FilterChoices};
 use self::form::{FilterForm, SEX_CHOICES};
 use self::hidden::HiddenCriteria;
-use super::form::Fields;
+use super::form::{Fields, Posted};
 use super::page::{html, safe_redirect, PageCtx};
 use crate::db::{run_db, run_db_read};
 use crate::error::{url_encode, AppError};
@@ -211,10 +211,11 @@ enum SetOutcome {
 pub async fn set_filters(
     req: HttpRequest,
     state: web::Data<AppState>,
-    HappyUser(li): HappyUser,
-    form: web::Form<Fields>,
+    Posted {
+        who: HappyUser(li),
+        form,
+    }: Posted<HappyUser>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(form.csrf())?;
     let query = query_fields(&req)?;
     let raw_redirect = redirect_param(&form).or_else(|| redirect_param(&query));
     let redirect_url = safe_redirect(raw_redirect, DEFAULT_REDIRECT)?;

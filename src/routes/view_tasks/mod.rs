@@ -6,7 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::form::Fields;
+use super::form::Posted;
 use super::page::{html, PageCtx};
 use super::pager::{self, parse_params, parse_rows_per_page, session_page_size, PagerItem};
 use crate::auth::principal::AuthUser;
@@ -216,10 +216,11 @@ pub async fn view_tasks(
 pub async fn view_tasks_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    HappyUser(li): HappyUser,
-    form: web::Form<Fields>,
+    Posted {
+        who: HappyUser(li),
+        form,
+    }: Posted<HappyUser>,
 ) -> Result<HttpResponse, AppError> {
-    li.cs.check_csrf(form.csrf())?;
     let target = if form.has("submit_tpp") {
         let n = parse_rows_per_page(form.text("rows_per_page"))?;
         let n = i32::try_from(n)

@@ -18,8 +18,8 @@ use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::group::Group;
 use crate::models::user::User;
-use crate::routes::admin::open_post;
 use crate::routes::admin::request::AdminRequest;
+use crate::routes::admin::{open_post, report_write};
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::GroupAdmin;
@@ -173,13 +173,7 @@ pub async fn add_user(
         ));
         return render(&li, username, must_change, grants, groups, errors);
     };
-    log::info!(
-        "User {username} (#{id}) created by {} from {}",
-        li.user.user.username,
-        li.cs.client_ip
-    );
-    li.cs
-        .cookie
-        .flash("success", format!("User {username} created"));
+    let done = format!("User {username} (#{id}) created");
+    report_write(&li, &done, None, &format!("User {username} created"));
     Ok(see_other(&format!("/view_user?user_id={id}")))
 }

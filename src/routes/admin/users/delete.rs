@@ -12,7 +12,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rand::Rng;
 
 use super::opening::{NoSuchUser, UserGet};
-use super::{target_for, Missing, UserIdQuery, LIST};
+use super::{target_for, Missing, TargetUser, UserIdQuery, LIST};
 use crate::auth::capability::{self, Action, DELETE_RECORDS};
 use crate::auth::fresh::Need;
 use crate::auth::principal::AuthUser;
@@ -20,7 +20,7 @@ use crate::auth::user_admin;
 use crate::db::{run_db, DbConnection};
 use crate::error::AppError;
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::admin::{check_hidden_id, open_post, HiddenId};
+use crate::routes::admin::{check_hidden_id, open_post, report_write, HiddenId};
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
@@ -34,8 +34,7 @@ pub const NOT_CONFIRMED: &str = "Not fully confirmed";
 #[template(path = "delete_user.html")]
 struct DeletePage<'a> {
     ctx: PageCtx,
-    user_id: i32,
-    username: String,
+    target: TargetUser,
     code: String,
     error: Option<&'a str>,
 }
@@ -60,8 +59,7 @@ fn render(
         ok_or_bad_request(error.is_some()),
         &DeletePage {
             ctx: PageCtx::new(&li.cs),
-            user_id: target.id(),
-            username: target.user.username.clone(),
+            target: TargetUser::of(target),
             code,
             error,
         },
@@ -155,13 +153,7 @@ pub async fn delete_user(
         Ok((target.user.username, ended))
     })
     .await?;
-    log::info!(
-        "User {username} (#{id}) deleted by {} from {}; {ended} session(s) ended",
-        li.user.user.username,
-        li.cs.client_ip
-    );
-    li.cs
-        .cookie
-        .flash("success", format!("User {username} deleted"));
+    let done = format!("User {username} (#{id}) deleted");
+    report_write(&li, &done, Some(ended), &format!("User {username} deleted"));
     Ok(see_other(LIST))
 }

@@ -16,6 +16,7 @@ use crate::error::AppError;
 use crate::messaging::phone;
 use crate::models::group::Group;
 use crate::models::user::{User, UserDetails};
+use crate::routes::admin::log_write;
 use crate::routes::admin::request::AdminRequest;
 use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
@@ -266,10 +267,7 @@ pub async fn edit_user(
     .await?;
     match outcome {
         Some(ended) => {
-            log::info!(
-                "User #{id} edited by {}; {ended} session(s) ended",
-                li.user.user.username
-            );
+            log_write(&li, &format!("User #{id} edited"), Some(ended));
             Ok(see_other(LIST))
         }
         None => Err(AppError::BadRequest(

@@ -26,8 +26,8 @@ use crate::models::lockout;
 use crate::models::task_index::TaskPage;
 use crate::models::user::User;
 use crate::routes::admin::request::AdminRequest;
-use crate::routes::admin::{group_names, local_time, open_row_post, post_only};
-use crate::routes::form::{bool_param, Fields};
+use crate::routes::admin::{group_names, local_time, post_only, report_write, RowButton, RowPost};
+use crate::routes::form::bool_param;
 use crate::routes::page::{html, see_other, PageCtx};
 use crate::routes::pager::{self, PagerItem, DEFAULT_ROWS_PER_PAGE};
 use crate::session::extract::GroupAdmin;
@@ -237,15 +237,24 @@ pub async fn view_all_users(
     )
 }
 
+/// The "Unlock" button of one user on the list.
+pub struct UnlockUser;
+
+impl RowButton for UnlockUser {
+    const BACK: &'static str = LIST;
+    const FIELD: &'static str = "user_id";
+}
+
 /// `POST /unlock_user` (`user_id`, `csrf_token`): for a user the requester may edit (admin §2.2),
 /// deletes their lockouts and failures (audit "User X re-enabled"), flashes
 /// "User X enabled" and goes back to the list.
 pub async fn unlock_user(
     state: web::Data<AppState>,
-    admin: Result<GroupAdmin, AppError>,
-    form: web::Form<Fields>,
+    post: RowPost<UnlockUser>,
 ) -> Result<HttpResponse, AppError> {
-    let (li, user_id) = open_row_post(admin, LIST, &form, "user_id")?;
+    let RowPost {
+        li, id: user_id, ..
+    } = post;
     let mut admin = AdminRequest::new(&li, &state);
     let username = run_db(&state.pool, move |conn| {
         let target = admin.lock_target(conn, user_id, Missing::NoSuchUser, Action::Unlock)?;
@@ -260,14 +269,8 @@ pub async fn unlock_user(
         Ok(target.user.username)
     })
     .await?;
-    log::info!(
-        "User {username} enabled by {} from {}",
-        li.cs.username().unwrap_or(""),
-        li.cs.client_ip
-    );
-    li.cs
-        .cookie
-        .flash("success", format!("User {username} enabled"));
+    let done = format!("User {username} enabled");
+    report_write(&li, &done, None, &done);
     Ok(see_other(LIST))
 }
 

@@ -16,9 +16,9 @@ use crate::auth::user_admin;
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
 use crate::models::group::{Group, Membership, MembershipFlags};
-use crate::routes::admin::open_post;
 use crate::routes::admin::post::{Opened, TargetPage};
 use crate::routes::admin::request::AdminRequest;
+use crate::routes::admin::{log_write, open_post, query_or_form_id};
 use crate::routes::form::Fields;
 use crate::routes::page::{html, see_other, PageCtx};
 use crate::session::extract::{GroupAdmin, LoggedIn};
@@ -62,15 +62,11 @@ struct MembershipPage {
     flags: Vec<FlagBox>,
 }
 
+/// The membership's id (query first, then the form), else 400 with the original's message.
 fn membership_id(q: &MembershipQuery, f: Option<&Fields>) -> Result<i32, AppError> {
-    let raw = q
-        .user_group_membership_id
-        .as_deref()
-        .or_else(|| f.map(|f| f.text("user_group_membership_id")))
-        .unwrap_or("");
-    raw.trim()
-        .parse::<i32>()
-        .map_err(|_| AppError::BadRequest("Cannot find UserGroupMembership with id:None".into()))
+    let query = q.user_group_membership_id.as_deref();
+    let missing = "Cannot find UserGroupMembership with id:None";
+    query_or_form_id(query, f, "user_group_membership_id", missing)
 }
 
 /// The membership, its user and group name, after the checks of admin §3.5.
@@ -224,10 +220,7 @@ pub async fn edit_membership(
     })
     .await?;
     if ended > 0 {
-        log::info!(
-            "Membership #{id} edited by {}; {ended} session(s) ended",
-            li.user.user.username
-        );
+        log_write(&li, &format!("Membership #{id} edited"), Some(ended));
     }
     Ok(see_other(LIST))
 }

@@ -8,13 +8,14 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::opening::{CannotFind, UserGet, UserPost};
-use super::{needs_code, reauthenticate, send_own_code, Missing, LIST};
+use super::{needs_code, reauthenticate, send_own_code, Missing, TargetUser, LIST};
 use crate::auth::capability::Action;
 use crate::auth::mfa::mfa_description;
 use crate::auth::user_admin;
 use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
+use crate::routes::admin::report_write;
 use crate::routes::admin::request::AdminRequest;
 use crate::routes::page::{html, see_other, PageCtx};
 use crate::state::AppState;
@@ -23,8 +24,7 @@ use crate::state::AppState;
 #[template(path = "edit_other_user_mfa.html")]
 struct MfaPage {
     ctx: PageCtx,
-    user_id: i32,
-    username: String,
+    target: TargetUser,
     current: &'static str,
     needs_code: bool,
     /// Where the administrator's own code was sent (codes by e-mail or text message).
@@ -48,8 +48,7 @@ pub async fn edit_other_user_mfa_form(
         &MfaPage {
             code_sent,
             ctx: PageCtx::new(&li.cs),
-            user_id: target.id(),
-            username: target.user.username.clone(),
+            target: TargetUser::of(&target),
             current: mfa_description(&target.user.mfa_method),
             needs_code: needs_code(&li),
         },
@@ -83,14 +82,8 @@ pub async fn edit_other_user_mfa(
         let notice = Notice::MfaDisabled { by_admin: true };
         spawn_notice(state.clone(), email, username.clone(), notice);
     }
-    log::info!(
-        "MFA of user {username} disabled by {} from {}; {ended} session(s) ended",
-        li.user.user.username,
-        li.cs.client_ip
-    );
-    li.cs.cookie.flash(
-        "success",
-        format!("Multi-factor authentication disabled for user '{username}'"),
-    );
+    let done = format!("MFA of user {username} disabled");
+    let message = format!("Multi-factor authentication disabled for user '{username}'");
+    report_write(&li, &done, Some(ended), &message);
     Ok(see_other(LIST))
 }

@@ -23,10 +23,10 @@ use serde::Deserialize;
 
 use crate::auth::capability::{self, Action, Denial};
 use crate::auth::principal::AuthUser;
-use crate::auth::second_factor;
+use crate::auth::second_factor::{self, Against};
 use crate::db::DbConnection;
 use crate::error::AppError;
-use crate::routes::admin::open_post;
+use crate::routes::admin::{open_post, query_or_form_id};
 use crate::routes::form::Fields;
 use crate::routes::page::see_other;
 use crate::session::extract::{GroupAdmin, LoggedIn};
@@ -98,14 +98,27 @@ impl UserIdQuery {
     /// The target's id: from the query string, else from the form body (the original merges
     /// both, query first); missing or not an integer → 400 `missing` message.
     pub fn id(&self, form: Option<&Fields>, missing: Missing) -> Result<i32, AppError> {
-        let raw = self
-            .user_id
-            .as_deref()
-            .or_else(|| form.map(|f| f.text("user_id")))
-            .unwrap_or("");
-        raw.trim()
-            .parse::<i32>()
-            .map_err(|_| AppError::BadRequest(missing.message("None")))
+        let query = self.user_id.as_deref();
+        query_or_form_id(query, form, "user_id", &missing.message("None"))
+    }
+}
+
+/// The user a page is about, as its heading and form address show them (`target.username`,
+/// `target.user_id` in the templates).
+pub struct TargetUser {
+    /// Their id.
+    pub user_id: i32,
+    /// Their username.
+    pub username: String,
+}
+
+impl TargetUser {
+    /// `target` as a page shows them.
+    pub fn of(target: &AuthUser) -> TargetUser {
+        TargetUser {
+            user_id: target.id(),
+            username: target.user.username.clone(),
+        }
     }
 }
 
@@ -319,6 +332,7 @@ pub async fn reauthenticate(
     let checked = second_factor::check_code(
         state,
         &li.user.user,
+        Against::Method,
         f.text("one_time_password"),
         issued_at,
         &li.cs.client_ip,

@@ -9,7 +9,9 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::opening::{CannotFind, UserGet, UserPost};
-use super::{check_new_password, needs_code, reauthenticate, send_own_code, Missing, LIST};
+use super::{
+    check_new_password, needs_code, reauthenticate, send_own_code, Missing, TargetUser, LIST,
+};
 use crate::auth::capability::Action;
 use crate::auth::password;
 use crate::auth::principal::AuthUser;
@@ -18,6 +20,7 @@ use crate::blocking::run_hashing;
 use crate::db::run_db;
 use crate::error::AppError;
 use crate::messaging::{spawn_notice, Notice};
+use crate::routes::admin::report_write;
 use crate::routes::admin::request::AdminRequest;
 use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::LoggedIn;
@@ -32,8 +35,7 @@ pub const SAME_AS_CURRENT: &str = "New password must differ from old";
 #[template(path = "change_other_password.html")]
 struct PasswordPage<'a> {
     ctx: PageCtx,
-    user_id: i32,
-    username: String,
+    target: TargetUser,
     must_change_password: bool,
     needs_code: bool,
     /// Where the administrator's own code was sent (codes by e-mail or text message).
@@ -61,8 +63,7 @@ async fn render(
         &PasswordPage {
             code_sent,
             ctx: PageCtx::new(&li.cs),
-            user_id: target.id(),
-            username: target.user.username.clone(),
+            target: TargetUser::of(target),
             must_change_password,
             needs_code: needs_code(li),
             min_length: password::MINIMUM_PASSWORD_LENGTH,
@@ -136,13 +137,8 @@ pub async fn change_other_password(
     // The user hears of it by e-mail (a failure is logged and counted, not shown here).
     let notice = Notice::PasswordChanged { by_admin: true };
     spawn_notice(state.clone(), email, username.clone(), notice);
-    log::info!(
-        "Password of user {username} changed by {} from {}; {ended} session(s) ended",
-        li.user.user.username,
-        li.cs.client_ip
-    );
-    li.cs
-        .cookie
-        .flash("success", format!("Password changed for user '{username}'"));
+    let done = format!("Password of user {username} changed");
+    let message = format!("Password changed for user '{username}'");
+    report_write(&li, &done, Some(ended), &message);
     Ok(see_other(LIST))
 }

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::opening::{NoSuchUser, UserGet, UserPost};
-use super::{target_for, Missing, LIST};
+use super::{target_for, Missing, TargetUser, LIST};
 use crate::auth::capability::Action;
 use crate::auth::principal::AuthUser;
 use crate::auth::user_admin;
@@ -21,8 +21,7 @@ use crate::state::AppState;
 #[template(path = "set_other_user_upload_group.html")]
 struct UploadGroupPage<'a> {
     ctx: PageCtx,
-    user_id: i32,
-    username: String,
+    target: TargetUser,
     /// `(id, name, selected)`.
     choices: Vec<(i32, String, bool)>,
     none_selected: bool,
@@ -59,8 +58,7 @@ fn render(
         ok_or_bad_request(error.is_some()),
         &UploadGroupPage {
             ctx: PageCtx::new(&li.cs),
-            user_id: target.id(),
-            username: target.user.username.clone(),
+            target: TargetUser::of(target),
             none_selected: current.is_none(),
             choices: choices
                 .into_iter()
