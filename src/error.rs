@@ -201,8 +201,8 @@ pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
     .render()
     .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
     // The body is rendered here (a failure falls back to plain words, never to another
-    // error), so the page goes out through `html_body`, not `page::html`.
-    let mut res = crate::routes::page::html_body(status, body);
+    // error), so the page goes out through `html::html_body`, not `page::html`.
+    let mut res = crate::html::html_body(status, body);
     let headers = res.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if status == StatusCode::SERVICE_UNAVAILABLE {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod html;
 pub mod input;
 pub mod log_limit;
 pub mod messaging;

@@ -38,11 +38,7 @@ pub fn html(status: StatusCode, template: &impl Template) -> Result<HttpResponse
 }
 
 /// [`html`] for a body already rendered (a page built from several templates).
-pub fn html_body(status: StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body)
-}
+pub use crate::html::html_body;
 
 /// 200, or 400 when the page shows a form again with errors.
 pub fn ok_or_bad_request(has_errors: bool) -> StatusCode {
