@@ -50,7 +50,7 @@ api "operation=register&$common&password=$pass&devicefriendlyname=Benchmark" | g
 reply="$(api "operation=check_upload_user_and_device&$common&password=$pass")"
 sid="$(printf '%s\n' "$reply" | sed -n 's/^session_id://p')"
 tok="$(printf '%s\n' "$reply" | sed -n 's/^session_token://p')"
-[ -n "$sid" ] && [ "$sid" != 0 ] || { echo "login failed: $reply" >&2; exit 1; }
+if [ -z "$sid" ] || [ "$sid" = 0 ]; then echo "login failed: $reply" >&2; exit 1; fi
 
 run() {  # $1 = label, $2 = duration, $3 = body
     echo "== $1 ($conns connections, $threads threads, $2)"

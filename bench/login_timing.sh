@@ -22,6 +22,7 @@ cost="${BCRYPT_COST:-12}"
 pass='plum-tractor-violin-42'
 wrong='Wrong-Password-2026'
 # The `admin` hash CamCOPS 2.4.24 wrote (cost 6), as in tests/fixtures.
+# shellcheck disable=SC2016 # a literal hash, nothing to expand
 camcops_hash='$2a$06$oj5CQnhXtKYng4izhf2n9usFTh7aJu06NXLrioO2N5gFpFnZiftFG'
 
 [ -x "$bin" ] || { echo "build first: cargo build --release (or set BIN)" >&2; exit 1; }
