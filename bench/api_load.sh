@@ -9,10 +9,10 @@
 # Usage: bench/api_load.sh            (SQLite in a temporary directory)
 #   DURATION=30s CONNECTIONS=16 THREADS=2 PORT=8765 BCRYPT_COST=12 bench/api_load.sh
 set -euo pipefail
-
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(dirname "$here")"
-bin="${BIN:-$root/target/release/camcops-web}"
+cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bin="${BIN:-$PWD/target/release/camcops-web}"
 duration="${DURATION:-20s}"
 first_duration="${FIRST_DURATION:-30s}"
 conns="${CONNECTIONS:-16}"
@@ -26,11 +26,9 @@ device=benchtab
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk not found (apt-get install -y wrk)" >&2; exit 1; }
 
-# shellcheck source=bench/lib.sh
-. "$here/lib.sh"
 bench_init api-bench
-bench_config "$cost"
-"$bin" --config "$conf" make-superuser --username "$user" --password "$pass" >/dev/null
+bench_config BCRYPT_COST="$cost"
+bench_superusers "$pass" "$user"
 # An upload group for the user (superusers may upload into their upload group).
 sqlite3 "$db" "INSERT INTO _security_groups (name, description) VALUES ('bench', 'benchmark');
   UPDATE _security_users SET upload_group_id = (SELECT id FROM _security_groups WHERE name = 'bench')
@@ -55,7 +53,7 @@ if [ -z "$sid" ] || [ "$sid" = 0 ]; then echo "login failed: $reply" >&2; exit 1
 run() {  # $1 = label, $2 = duration, $3 = body
     echo "== $1 ($conns connections, $threads threads, $2)"
     API_BODY="$3" wrk -t"$threads" -c"$conns" -d"$2" --timeout 60s --latency \
-        -s "$here/api_post.lua" "$url"
+        -s bench/api_post.lua "$url"
 }
 
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"

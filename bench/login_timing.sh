@@ -12,10 +12,10 @@
 # Usage: bench/login_timing.sh          (SQLite in a temporary directory)
 #   N=50 PORT=8766 BCRYPT_COST=12 BIN=target/debug/camcops-web bench/login_timing.sh
 set -euo pipefail
-
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(dirname "$here")"
-bin="${BIN:-$root/target/release/camcops-web}"
+cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bin="${BIN:-$PWD/target/release/camcops-web}"
 n="${N:-50}"
 port="${PORT:-8766}"
 cost="${BCRYPT_COST:-12}"
@@ -27,16 +27,12 @@ camcops_hash='$2a$06$oj5CQnhXtKYng4izhf2n9usFTh7aJu06NXLrioO2N5gFpFnZiftFG'
 
 [ -x "$bin" ] || { echo "build first: cargo build --release (or set BIN)" >&2; exit 1; }
 
-# shellcheck source=bench/lib.sh
-. "$here/lib.sh"
 bench_init timing-bench
 # No lockout and no per-address budget during the measurement (both would answer without a
 # password check); cookies over plain HTTP for the web form on 127.0.0.1.
-bench_config "$cost" -e "s/^LOCKOUT_THRESHOLD = .*/LOCKOUT_THRESHOLD = 1000000/" \
-    -e "s/^LOGIN_FAILURES_PER_ADDRESS = .*/LOGIN_FAILURES_PER_ADDRESS = 0/" \
-    -e "s/^ALLOW_INSECURE_COOKIES = .*/ALLOW_INSECURE_COOKIES = True/"
-"$bin" --config "$conf" make-superuser --username user12 --password "$pass" >/dev/null
-"$bin" --config "$conf" make-superuser --username user6 --password "$pass" >/dev/null
+bench_config BCRYPT_COST="$cost" LOCKOUT_THRESHOLD=1000000 LOGIN_FAILURES_PER_ADDRESS=0 \
+    ALLOW_INSECURE_COOKIES=True
+bench_superusers "$pass" user12 user6
 sqlite3 "$db" "UPDATE _security_users SET hashedpw = '$camcops_hash' WHERE username = 'user6';"
 echo "== stored hashes: $(sqlite3 "$db" "SELECT username || ' ' || substr(hashedpw, 1, 7) FROM _security_users ORDER BY username" | tr '\n' ' ')"
 
@@ -53,7 +49,7 @@ api_time() {  # $1 = username: seconds of one wrong-password API call
 web_time() {  # $1 = username: seconds of one wrong-password POST /login (form fetched first)
     local jar="$work/jar" token
     rm -f "$jar"
-    token="$(curl -sS -c "$jar" "$base/login" | sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1)"
+    token="$(bench_csrf /login -c "$jar" -b "$jar")"
     curl -sS -o /dev/null -b "$jar" -c "$jar" -w '%{time_total}\n' -X POST \
         --data-urlencode "username=$1" --data-urlencode "password=$wrong" \
         --data-urlencode "csrf_token=$token" --data-urlencode "redirect_url=/" "$base/login"
