@@ -13,116 +13,70 @@
 # the same database (the login storm then runs on the last server started); PG_URL_PARAMS is appended to the PostgreSQL URL (e.g. "?sslmode=disable").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 TASKS=${1:-1000000}
 SECS=${2:-10}
-PORT=18432
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release --features postgres,mysql -q --bin camcops-web --example bcrypt_time
+port=18432
+bench_build postgres,mysql --bin camcops-web --example bcrypt_time
 BCRYPT_MS=$("$CARGO_TARGET_DIR/release/examples/bcrypt_time" 12)
-BIN=${BIN:-$CARGO_TARGET_DIR/release/camcops-web}
-WORK=$(mktemp -d)
-PGDB=camcops_pages_bench_$$
-MYDB=camcops_pages_bench_$$
+bin=${BIN:-$CARGO_TARGET_DIR/release/camcops-web}
 PW='bench-password-42'
-mariadb_q() { mysql -h127.0.0.1 -P3306 -uroot -N -B -e "$1"; }
-cleanup() {
-  [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true
-  psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1 || true
-  mariadb_q "DROP DATABASE IF EXISTS $MYDB" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
+bench_init pages-bench
+server_log=
 stmt_counts() { # MariaDB: "prepares executes" so far (server-wide)
   mariadb_q "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_stmt_prepare','Com_stmt_execute')" \
     | awk '$1=="Com_stmt_prepare" {p=$2} $1=="Com_stmt_execute" {e=$2} END {print p, e}'
 }
-trap cleanup EXIT
-
-wrk_stats() { # wrk output on stdin -> "rps p50 p99"
-  awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print r, p50, p99}'
-}
-
-login() { # user -> cookie header value; CSRF token from the login page, as a browser
-  local jar=$WORK/jar.$1 token
-  rm -f "$jar"
-  token=$(curl -s -c "$jar" -b "$jar" "http://127.0.0.1:$PORT/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
-  curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "username=$1" --data-urlencode "password=$PW" \
-    --data-urlencode "csrf_token=$token" --data-urlencode redirect_url=/ "http://127.0.0.1:$PORT/login"
-  agree_terms "$jar"
-  awk '$6=="camcops" {print "camcops=" $7}' "$jar"
-}
-
-agree_terms() { # cookie jar: agrees the terms of use if the server asks (a new user must)
-  local jar=$1 token
-  token=$(curl -s -c "$jar" -b "$jar" "http://127.0.0.1:$PORT/offer_terms" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//' || true)
-  [ -z "$token" ] || curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf_token=$token" --data-urlencode submit=1 "http://127.0.0.1:$PORT/offer_terms"
-}
 
 set_filter() { # cookie, extra form fields
   local cookie=$1 body=$2 token
-  token=$(curl -s -H "Cookie: $cookie" "http://127.0.0.1:$PORT/set_filters" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
-  curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" --data "csrf_token=$token&set_filters=1&$body" "http://127.0.0.1:$PORT/set_filters"
+  token=$(bench_csrf /set_filters -H "Cookie: $cookie")
+  curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" --data "csrf_token=$token&set_filters=1&$body" "http://127.0.0.1:$port/set_filters"
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F); tasks: $TASKS"
 echo "bcrypt cost 12: $BCRYPT_MS ms per hash; cores / bcrypt time = $(awk -v c="$(nproc)" -v m="$BCRYPT_MS" 'BEGIN {printf "%.1f", c*1000/m}') logins/s at most"
 for backend in ${BACKENDS:-sqlite postgres mysql}; do
-  case $backend in
-    sqlite) URL="sqlite://$WORK/pages.sqlite" ;;
-    postgres)
-      psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null
-      psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $PGDB" >/dev/null
-      URL="postgres://postgres@127.0.0.1:5432/$PGDB${PG_URL_PARAMS:-}" ;;
-    mysql)
-      mariadb_q "DROP DATABASE IF EXISTS $MYDB"
-      mariadb_q "CREATE DATABASE $MYDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-      URL="mysql://root@127.0.0.1:3306/$MYDB" ;;
-    *) echo "unknown backend $backend" >&2; exit 2 ;;
-  esac
-  CONF=$WORK/$backend.conf
-  "$BIN" demo-camcops-config --db-url "$URL" \
-    | sed -e "s/^ALLOW_INSECURE_COOKIES = .*/ALLOW_INSECURE_COOKIES = True/" -e "s/^PORT = .*/PORT = $PORT/" \
-          -e "s/^DB_POOL_SIZE = .*/DB_POOL_SIZE = 16/" > "$CONF"
-  "$BIN" --config "$CONF" upgrade-db >/dev/null
+  bench_db "$backend" "${PG_URL_PARAMS:-}"
+  bench_config ALLOW_INSECURE_COOKIES=True DB_POOL_SIZE=16
   start=$(date +%s.%N)
-  "$BIN" --config "$CONF" demo-data --patients 20000 --tasks "$TASKS" --seed 1 >/dev/null
+  "$bin" --config "$conf" demo-data --patients 20000 --tasks "$TASKS" --seed 1 >/dev/null
   echo
   echo "### $backend: demo-data --patients 20000 --tasks $TASKS took $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.0f", e-s}') s"
-  for u in bench_plain bench_surname bench_dates bench_menu storm; do
-    "$BIN" --config "$CONF" make-superuser --username "$u" --password "$PW" >/dev/null
-  done
-  RUST_LOG=warn "$BIN" --config "$CONF" serve & SERVER=$!
-  RUNNING=$BIN
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
-  C_PLAIN=$(login bench_plain); C_SURNAME=$(login bench_surname); C_DATES=$(login bench_dates); C_MENU=$(login bench_menu)
+  bench_superusers "$PW" bench_plain bench_surname bench_dates bench_menu storm
+  bench_serve warn
+  RUNNING=$bin
+  C_PLAIN=$(bench_login bench_plain "$PW"); C_SURNAME=$(bench_login bench_surname "$PW")
+  C_DATES=$(bench_login bench_dates "$PW"); C_MENU=$(bench_login bench_menu "$PW")
   # A surname that exists in the demo data; a 30-day window in the middle of the data.
-  SURNAME=$(curl -s -H "Cookie: $C_PLAIN" "http://127.0.0.1:$PORT/view_tasks?rows_per_page=25" | grep -o '<td class="patient">[^<,]*' | head -1 | sed 's/.*>//' || true)
+  SURNAME=$(curl -s -H "Cookie: $C_PLAIN" "http://127.0.0.1:$port/view_tasks?rows_per_page=25" | grep -o '<td class="patient">[^<,]*' | head -1 | sed 's/.*>//' || true)
   [ -n "$SURNAME" ] || SURNAME=SMITH
   s1=$(set_filter "$C_SURNAME" "surname=$SURNAME")
   s2=$(set_filter "$C_DATES" "start_datetime=$(date -u -d '-400 days' +%Y-%m-%dT00:00)&end_datetime=$(date -u -d '-370 days' +%Y-%m-%dT00:00)")
   echo "(filters set: surname '$SURNAME' → $s1, dates → $s2)"
   # Each binary of BIN_LIST in turn on the same database and sessions (the cookie secret is
   # the config's), so that builds are compared within one run.
-  for entry in ${BIN_LIST:-this=$BIN}; do
-    label=${entry%%=*}; bin=${entry#*=}
-    if [ "$bin" != "$RUNNING" ]; then
-      kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
-      RUST_LOG=warn "$bin" --config "$CONF" serve & SERVER=$!
-      RUNNING=$bin
-      for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+  for entry in ${BIN_LIST:-this=$bin}; do
+    label=${entry%%=*}; entry_bin=${entry#*=}
+    if [ "$entry_bin" != "$RUNNING" ]; then
+      bench_stop
+      bench_serve warn "$entry_bin"
+      RUNNING=$entry_bin
     fi
     echo
     echo "| $backend, $label | conns | req/s | p50 | p99 | ratio to the no-DB route |"
     echo "|---|---|---|---|---|---|"
     [ "$backend" = mysql ] && read -r prep0 exec0 < <(stmt_counts)
     for c in ${CONNS:-8 16}; do
-      read -r nrps np50 np99 < <(wrk -t2 -c"$c" -d"${SECS}s" --latency "http://127.0.0.1:$PORT/login" | wrk_stats)
+      read -r nrps np50 np99 _ < <(wrk -t2 -c"$c" -d"${SECS}s" --latency "http://127.0.0.1:$port/login" | wrk_stats)
       echo "| GET /login, no cookie (no database) | $c | $nrps | $np50 | $np99 | 1 |"
       for v in "no filter:$C_PLAIN" "surname filter:$C_SURNAME" "date-range filter:$C_DATES" "main menu:$C_MENU"; do
         name=${v%%:*}; cookie=${v#*:}
         page=/view_tasks; [ "$name" = "main menu" ] && page=/
-        code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "http://127.0.0.1:$PORT$page")
+        code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "http://127.0.0.1:$port$page")
         [ "$code" = 200 ] || { echo "GET $page ($name) answered $code, not 200" >&2; exit 1; }
-        read -r rps p50 p99 < <(wrk -t2 -c"$c" -d"${SECS}s" --latency -H "Cookie: $cookie" "http://127.0.0.1:$PORT$page" | wrk_stats)
+        read -r rps p50 p99 _ < <(wrk -t2 -c"$c" -d"${SECS}s" --latency -H "Cookie: $cookie" "http://127.0.0.1:$port$page" | wrk_stats)
         echo "| GET $page, $name | $c | $rps | $p50 | $p99 | $(awk -v a="$rps" -v n="$nrps" 'BEGIN {printf "%.4f", a/n}') |"
       done
     done
@@ -133,26 +87,26 @@ for backend in ${BACKENDS:-sqlite postgres mysql}; do
     fi
   done
   if [ -n "${NO_LOGINS:-}" ]; then
-    kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
+    bench_stop
     continue
   fi
   # Login storm: POST /login with the right password as fast as 4 connections go.
-  JAR=$WORK/jar.storm; rm -f "$JAR"
-  TOKEN=$(curl -s -c "$JAR" -b "$JAR" "http://127.0.0.1:$PORT/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
-  SCOOKIE=$(awk '$6=="camcops" {print "camcops=" $7}' "$JAR")
-  cat > "$WORK/login.lua" <<LUA
+  JAR=$work/jar.storm; rm -f "$JAR"
+  TOKEN=$(bench_csrf /login -c "$JAR" -b "$JAR")
+  SCOOKIE=$(jar_cookie "$JAR")
+  cat > "$work/login.lua" <<LUA
 wrk.method = "POST"
 wrk.body = "username=storm&password=$PW&redirect_url=%2F&csrf_token=$TOKEN"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Cookie"] = "$SCOOKIE"
 LUA
-  read -r lrps lp50 lp99 < <(wrk -t2 -c4 -d"${SECS}s" --latency -s "$WORK/login.lua" "http://127.0.0.1:$PORT/login" | wrk_stats)
+  read -r lrps lp50 lp99 _ < <(wrk -t2 -c4 -d"${SECS}s" --latency -s "$work/login.lua" "http://127.0.0.1:$port/login" | wrk_stats)
   echo "| POST /login (4 connections, correct password) | $lrps logins/s | $lp50 | $lp99 |"
-  wrk -t1 -c4 -d"$((SECS + 2))s" -s "$WORK/login.lua" "http://127.0.0.1:$PORT/login" >/dev/null &
+  wrk -t1 -c4 -d"$((SECS + 2))s" -s "$work/login.lua" "http://127.0.0.1:$port/login" >/dev/null &
   STORM=$!
   sleep 1
-  read -r mrps mp50 mp99 < <(wrk -t1 -c16 -d"${SECS}s" --latency -H "Cookie: $C_MENU" "http://127.0.0.1:$PORT/" | wrk_stats)
+  read -r mrps mp50 mp99 _ < <(wrk -t1 -c16 -d"${SECS}s" --latency -H "Cookie: $C_MENU" "http://127.0.0.1:$port/" | wrk_stats)
   wait $STORM || true
   echo "| GET / (main menu) during the login storm | $mrps | $mp50 | $mp99 |"
-  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
+  bench_stop
 done
