@@ -2,6 +2,7 @@
 
 pub mod capability;
 pub mod fresh;
+pub mod group_admin;
 pub mod login;
 pub mod mfa;
 pub mod own_account;

@@ -13,12 +13,13 @@ use crate::db::schema::{
     _security_audit, _security_devices, _security_user_group, _security_users, _task_index,
 };
 use crate::db::DbConnection;
-use crate::models::audit::{audit, AuditSource};
+use crate::models::audit::{audit_about, AuditSource};
 use crate::models::group::{Membership, MembershipFlags, NewMembership};
 use crate::models::user::{NewUser, User, UserDetails};
 use crate::session::model::end_user_sessions;
 
-/// Who acts, from where, when (for the audit row).
+/// Who acts, from where, when: the audit row of a user or group administration write
+/// (here and in [`super::group_admin`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Actor<'a> {
     /// The administrator.
@@ -31,13 +32,27 @@ pub struct Actor<'a> {
 
 impl Actor<'_> {
     fn audit(&self, conn: &mut DbConnection, details: &str) -> QueryResult<()> {
-        audit(
+        self.audit_about(conn, None, details)
+    }
+
+    /// Writes the audit row of this administrator's action, naming the row it is about
+    /// (`(table_name, server_pk)`, e.g. a group) or none (a user: the target is in `details`).
+    pub fn audit_about(
+        &self,
+        conn: &mut DbConnection,
+        about: Option<(&str, i32)>,
+        details: &str,
+    ) -> QueryResult<()> {
+        audit_about(
             conn,
             self.now,
-            AuditSource::Webviewer,
-            Some(self.ip),
-            Some(self.user.id()),
-            None,
+            (
+                AuditSource::Webviewer,
+                Some(self.ip),
+                Some(self.user.id()),
+                None,
+            ),
+            about,
             details,
         )
     }

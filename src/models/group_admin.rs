@@ -1,12 +1,12 @@
-//! The group administration pages' database work (admin §4), no HTTP: their
+//! The queries of the group administration pages (admin §4), no HTTP and no audit: their
 //! reads (the paged group list, member names, whether a name is taken, the can-see pairs),
-//! their writes to `_security_groups` and the rows that hang on a group
+//! the statements that write `_security_groups` and the rows that hang on a group
 //! (`_security_group_group`, `_security_ip_use`), and the checks that refuse a delete. They
-//! are `impl Group` blocks, so that the pages call `Group::update_fields(...)` and the like.
+//! are `impl Group` blocks (`Group::update_fields(...)` and the like).
 //!
-//! The user administration pages' writes are not here: they live in `auth/user_admin.rs`,
-//! where each is audited through its `Actor`. Plain group reads that any page needs stay in
-//! `models/group.rs`.
+//! The pages' writes, each with its audit row, are in `auth/group_admin.rs`, made of these
+//! queries (as the user pages' writes are in `auth/user_admin.rs`). Plain group reads that
+//! any page needs stay in `models/group.rs`.
 
 use diesel::prelude::*;
 

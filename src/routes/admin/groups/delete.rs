@@ -8,9 +8,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::edit::audit_group;
 use super::opening::{DeleteGroup, GroupPost};
 use super::{find_group, GroupIdQuery, PAGE};
+use crate::auth::group_admin;
 use crate::db::{run_db, run_db_read};
 use crate::error::AppError;
 use crate::models::group::Group;
@@ -96,23 +96,14 @@ pub async fn delete_group(
         if !confirmed {
             return Ok(Err(group.name));
         }
-        match Group::delete_with_links(conn, &group) {
-            Ok(()) => {}
-            Err(e) if is_fk_violation(&e) => {
-                // The transaction is rolled back by returning an error.
-                return Err(AppError::BadRequest(
-                    DeleteRefusal::RecordsReferToIt.message().into(),
-                ));
-            }
-            Err(e) => return Err(e.into()),
+        match group_admin::delete_group(conn, admin.actor(), &group) {
+            Ok(()) => Ok(Ok(Outcome::Deleted(group.name))),
+            // The transaction is rolled back by returning an error.
+            Err(e) if is_fk_violation(&e) => Err(AppError::BadRequest(
+                DeleteRefusal::RecordsReferToIt.message().into(),
+            )),
+            Err(e) => Err(e.into()),
         }
-        audit_group(
-            conn,
-            &admin,
-            id,
-            &format!("Group '{}' (#{id}) deleted", group.name),
-        )?;
-        Ok(Ok(Outcome::Deleted(group.name)))
     })
     .await?;
     let (name, refusal, error) = match outcome {

@@ -10,11 +10,10 @@ use askama::Template;
 use super::form::GroupForm;
 use super::opening::{EditGroup, GroupPost};
 use super::{defined_idnums, find_group, GroupIdQuery, PAGE};
+use crate::auth::group_admin::{self, GroupEdit};
 use crate::db::{run_db, run_db_read, DbConnection};
 use crate::error::AppError;
-use crate::models::audit::{audit_about, AuditSource};
-use crate::models::group::{Group, NewGroup};
-use crate::models::group_admin::GroupFields;
+use crate::models::group::Group;
 use crate::models::ip_use::IpUseFlags;
 use crate::routes::admin::request::AdminRequest;
 use crate::routes::admin::{check_hidden_id, open_post, HiddenId};
@@ -22,31 +21,6 @@ use crate::routes::form::Fields;
 use crate::routes::page::{html, ok_or_bad_request, see_other, PageCtx};
 use crate::session::extract::Superuser;
 use crate::state::AppState;
-
-/// The table audit rows about groups name.
-pub const GROUPS_TABLE: &str = "_security_groups";
-
-/// Writes the audit row of a group change.
-pub fn audit_group(
-    conn: &mut DbConnection,
-    admin: &AdminRequest,
-    group_id: i32,
-    details: &str,
-) -> Result<(), AppError> {
-    audit_about(
-        conn,
-        admin.now,
-        (
-            AuditSource::Webviewer,
-            Some(&admin.ip),
-            Some(admin.user.id()),
-            None,
-        ),
-        Some((GROUPS_TABLE, group_id)),
-        details,
-    )?;
-    Ok(())
-}
 
 #[derive(Template)]
 #[template(path = "add_group.html")]
@@ -84,19 +58,7 @@ pub async fn add_group(
         let taken = super::form::name_ok(&f.name) && Group::name_taken(conn, &f.name, None)?;
         let errors = f.name_errors(taken);
         if errors.is_empty() {
-            let new = NewGroup {
-                name: &f.name,
-                description: None,
-                upload_policy: None,
-                finalize_policy: None,
-            };
-            let id = Group::insert(conn, &new)?;
-            audit_group(
-                conn,
-                &admin,
-                id,
-                &format!("Group '{}' (#{id}) added", f.name),
-            )?;
+            group_admin::create_group(conn, admin.actor(), &f.name)?;
         }
         Ok(errors)
     })
@@ -299,20 +261,15 @@ pub async fn edit_group(
             Err(errors) => Ok((ec, errors)),
             Ok((fields, can_see)) => {
                 let old = stored_form(conn, &ec.group)?;
-                save(conn, &ec.group, &fields, &f2.ip_use, &can_see)?;
                 let mut new = f2.clone();
                 new.group_ids = can_see.iter().map(i32::to_string).collect();
                 let what = changes(&old, &new, &ec.others);
-                let details = format!(
-                    "Group '{}' (#{id}) edited: {}",
-                    ec.group.name,
-                    if what.is_empty() {
-                        "nothing changed".to_owned()
-                    } else {
-                        what.join("; ")
-                    }
-                );
-                audit_group(conn, &admin, id, &details)?;
+                let edit = GroupEdit {
+                    fields: &fields,
+                    ip_use: &f2.ip_use,
+                    can_see: &can_see,
+                };
+                group_admin::save_group(conn, admin.actor(), &ec.group, &edit, &what)?;
                 Ok((ec, Vec::new()))
             }
         }
@@ -326,17 +283,4 @@ pub async fn edit_group(
     }
     let status = ok_or_bad_request(!errors.is_empty());
     html(status, &edit_page(PageCtx::new(&li.cs), &ec, f, errors))
-}
-
-fn save(
-    conn: &mut DbConnection,
-    g: &Group,
-    fields: &GroupFields,
-    ip_use: &IpUseFlags,
-    can_see: &[i32],
-) -> Result<(), AppError> {
-    let ip_id = ip_use.save(conn, g.ip_use_id)?;
-    Group::update_fields(conn, g.id, fields, Some(ip_id))?;
-    Group::replace_can_see(conn, g.id, can_see)?;
-    Ok(())
 }
