@@ -5,7 +5,7 @@
 //! sessions of either server, not the tablet ones.
 
 use camcops_web::db::{self, DbConnection};
-use camcops_web::models::user::{NewUser, User};
+use camcops_web::models::user::User;
 use camcops_web::session::housekeeping;
 use camcops_web::session::model::{CamcopsSession, Miss, SessionPolicy};
 use chrono::{Duration, NaiveDateTime};
@@ -13,6 +13,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Timestamp};
 use diesel::{QueryableByName, RunQueryDsl};
 
 use crate::camcops_fixture::{adopt, camcops_test, schema_db};
+use crate::helpers::plain_user;
 
 const IP: &str = "127.0.0.1";
 
@@ -30,24 +31,7 @@ fn now() -> NaiveDateTime {
 }
 
 fn staff_user(conn: &mut DbConnection, name: &str) -> i32 {
-    User::insert(
-        conn,
-        &NewUser {
-            username: name,
-            fullname: None,
-            email: None,
-            hashedpw: "x",
-            mfa_method: "no_mfa",
-            hotp_counter: 0,
-            superuser: Some(false),
-            must_change_password: Some(false),
-            last_password_change_utc: None,
-            when_agreed_terms_of_use: None,
-            upload_group_id: None,
-            auto_generated: false,
-        },
-    )
-    .expect("a user row in CamCOPS' table")
+    User::insert(conn, &plain_user(name, "x")).expect("a user row in CamCOPS' table")
 }
 
 #[derive(QueryableByName)]

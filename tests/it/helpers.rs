@@ -35,6 +35,25 @@ pub struct TestApp {
 /// A time of agreeing the terms of use, as CamCOPS stores it.
 pub const AGREED: &str = "2026-12-01T12:00:00.000000+00:00";
 
+/// A plain staff user to insert: no second factor, not a superuser, no forced password change,
+/// terms not agreed, no upload group. A test overrides what it needs with `..plain_user(..)`.
+pub fn plain_user<'a>(username: &'a str, hashedpw: &'a str) -> NewUser<'a> {
+    NewUser {
+        username,
+        fullname: None,
+        email: None,
+        hashedpw,
+        mfa_method: "no_mfa",
+        hotp_counter: 0,
+        superuser: Some(false),
+        must_change_password: Some(false),
+        last_password_change_utc: None,
+        when_agreed_terms_of_use: None,
+        upload_group_id: None,
+        auto_generated: false,
+    }
+}
+
 /// Test settings: insecure cookies (plain HTTP), bcrypt cost 4, defaults otherwise.
 pub fn test_settings(db: &TestDb) -> Settings {
     let mut s = Settings::with_defaults(db.db_url(), "test-secret-".repeat(4));
@@ -205,19 +224,11 @@ impl TestApp {
         let uid = User::insert(
             &mut conn,
             &NewUser {
-                username,
-                fullname: None,
-                email: None,
-                hashedpw: &hash,
-                mfa_method: "no_mfa",
-                hotp_counter: 0,
                 superuser: Some(superuser),
-                must_change_password: Some(false),
-                last_password_change_utc: None,
                 // Agreed, so that the terms page does not come first (tested in camcops_db).
                 when_agreed_terms_of_use: Some(AGREED.into()),
                 upload_group_id: Some(gid),
-                auto_generated: false,
+                ..plain_user(username, &hash)
             },
         )
         .unwrap();

@@ -31,24 +31,11 @@ fn t0() -> NaiveDateTime {
 
 fn make_user(conn: &mut DbConnection, name: &str) -> i32 {
     use camcops_web::models::user::{NewUser, User};
-    User::insert(
-        conn,
-        &NewUser {
-            username: name,
-            fullname: None,
-            email: None,
-            hashedpw: "x",
-            mfa_method: "no_mfa",
-            hotp_counter: 0,
-            superuser: Some(false),
-            must_change_password: None,
-            last_password_change_utc: None,
-            when_agreed_terms_of_use: None,
-            upload_group_id: None,
-            auto_generated: false,
-        },
-    )
-    .unwrap()
+    let new = NewUser {
+        must_change_password: None,
+        ..crate::helpers::plain_user(name, "x")
+    };
+    User::insert(conn, &new).unwrap()
 }
 
 /// A saved, logged-in session for `user` created at `now` from `ip`.

@@ -17,6 +17,8 @@ use camcops_web::models::patient::{NewPatient, Patient};
 use camcops_web::models::task_index::{NewTaskIndexEntry, TaskIndexEntry};
 use camcops_web::models::user::{NewUser, User};
 
+use crate::helpers::plain_user;
+
 /// Every seeded user's password.
 pub const PW: &str = "correct horse battery";
 
@@ -114,18 +116,9 @@ pub fn user(
     let id = User::insert(
         c,
         &NewUser {
-            username: name,
-            fullname: None,
-            email: None,
-            hashedpw: &hash,
-            mfa_method: "no_mfa",
-            hotp_counter: 0,
             superuser: Some(superuser),
-            must_change_password: Some(false),
-            last_password_change_utc: None,
             when_agreed_terms_of_use: Some(crate::helpers::AGREED.into()),
-            upload_group_id: None,
-            auto_generated: false,
+            ..plain_user(name, &hash)
         },
     )
     .unwrap();
